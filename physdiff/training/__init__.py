@@ -1,0 +1,1 @@
+"""physdiff.training."""
