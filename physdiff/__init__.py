@@ -4,4 +4,13 @@ from .solvers import BoundaryConditions, Grid
 
 __version__ = "0.1.0"
 
-__all__ = ["BoundaryConditions", "Grid", "__version__"]
+__all__ = ["BoundaryConditions", "Grid", "__version__", "load_model"]
+
+
+def __getattr__(name: str):
+    """Lazy exports (PEP 562): ``load_model`` imports torch/diffusers only when first used."""
+    if name == "load_model":
+        from .models.io import load_model
+
+        return load_model
+    raise AttributeError(f"module 'physdiff' has no attribute {name!r}")

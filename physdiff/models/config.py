@@ -1,0 +1,151 @@
+"""The JSON-safe description of a model: what it covers (grid, boundary kinds) and its shape.
+
+A :class:`ModelConfig` is everything needed to rebuild a model before its weights are
+loaded. It is written to ``config.json`` by :func:`physdiff.models.save_model`, so every
+field is a plain number, string, bool or list of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..solvers.boundary import KINDS
+
+__all__ = ["ModelConfig"]
+
+_PAIR_FIELDS = ("grid_shape", "extent")
+
+
+@dataclass
+class ModelConfig:
+    """Configuration of a :class:`~physdiff.models.PoissonDiffusionModel`.
+
+    Parameters
+    ----------
+    grid_shape : list of int
+        ``[ny, nx]`` of the grid the model was trained on.
+    extent : list of float
+        ``[Lx, Ly]`` of that grid.
+    bc_kinds : list of list of str
+        The boundary-kind signatures ``[left, right, bottom, top]`` the model was trained on.
+    sigma_data : float
+        Standard deviation of the normalised solutions ``phi / s`` (EDM's sigma_data).
+    sigma_min, sigma_max : float
+        Noise range for sampling.
+    p_mean, p_std : float
+        Training noise distribution: ``ln(sigma) ~ N(p_mean, p_std**2)``.
+    block_out_channels : list of int
+        U-Net widths per resolution level (the grid is halved between levels).
+    layers_per_block : int
+        Residual blocks per level.
+    attention_levels : list of bool, optional
+        Whether each level (same length as ``block_out_channels``) has self-attention;
+        by default only the coarsest level of a U-Net with 3 or more levels.
+    attention_head_dim : int
+        Channels per attention head.
+    norm_num_groups : int
+        Groups of the group norms; must divide every width.
+    dropout : float
+        Dropout inside the residual blocks.
+    coord_channels : bool
+        Whether ``x / Lx`` and ``y / Ly`` are given to the network as two extra channels.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig(grid_shape=[16, 16], block_out_channels=[8, 16])
+    >>> cfg.n_cond_channels
+    11
+    >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    grid_shape: list[int] = field(default_factory=lambda: [64, 64])
+    extent: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    bc_kinds: list[list[str]] = field(default_factory=lambda: [["dirichlet"] * 4])
+    sigma_data: float = 0.5
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    layers_per_block: int = 1
+    attention_levels: list[bool] | None = None
+    attention_head_dim: int = 8
+    norm_num_groups: int = 8
+    dropout: float = 0.0
+    coord_channels: bool = True
+
+    def __post_init__(self) -> None:
+        for name in _PAIR_FIELDS:
+            value = getattr(self, name)
+            if len(value) != 2:
+                raise ValueError(f"model config: {name} must be a pair, got {value!r}")
+        self.grid_shape = [int(n) for n in self.grid_shape]
+        self.extent = [float(v) for v in self.extent]
+        self.bc_kinds = [[str(k).lower() for k in sig] for sig in self.bc_kinds]
+        self.block_out_channels = [int(c) for c in self.block_out_channels]
+        if self.attention_levels is None:
+            n = len(self.block_out_channels)
+            self.attention_levels = [False] * (n - 1) + [n >= 3]
+        self.attention_levels = [bool(a) for a in self.attention_levels]
+        self._check()
+
+    def _check(self) -> None:
+        if min(self.grid_shape) < 3:
+            raise ValueError(
+                f"model config: grid_shape {self.grid_shape} needs >= 3 nodes per axis"
+            )
+        for sig in self.bc_kinds:
+            if len(sig) != 4 or any(k not in KINDS for k in sig):
+                raise ValueError(
+                    f"model config: each bc_kinds entry is [left, right, bottom, top] with kinds "
+                    f"from {KINDS}; got {sig!r}"
+                )
+        if not (self.sigma_data > 0 and math.isfinite(self.sigma_data)):
+            raise ValueError(f"model config: sigma_data must be positive, got {self.sigma_data}")
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError("model config: need 0 < sigma_min < sigma_max")
+        if len(self.attention_levels) != len(self.block_out_channels):
+            raise ValueError(
+                f"model config: attention_levels has {len(self.attention_levels)} entries but "
+                f"block_out_channels has {len(self.block_out_channels)}; give one per level"
+            )
+        bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
+        if bad:
+            raise ValueError(
+                f"model config: norm_num_groups={self.norm_num_groups} does not divide the "
+                f"widths {bad}; choose widths that are multiples of it"
+            )
+
+    # ----- derived values -----------------------------------------------------------------
+    @property
+    def n_cond_channels(self) -> int:
+        """Number of conditioning channels (see :mod:`physdiff.models.conditioning`)."""
+        from .conditioning import n_cond_channels
+
+        return n_cond_channels(self.coord_channels)
+
+    @property
+    def kind_signatures(self) -> set[tuple[str, ...]]:
+        """The covered boundary-kind signatures as a set of tuples."""
+        return {tuple(sig) for sig in self.bc_kinds}
+
+    # ----- (de)serialisation --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict that :meth:`from_dict` reads back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a dict, rejecting unknown keys with a message naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"model config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"model config: unknown key(s) {unknown}; known keys are {sorted(known)}"
+            )
+        return cls(**data)
