@@ -1,10 +1,11 @@
 """physdiff: the 2-D Poisson equation, solved exactly and learned by a diffusion model."""
 
+from .api import residual, solve
 from .solvers import BoundaryConditions, Grid
 
 __version__ = "0.1.0"
 
-__all__ = ["BoundaryConditions", "Grid", "__version__", "load_model"]
+__all__ = ["BoundaryConditions", "Grid", "__version__", "load_model", "residual", "solve"]
 
 
 def __getattr__(name: str):

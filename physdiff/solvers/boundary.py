@@ -41,7 +41,8 @@ def _as_float_array(values: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{what}: values must be numbers or arrays of numbers, got {values!r}")
+        raise ValueError(f"{what}: values must be numbers or arrays of numbers, got {values!r}"
+        ) from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{what}: values contain NaN or inf; give finite boundary data")
     return arr
@@ -252,7 +253,7 @@ class ResolvedBC:
 
     @property
     def kind(self) -> dict[str, str]:
-        return dict(zip(SIDES, self.kinds))
+        return dict(zip(SIDES, self.kinds, strict=True))
 
     @property
     def periodic_x(self) -> bool:

@@ -1,0 +1,121 @@
+"""Conversions between numpy, torch tensors and xarray DataArrays for the public API.
+
+``to_numpy`` turns an input field into a float64 numpy array and records how to give a result
+back in the caller's kind (``wrap_like``). torch is never imported here: a tensor is
+recognised by its methods, so numpy-only users do not pay for torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ArrayKind", "to_numpy", "wrap_like", "extent_from_coords"]
+
+
+@dataclass
+class ArrayKind:
+    """How an input was given: ``"numpy"``, ``"torch"`` or ``"xarray"``, plus what to restore."""
+
+    kind: str
+    dtype: Any = None
+    device: Any = None
+    template: Any = field(default=None, repr=False)
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def _is_xarray(x: Any) -> bool:
+    return type(x).__module__.startswith("xarray") and hasattr(x, "dims")
+
+
+def to_numpy(x: Any) -> tuple[np.ndarray, ArrayKind]:
+    """A float64 numpy copy-or-view of ``x`` and an :class:`ArrayKind` for :func:`wrap_like`.
+
+    Examples
+    --------
+    >>> arr, kind = to_numpy([[1, 2], [3, 4]])
+    >>> arr.dtype, kind.kind
+    (dtype('float64'), 'numpy')
+    """
+    if _is_torch(x):
+        arr = x.detach().to("cpu").double().numpy()
+        return arr, ArrayKind("torch", dtype=x.dtype, device=x.device)
+    if _is_xarray(x):
+        dims = tuple(x.dims)
+        if len(dims) < 2 or dims[-2:] != ("y", "x"):
+            raise ValueError(
+                f"an xarray field needs its last two dims to be ('y', 'x'); got {dims}. "
+                f"Use .transpose(..., 'y', 'x') or rename the dims.")
+        return np.asarray(x.values, dtype=np.float64), ArrayKind("xarray", template=x)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected a numpy array, torch tensor or xarray DataArray of numbers, got "
+            f"{type(x).__name__}") from None
+    return arr, ArrayKind("numpy")
+
+
+def wrap_like(result: np.ndarray, like: ArrayKind, name: str = "phi") -> Any:
+    """Give ``result`` back in the kind recorded by :func:`to_numpy`.
+
+    torch: same device; the input's dtype when it was floating point, else float64.
+    xarray: a DataArray named ``name`` with the input's dims, coordinates and attributes
+    (broadcast batch dims are kept when the result has the input's shape).
+
+    Examples
+    --------
+    >>> _, kind = to_numpy(np.zeros((3, 3)))
+    >>> wrap_like(np.ones((3, 3)), kind).sum()
+    np.float64(9.0)
+    """
+    if like.kind == "torch":
+        import torch
+
+        dtype = like.dtype if like.dtype.is_floating_point else torch.float64
+        return torch.from_numpy(np.ascontiguousarray(result)).to(device=like.device,
+                                                                  dtype=dtype)
+    if like.kind == "xarray":
+        import xarray as xr
+
+        t = like.template
+        if result.shape == t.shape:
+            return xr.DataArray(result, dims=t.dims, coords=t.coords, attrs=dict(t.attrs),
+                                name=name)
+        dims = tuple(f"batch_{i}" for i in range(result.ndim - 2)) + ("y", "x")
+        coords = {d: t.coords[d] for d in ("y", "x") if d in t.coords}
+        return xr.DataArray(result, dims=dims, coords=coords, attrs=dict(t.attrs), name=name)
+    return result
+
+
+def extent_from_coords(x: Any, extent: tuple[float, float] | None) -> tuple[float, float]:
+    """The extent ``(Lx, Ly)`` of an xarray field from its ``x``/``y`` coordinates.
+
+    Coordinates must be uniform and start at 0 (the physdiff grid); when ``extent`` is also
+    given it must agree. Without coordinates, ``extent`` (default ``(1, 1)``) is used.
+    """
+    lengths = []
+    for dim in ("x", "y"):
+        if dim not in getattr(x, "coords", {}):
+            lengths.append(None)
+            continue
+        c = np.asarray(x.coords[dim].values, dtype=np.float64)
+        spacing = np.diff(c)
+        if c[0] != 0.0 or spacing.size == 0 or not np.allclose(spacing, spacing[0], rtol=1e-9):
+            raise ValueError(
+                f"coordinate {dim!r} must be uniform and start at 0 (node-centred grid "
+                f"including the boundary); got {c[:3]}...")
+        lengths.append(float(c[-1]))
+    if extent is not None:
+        for got, given, dim in zip(lengths, extent, "xy", strict=True):
+            if got is not None and not np.isclose(got, float(given), rtol=1e-9):
+                raise ValueError(
+                    f"extent={tuple(extent)} disagrees with the {dim} coordinate, which ends "
+                    f"at {got}; drop extent= or fix the coordinates")
+        return (float(extent[0]), float(extent[1]))
+    return (lengths[0] or 1.0, lengths[1] or 1.0)

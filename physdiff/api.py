@@ -1,0 +1,107 @@
+"""The public face: ``solve(rho, bc, method=...)`` and ``residual(phi, rho, bc)``.
+
+Inputs may be numpy arrays, torch tensors or xarray DataArrays (dims ``(..., "y", "x")``);
+results come back in the same kind (see :func:`physdiff._arrays.wrap_like`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._arrays import extent_from_coords, to_numpy, wrap_like
+from .solvers import BoundaryConditions, solve_fd
+from .solvers import residual as _residual
+
+__all__ = ["METHODS", "solve", "residual"]
+
+METHODS: tuple[str, ...] = ("fd", "diffusion")
+
+
+def _extent(x: Any, kind: str, extent: Any) -> tuple[float, float]:
+    if kind == "xarray":
+        return extent_from_coords(x, extent)
+    return (1.0, 1.0) if extent is None else (float(extent[0]), float(extent[1]))
+
+
+def _is_labelled(*kinds: Any) -> bool:
+    return any(k.kind == "xarray" for k in kinds)
+
+
+def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None, **kwargs: Any) -> Any:
+    """Solve the Poisson equation ``laplacian(phi) = rho`` on a rectangle.
+
+    Parameters
+    ----------
+    rho : ndarray, torch.Tensor or xarray.DataArray, shape (..., ny, nx)
+        Source on the node grid; leading dimensions are a batch.
+    bc : BoundaryConditions or spec
+        A :class:`BoundaryConditions`, or anything :meth:`BoundaryConditions.from_spec`
+        reads (a kind string, a dict of sides).
+    method : {"fd", "diffusion"}
+        ``"fd"``: the exact finite-difference solution (:func:`physdiff.solvers.solve_fd`).
+        ``"diffusion"``: the diffusion surrogate (``physdiff.sampling.solve``).
+    extent : tuple of float, optional
+        ``(Lx, Ly)``; default ``(1, 1)``, or read from an xarray input's ``x``/``y``
+        coordinates (an explicit value must then agree with them).
+    **kwargs
+        Passed to the method (``check`` for "fd"; model, steps, seed, device for
+        "diffusion").
+
+    Returns
+    -------
+    phi
+        Same kind as ``rho``: numpy float64; torch on rho's device with rho's dtype when
+        floating (else float64); xarray named "phi" with rho's coordinates and attributes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phi = solve(np.zeros((17, 17)), {"default": 0.0, "left": 1.0}, method="fd")
+    >>> phi.shape, float(phi[8, 0])
+    ((17, 17), 1.0)
+    """
+    arr, kind = to_numpy(rho)
+    ext = _extent(rho, kind.kind, extent)
+    bc = BoundaryConditions.from_spec(bc)
+    if method == "fd":
+        return wrap_like(solve_fd(arr, bc, extent=ext, **kwargs), kind)
+    if method == "diffusion":
+        return wrap_like(_diffusion()(arr, bc, extent=ext, **kwargs), kind)
+    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _diffusion() -> Any:
+    """Import the diffusion solver lazily (it pulls in torch and diffusers)."""
+    name = "physdiff.sampling.solve"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name not in (name, "physdiff.sampling"):
+            raise
+        raise ValueError(
+            f"method='diffusion' is not available in this installation ({name} is missing); "
+            f"use method='fd'") from None
+    return module.solve_diffusion
+
+
+def residual(phi: Any, rho: Any, bc: Any, *, extent: Any = None) -> Any:
+    """``laplacian(phi) - rho`` on the nodes where the equation is imposed, 0 elsewhere.
+
+    Inputs and output kinds as in :func:`solve`; the output follows ``phi``'s kind and is
+    named "residual" for xarray.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rho = np.ones((9, 9))
+    >>> phi = solve(rho, "dirichlet")
+    >>> float(abs(residual(phi, rho, "dirichlet")).max()) < 1e-12
+    True
+    """
+    phi_arr, kind = to_numpy(phi)
+    rho_arr, rho_kind = to_numpy(rho)
+    labelled = phi if kind.kind == "xarray" else rho
+    ext = _extent(labelled, "xarray" if _is_labelled(kind, rho_kind) else "numpy", extent)
+    bc = BoundaryConditions.from_spec(bc)
+    return wrap_like(_residual(phi_arr, rho_arr, bc, ext), kind, name="residual")

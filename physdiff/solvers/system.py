@@ -1,0 +1,185 @@
+"""The discrete Poisson system ``A phi_u = f`` that every physdiff solver solves.
+
+The unknowns ``phi_u`` are the nodes of the product set ``ResolvedBC.unknown_slices()``:
+
+* a Dirichlet side's nodes hold ``phi = g`` and carry no equation;
+* a Neumann side's nodes are unknowns; the 5-point equation is imposed there with a ghost
+  node ``phi_ghost = phi_mirror + 2 h g`` (``g`` the outward normal derivative);
+* a periodic axis has ``n - 1`` unknowns; its last node is a copy of the first.
+
+``A`` is the Kronecker sum of one 1-D operator per axis (see :func:`axis_operator`), and ``f``
+is rho on the unknowns minus what the known nodes contribute (:func:`build_rhs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .boundary import BoundaryConditions, ResolvedBC
+from .grid import Grid
+
+__all__ = ["axis_kinds", "axis_operator", "axis_weights", "build_rhs", "expand_solution",
+           "has_null_mode", "resolve_for", "unknown_slices"]
+
+Kinds = tuple[str, str, str, str]
+
+
+def axis_kinds(kinds: Kinds) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``((bottom, top), (left, right))``: the kinds of each axis in array order (y, x)."""
+    return (kinds[2], kinds[3]), (kinds[0], kinds[1])
+
+
+def unknown_slices(kinds: Kinds) -> tuple[slice, slice]:
+    """Slices ``(y, x)`` of the unknown nodes, the same as ``ResolvedBC.unknown_slices``."""
+    (b, t), (left, right) = axis_kinds(kinds)
+    return ResolvedBC._axis_slice(b, t), ResolvedBC._axis_slice(left, right)
+
+
+def has_null_mode(kinds: Kinds) -> bool:
+    """True when no side is Dirichlet: constants solve the homogeneous problem."""
+    return "dirichlet" not in kinds
+
+
+def axis_operator(lo: str, hi: str, n: int, h: float) -> sp.csr_matrix:
+    """The 1-D second difference on one axis's unknowns, boundary kinds folded in.
+
+    Rows on a Neumann end read ``(2 phi_1 - 2 phi_0) / h^2`` (the ghost node), a periodic
+    axis wraps around over its ``n - 1`` unknowns.
+
+    Examples
+    --------
+    >>> axis_operator("neumann", "dirichlet", 4, 1.0).toarray()
+    array([[-2.,  2.,  0.],
+           [ 1., -2.,  1.],
+           [ 0.,  1., -2.]])
+    """
+    if lo == "periodic":
+        m = n - 1
+        i = np.arange(m)
+        rows = np.concatenate([i, i, i])
+        cols = np.concatenate([i, (i - 1) % m, (i + 1) % m])
+        vals = np.concatenate([np.full(m, -2.0), np.ones(m), np.ones(m)])
+        return sp.coo_matrix((vals, (rows, cols)), shape=(m, m)).tocsr() / h**2
+    m = n - (lo == "dirichlet") - (hi == "dirichlet")
+    lower = np.ones(m - 1)
+    upper = np.ones(m - 1)
+    if lo == "neumann" and m > 1:
+        upper[0] = 2.0
+    if hi == "neumann" and m > 1:
+        lower[-1] = 2.0
+    return sp.diags([lower, np.full(m, -2.0), upper], [-1, 0, 1], format="csr") / h**2
+
+
+def axis_weights(lo: str, hi: str, n: int) -> np.ndarray:
+    """Trapezoid weights on one axis's unknowns (1/2 on Neumann end nodes).
+
+    Their outer product is the left null vector of ``A`` when no side is Dirichlet, so
+    ``sum(w * f) = 0`` is the discrete compatibility condition ``integral rho = flux of g``.
+    """
+    if lo == "periodic":
+        return np.ones(n - 1)
+    w = np.ones(n - (lo == "dirichlet") - (hi == "dirichlet"))
+    if lo == "neumann":
+        w[0] = 0.5
+    if hi == "neumann":
+        w[-1] = 0.5
+    return w
+
+
+def build_rhs(rho: np.ndarray, bc: ResolvedBC) -> np.ndarray:
+    """The right-hand side ``f`` on the unknowns such that ``A phi_u = f``.
+
+    ``f = rho`` on the unknowns, minus ``g / h^2`` next to a Dirichlet side and minus
+    ``2 g / h`` on a Neumann side's nodes (its ghost node). Returns a new C-contiguous
+    float64 array of shape ``batch + unknown shape``.
+
+    Examples
+    --------
+    >>> from physdiff.solvers import BoundaryConditions, Grid
+    >>> bc = BoundaryConditions.dirichlet(1.0).resolve(Grid((3, 3), extent=(2.0, 2.0)))
+    >>> build_rhs(np.zeros((3, 3)), bc)     # four Dirichlet neighbours, h = 1
+    array([[-4.]])
+    """
+    sy, sx = unknown_slices(bc.kinds)
+    f = np.array(rho[..., sy, sx], dtype=np.float64, order="C", copy=True)
+    (b, t), (left, right) = axis_kinds(bc.kinds)
+    dx, dy = bc.grid.dx, bc.grid.dy
+    v = bc.values
+    _subtract_end(f, -1, 0, left, v["left"][..., sy], dx)
+    _subtract_end(f, -1, -1, right, v["right"][..., sy], dx)
+    _subtract_end(f, -2, 0, b, v["bottom"][..., sx], dy)
+    _subtract_end(f, -2, -1, t, v["top"][..., sx], dy)
+    return f
+
+
+def _subtract_end(f: np.ndarray, axis: int, end: int, kind: str, g: np.ndarray,
+                  h: float) -> None:
+    """Move one side's known contribution to the right-hand side, in place."""
+    if kind == "periodic":
+        return
+    line = f[..., end] if axis == -1 else f[..., end, :]
+    line -= g / h**2 if kind == "dirichlet" else 2.0 * g / h
+
+
+def expand_solution(phi_u: np.ndarray, bc: ResolvedBC, out: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """Scatter the unknowns into a full grid field with boundary data and periodic copies.
+
+    Dirichlet nodes get their values (the mean of the two sides at a Dirichlet-Dirichlet
+    corner), and the last node of a periodic axis copies the first.
+    """
+    ny, nx = bc.grid.shape
+    sy, sx = unknown_slices(bc.kinds)
+    if out is None:
+        out = np.empty(phi_u.shape[:-2] + (ny, nx))
+    out[..., sy, sx] = phi_u
+    if bc.periodic_x:
+        out[..., sy, -1] = out[..., sy, 0]
+    if bc.periodic_y:
+        out[..., -1, :] = out[..., 0, :]
+    _write_dirichlet(out, bc)
+    return out
+
+
+def _write_dirichlet(out: np.ndarray, bc: ResolvedBC) -> None:
+    """Write Dirichlet side values and the corner rule of ``boundary.py`` into ``out``."""
+    k, v = bc.kind, bc.values
+    lines = {"left": (slice(None), 0), "right": (slice(None), -1),
+             "bottom": (0, slice(None)), "top": (-1, slice(None))}
+    for side, index in lines.items():
+        if k[side] == "dirichlet":
+            out[(...,) + index] = v[side]
+    for xs, ys, ix, iy in (("left", "bottom", 0, 0), ("right", "bottom", -1, 0),
+                           ("left", "top", 0, -1), ("right", "top", -1, -1)):
+        if k[xs] == "dirichlet" and k[ys] == "dirichlet":
+            out[..., iy, ix] = 0.5 * (v[xs][..., iy] + v[ys][..., ix])
+
+
+def resolve_for(bc: Any, shape: tuple[int, ...], extent: tuple[float, float] = (1.0, 1.0)
+                ) -> ResolvedBC:
+    """Parse ``bc`` and check it against arrays of ``shape = (..., ny, nx)``.
+
+    The batch is the broadcast of ``shape[:-2]`` with the side values' batch shapes, so one
+    set of conditions serves a whole batch and batched conditions can share one rho.
+    """
+    if len(shape) < 2:
+        raise ValueError(
+            f"fields must have at least 2 dimensions (..., ny, nx); got shape {tuple(shape)}")
+    grid = Grid(tuple(shape[-2:]), extent=extent)
+    if isinstance(bc, ResolvedBC):
+        if bc.grid != grid:
+            raise ValueError(f"boundary conditions were resolved on {bc.grid}, not on {grid}")
+        return bc
+    bc = BoundaryConditions.from_spec(bc)
+    side_batches = [s.values.shape[:-1] for s in bc.sides.values() if s.values.ndim >= 1]
+    try:
+        batch = np.broadcast_shapes(tuple(shape[:-2]), *side_batches)
+    except ValueError:
+        raise ValueError(
+            f"the batch shape {tuple(shape[:-2])} of the field does not broadcast with the "
+            f"boundary values' batch shapes {side_batches}; give side values of shape "
+            f"(n,), (batch..., n) or (batch..., 1)") from None
+    return bc.resolve(grid, batch)
