@@ -1,0 +1,169 @@
+"""PNG figures of an evaluation: sample panels, distributions, NFE sweeps, calibration.
+
+Figures are built on :class:`matplotlib.figure.Figure` objects directly, never through
+``pyplot``'s global state, so they render with the Agg canvas on headless machines and
+leak no open figures. Each function reads only the results / panels Datasets, so every
+figure can be rebuilt from the files ``physdiff evaluate`` wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+__all__ = ["plot_sample_panels", "plot_distributions", "plot_vs_nfe", "plot_calibration",
+           "write_figures"]
+
+_METRIC_LABELS = {"rel_l2": "relative L2 error", "rel_residual": "relative residual"}
+_DPI = 110
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Save atomically (temporary name, then rename) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """Finite, strictly positive values (for log axes); zeros clipped to 1e-16."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.clip(v[np.isfinite(v)], 1e-16, None)
+
+
+def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) -> Path:
+    """One row per method: rho, true phi, predicted phi, error and residual of one sample.
+
+    ``panels`` has ``rho``, ``phi_true`` over ``(panel, y, x)`` and ``phi_pred``,
+    ``residual`` over ``(config, panel, y, x)``; ``index`` picks the panel sample.
+    """
+    p = panels.isel(panel=index)
+    configs = p.config.values.tolist()
+    fig = Figure(figsize=(13.5, 2.4 * len(configs) + 0.4))
+    axes = fig.subplots(len(configs), 5, squeeze=False)
+    err_max = float(np.nanmax(np.abs(p.phi_pred - p.phi_true))) or 1.0
+    for row, label in zip(axes, configs, strict=True):
+        q = p.sel(config=label)
+        fields = [(p.rho, "ρ", "RdBu_r"), (p.phi_true, "true φ", "viridis"),
+                  (q.phi_pred, f"{label}: φ", "viridis"),
+                  (q.phi_pred - p.phi_true, "error φ − φ*", "RdBu_r"),
+                  (q.residual, "residual ∇²φ − ρ", "RdBu_r")]
+        for ax, (field, title, cmap) in zip(row, fields, strict=True):
+            vals = np.asarray(field.values, dtype=np.float64)
+            lim = err_max if title.startswith("error") else np.nanmax(np.abs(vals)) or 1.0
+            kw = {"vmin": -lim, "vmax": lim} if cmap == "RdBu_r" else {}
+            im = ax.imshow(vals, origin="lower", cmap=cmap, **kw)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"sample {int(p.sample.values)}")
+    return _save(fig, path)
+
+
+def plot_distributions(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Box plots (whiskers at the 5th/95th percentiles) of error and residual per method."""
+    fig = Figure(figsize=(max(6.0, 1.2 * ds.sizes["config"] + 3), 4.2))
+    axes = fig.subplots(1, 2)
+    labels = ds.config.values.tolist()
+    for ax, name in zip(axes, _METRIC_LABELS, strict=True):
+        data = [_positive(ds[name].sel(config=c).values) for c in labels]
+        keep = [i for i, d in enumerate(data) if d.size]
+        ax.boxplot([data[i] for i in keep], whis=(5, 95), showfliers=True,
+                   tick_labels=[labels[i] for i in keep])
+        ax.set_yscale("log")
+        ax.set_ylabel(_METRIC_LABELS[name])
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+        ax.grid(True, which="major", axis="y", alpha=0.3)
+    fig.suptitle(f"distribution over {ds.sizes['sample']} samples: {ds.attrs.get('test_set', '')}")
+    return _save(fig, path)
+
+
+def _band(ax, x, rows: list[np.ndarray], label: str, style: str) -> None:
+    q = np.array([np.nanpercentile(r, [5, 50, 95]) if np.isfinite(r).any() else [np.nan] * 3
+                  for r in rows])
+    line, = ax.plot(x, q[:, 1], style, marker="o", label=f"{label} (median, 5–95%)")
+    ax.fill_between(x, q[:, 0], q[:, 2], alpha=0.15, color=line.get_color())
+
+
+def plot_vs_nfe(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
+    """Median error and residual of diffusion against NFE, guided vs unguided.
+
+    One-shot baselines (``unet``, ``fno``) are drawn at their NFE (1) for reference.
+    Returns ``None`` when the results hold no diffusion configuration.
+    """
+    diff = ds.where(ds.method == "diffusion", drop=True)
+    if diff.sizes.get("config", 0) == 0:
+        return None
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
+    for ax, name in zip(axes, _METRIC_LABELS, strict=True):
+        for guided, style in ((0, "-"), (1, "--")):
+            sub = diff.where((diff.guided == guided) & (diff.n_samples == 1), drop=True)
+            if sub.sizes.get("config", 0) == 0:
+                continue
+            sub = sub.sortby("nfe")
+            rows = [sub[name].isel(config=i).values for i in range(sub.sizes["config"])]
+            _band(ax, sub.nfe.values, rows, "guided" if guided else "unguided", style)
+        for method, marker in (("unet", "s"), ("fno", "^")):
+            base = ds.where(ds.method == method, drop=True)
+            for i in range(base.sizes.get("config", 0)):
+                ax.plot(base.nfe.values[i], np.nanmedian(base[name].values[i]), marker,
+                        color="k", label=f"{base.config.values[i]} (median)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("NFE (network evaluations per sample)")
+        ax.set_ylabel(_METRIC_LABELS[name])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"accuracy against NFE: {ds.attrs.get('test_set', '')}")
+    return _save(fig, path)
+
+
+def plot_calibration(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
+    """Error of the ensemble mean against the ensemble spread, per sample (y = x dashed).
+
+    Points near the diagonal mean a calibrated spread. Returns ``None`` without ensembles.
+    """
+    ens = ds.where(ds.n_samples > 1, drop=True)
+    if ens.sizes.get("config", 0) == 0:
+        return None
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    lo, hi = np.inf, 0.0
+    for label in ens.config.values.tolist():
+        row = ens.sel(config=label)
+        x, y = row.ens_std.values, row.rel_l2.values
+        ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        if ok.any():
+            ax.loglog(x[ok], y[ok], "o", ms=3, alpha=0.6,
+                      label=f"{label} (K={int(row.n_samples.values)})")
+            lo, hi = min(lo, x[ok].min(), y[ok].min()), max(hi, x[ok].max(), y[ok].max())
+    if hi > 0:
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="error = spread")
+    ax.set_xlabel("ensemble spread ||std|| / ||φ*||")
+    ax.set_ylabel("error of the ensemble mean (relative L2)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"calibration: {ds.attrs.get('test_set', '')}")
+    return _save(fig, path)
+
+
+def write_figures(ds: xr.Dataset, panels: xr.Dataset | None,
+                  out_dir: str | os.PathLike) -> list[Path]:
+    """Every figure that the data support, written under ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
+    paths = [plot_distributions(ds, out_dir / "distributions.png"),
+             plot_vs_nfe(ds, out_dir / "error_vs_nfe.png"),
+             plot_calibration(ds, out_dir / "calibration.png")]
+    if panels is not None:
+        paths += [plot_sample_panels(panels, i, out_dir / f"panels_sample{i}.png")
+                  for i in range(panels.sizes["panel"])]
+    return [p for p in paths if p is not None]

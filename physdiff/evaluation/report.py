@@ -1,0 +1,129 @@
+"""summary.json and report.md from the per-sample results of each test set.
+
+The report has one section per test set and, in it, one row per method configuration with
+the median and 95th percentile of every metric, the NFE, the milliseconds per solve and the
+device. Both files are derived only from the results Datasets, so they can be rebuilt from
+the netCDF files at any time (:func:`write_report`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .metrics import METRICS, summarize
+
+__all__ = ["summarize_results", "render_report", "write_summary", "write_report"]
+
+_HEADERS = {"rel_l2": "rel. L2", "rel_residual": "rel. residual", "bc_error": "BC error"}
+
+
+def summarize_results(ds: xr.Dataset) -> dict[str, Any]:
+    """Summary statistics of one test set's results, keyed by config label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physdiff.evaluation.results import MethodResult, to_dataset
+    >>> r = MethodResult("unet", "unet", nfe=1, values={
+    ...     "rel_l2": np.array([0.1, 0.3]), "time_per_solve": np.array([0.002, 0.002])})
+    >>> s = summarize_results(to_dataset([r], np.arange(2), {"test_set": "t"}))
+    >>> s["configs"]["unet"]["rel_l2"]["median"], s["configs"]["unet"]["ms_per_solve"]
+    (0.2, 2.0)
+    """
+    configs = {}
+    for label in ds.config.values.tolist():
+        row = ds.sel(config=label)
+        entry: dict[str, Any] = {
+            "method": str(row.method.values),
+            "guided": bool(row.guided.values),
+            "nfe": int(row.nfe.values),
+            "n_samples": int(row.n_samples.values),
+            "device": str(row.device.values),
+            "ms_per_solve": 1e3 * float(np.nanmedian(row.time_per_solve.values))
+            if np.isfinite(row.time_per_solve.values).any() else float("nan"),
+        }
+        for name in METRICS + ("ens_std",):
+            entry[name] = summarize(row[name].values)
+        configs[label] = entry
+    attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in ds.attrs.items()}
+    return {"n_samples": int(ds.sizes["sample"]), "attrs": attrs, "configs": configs}
+
+
+def _fmt(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:.3g}"
+
+
+def _table(summary: dict[str, Any]) -> list[str]:
+    cols = ["method", "guided", "NFE"]
+    for name in METRICS:
+        cols += [f"{_HEADERS[name]} median", f"{_HEADERS[name]} p95"]
+    cols += ["ms/solve", "device"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for label, e in summary["configs"].items():
+        cells = [label, "yes" if e["guided"] else "no", str(e["nfe"])]
+        for name in METRICS:
+            cells += [_fmt(e[name]["median"]), _fmt(e[name]["p95"])]
+        cells += [_fmt(e["ms_per_solve"]), e["device"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff evaluation",
+                  figures: dict[str, list[str]] | None = None) -> str:
+    """Markdown report: one section per test set, one table row per method configuration.
+
+    ``figures`` maps a test-set name to figure paths (relative to the report) to link.
+    """
+    out = [f"# {title}", "",
+           "Per-sample metrics, median and 95th percentile across the test set. rel. L2 = "
+           "||φ − φ*|| / ||φ*||; rel. residual = ||∇²_h φ − ρ|| / ||ρ|| on the equation "
+           "nodes; BC error = largest boundary-condition violation; ms/solve = batch wall "
+           "time / batch size (median over batches); NFE = network evaluations per sample.",
+           ""]
+    for name, summary in summaries.items():
+        attrs = summary.get("attrs", {})
+        out += [f"## Test set: {name}", "",
+                f"{summary['n_samples']} samples from `{attrs.get('data_path', '?')}`, "
+                f"model `{attrs.get('model_dir', '?')}`.", ""]
+        out += _table(summary)
+        calib = {k: e["ens_std"]["median"] for k, e in summary["configs"].items()
+                 if e["n_samples"] > 1}
+        if calib:
+            out += ["", "Ensemble spread (median relative std over the draws): "
+                    + ", ".join(f"{k}: {_fmt(v)}" for k, v in calib.items())]
+        for fig in (figures or {}).get(name, []):
+            out += ["", f"![{Path(fig).stem}]({fig})"]
+        out.append("")
+    return "\n".join(out)
+
+
+def _atomic_write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_summary(summaries: dict[str, dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Write the summaries as JSON (NaN written as null) atomically."""
+    def clean(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, float) and not np.isfinite(obj):
+            return None
+        return obj
+
+    return _atomic_write_text(Path(path), json.dumps(clean(summaries), indent=2) + "\n")
+
+
+def write_report(summaries: dict[str, dict[str, Any]], path: str | os.PathLike,
+                 figures: dict[str, list[str]] | None = None) -> Path:
+    """Render :func:`render_report` to ``path`` atomically."""
+    return _atomic_write_text(Path(path), render_report(summaries, figures=figures))
