@@ -1,0 +1,198 @@
+"""The 5-point Poisson operator in torch: batched, differentiable, boundary kinds per sample.
+
+:class:`PoissonOperator` is the torch twin of the numpy system in
+:mod:`physdiff.solvers.system`, driven by the grid fields of
+:meth:`physdiff.solvers.ResolvedBC.to_fields`, so that one batch may mix boundary kinds:
+
+* Dirichlet nodes (``dirichlet_mask``) take ``dirichlet_value`` and carry no equation;
+* on a Neumann side the equation is imposed with a ghost node
+  ``phi_ghost = phi_mirror + 2 h g`` (``g`` the outward derivative in ``neumann_x``/``_y``);
+* on a periodic axis (``periodic_x``/``periodic_y`` = 1) the last node is a copy of the first
+  and carries no equation; the neighbour across the seam is the first node.
+
+``residual(phi, rho) = (L_h phi - rho)`` on equation nodes and 0 elsewhere, exactly as
+:func:`physdiff.solvers.residual`: the stencil reads ``phi`` as given, boundary nodes
+included, so a ``phi`` that breaks its Dirichlet values shows it in the residual. On a field
+that satisfies its boundary data (see :meth:`PoissonOperator.apply_bc`) this equals
+``A phi_u - f`` of :mod:`physdiff.solvers.system`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["PoissonOperator", "FIELD_NAMES"]
+
+FIELD_NAMES = ("dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_y",
+               "periodic_x", "periodic_y")
+
+
+def _to_tensor(value: Any, device: Any, dtype: torch.dtype) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
+
+
+@dataclass(frozen=True)
+class PoissonOperator:
+    """Batched 5-point Laplacian with the boundary conditions folded in.
+
+    Build it with :meth:`from_fields`. Field tensors have shape ``(B, ny, nx)``; ``phi`` and
+    ``rho`` passed to the methods may be ``(B, ny, nx)`` or ``(B, 1, ny, nx)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physdiff.solvers import BoundaryConditions, Grid
+    >>> g = Grid((5, 5))
+    >>> fields = BoundaryConditions.dirichlet(0.0).resolve(g, (1,)).to_fields((1,))
+    >>> op = PoissonOperator.from_fields(fields, g.extent, dtype=torch.float64)
+    >>> X, Y = g.meshgrid()
+    >>> phi = torch.as_tensor(X * (1 - X) * Y * (1 - Y))[None]
+    >>> lap = op.laplacian(phi)       # exact for this quartic: -2y(1-y) - 2x(1-x)
+    >>> bool(torch.allclose(lap[0, 2, 2], torch.tensor(-1.0, dtype=torch.float64)))
+    True
+    """
+
+    dirichlet_value: torch.Tensor
+    dirichlet_mask: torch.Tensor
+    neumann_x: torch.Tensor
+    neumann_y: torch.Tensor
+    periodic_x: torch.Tensor  # (B,) bool
+    periodic_y: torch.Tensor  # (B,) bool
+    dx: float
+    dy: float
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any], extent: tuple[float, float], *,
+                    device: torch.device | str | None = None,
+                    dtype: torch.dtype = torch.float32) -> PoissonOperator:
+        """Build from ``to_fields`` arrays (numpy or torch, shape ``(B, ny, nx)``).
+
+        Raises
+        ------
+        ValueError
+            A field is missing, the fields disagree in shape, or the grid is under 3x3.
+        """
+        missing = [k for k in FIELD_NAMES if k not in fields]
+        if missing:
+            raise ValueError(f"boundary fields {missing} are missing; pass "
+                             "ResolvedBC.to_fields(batch_shape) output")
+        t = {k: _to_tensor(fields[k], device, dtype) for k in FIELD_NAMES}
+        shape = t["dirichlet_value"].shape
+        if len(shape) != 3 or any(v.shape != shape for v in t.values()):
+            raise ValueError(f"boundary fields must all have shape (B, ny, nx); got "
+                             f"{ {k: tuple(v.shape) for k, v in t.items()} }")
+        ny, nx = shape[-2:]
+        if ny < 3 or nx < 3:
+            raise ValueError(f"the grid needs at least 3x3 nodes, got {ny}x{nx}")
+        lx, ly = (float(v) for v in extent)
+        return cls(t["dirichlet_value"], t["dirichlet_mask"] > 0.5, t["neumann_x"],
+                   t["neumann_y"], t["periodic_x"][:, 0, 0] > 0.5,
+                   t["periodic_y"][:, 0, 0] > 0.5, lx / (nx - 1), ly / (ny - 1))
+
+    # ----- helpers --------------------------------------------------------------------------
+    def _like(self, field: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        """View a ``(B, ...)`` field so that it broadcasts against ``phi``."""
+        return field.view(field.shape[:1] + (1,) * (phi.dim() - field.dim()) + field.shape[1:])
+
+    def _flag(self, flag: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        return flag.view((-1,) + (1,) * (phi.dim() - 1))
+
+    @property
+    def diagonal(self) -> float:
+        """The (uniform) diagonal of ``L_h`` on equation nodes, ``-2/dx^2 - 2/dy^2``."""
+        return -2.0 / self.dx**2 - 2.0 / self.dy**2
+
+    def equation_mask(self, like: torch.Tensor) -> torch.Tensor:
+        """Boolean mask of the nodes that carry an equation, broadcast like ``like``."""
+        eq = ~self._like(self.dirichlet_mask, like)
+        px, py = self._flag(self.periodic_x, like), self._flag(self.periodic_y, like)
+        last_col = torch.zeros(like.shape[-1], dtype=torch.bool, device=like.device)
+        last_row = torch.zeros(like.shape[-2], 1, dtype=torch.bool, device=like.device)
+        last_col[-1], last_row[-1] = True, True
+        return eq & ~(px & last_col) & ~(py & last_row)
+
+    def apply_bc(self, phi: torch.Tensor) -> torch.Tensor:
+        """``phi`` with Dirichlet nodes set exactly to their values and periodic copies filled.
+
+        Differentiable in ``phi`` (a ``torch.where``, no in-place writes).
+        """
+        px, py = self._flag(self.periodic_x, phi), self._flag(self.periodic_y, phi)
+        phi = torch.cat([phi[..., :-1], torch.where(px, phi[..., :1], phi[..., -1:])], dim=-1)
+        phi = torch.cat([phi[..., :-1, :], torch.where(py, phi[..., :1, :], phi[..., -1:, :])],
+                        dim=-2)
+        return torch.where(self._like(self.dirichlet_mask, phi),
+                           self._like(self.dirichlet_value, phi).to(phi.dtype), phi)
+
+    def _second_difference(self, p: torch.Tensor, periodic: torch.Tensor, flux: torch.Tensor,
+                           h: float, dim: int) -> torch.Tensor:
+        """``(lo + hi - 2 p) / h^2`` along ``dim`` (-1 or -2) with ghost and seam neighbours.
+
+        Only the values on equation nodes matter; the last node of a periodic axis and
+        Dirichlet nodes get meaningless values that :meth:`residual` masks out.
+        """
+        n = p.shape[dim]
+
+        def take(i: int) -> torch.Tensor:
+            return p.narrow(dim, i % n, 1)
+
+        first_flux, last_flux = flux.narrow(dim, 0, 1), flux.narrow(dim, n - 1, 1)
+        # Node 0: across the seam on a periodic axis, else the Neumann ghost phi_1 + 2 h g.
+        lo_ghost = torch.where(periodic, take(n - 2), take(1) + 2.0 * h * first_flux)
+        hi_ghost = take(n - 2) + 2.0 * h * last_flux
+        lo = torch.cat([lo_ghost, p.narrow(dim, 0, n - 1)], dim=dim)
+        hi = torch.cat([p.narrow(dim, 1, n - 1), hi_ghost], dim=dim)
+        return (lo + hi - 2.0 * p) / h**2
+
+    # ----- the operator ---------------------------------------------------------------------
+    def laplacian(self, phi: torch.Tensor) -> torch.Tensor:
+        """``L_h phi`` on equation nodes, 0 elsewhere (as :func:`physdiff.solvers.laplacian`)."""
+        nxf, nyf = self._like(self.neumann_x, phi), self._like(self.neumann_y, phi)
+        px, py = self._flag(self.periodic_x, phi), self._flag(self.periodic_y, phi)
+        lap = (self._second_difference(phi, px, nxf.to(phi.dtype), self.dx, -1)
+               + self._second_difference(phi, py, nyf.to(phi.dtype), self.dy, -2))
+        return self._on_equations(lap)
+
+    def _on_equations(self, field: torch.Tensor) -> torch.Tensor:
+        zero = torch.zeros((), dtype=field.dtype, device=field.device)
+        return torch.where(self.equation_mask(field), field, zero)
+
+    def residual(self, phi: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+        """``L_h phi - rho`` on equation nodes, 0 on Dirichlet nodes and periodic copies."""
+        return self._on_equations(self.laplacian(phi) - rho.to(phi.dtype))
+
+    def relative_residual(self, phi: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+        """Per-sample ``||r|| / ||rho||`` over equation nodes, as
+        :func:`physdiff.solvers.relative_residual`.
+
+        Where rho vanishes on every equation node the denominator is the norm of the
+        system's right-hand side ``f`` (rho minus boundary terms: the residual of the zero
+        field with its boundary data applied), and 1 if that is 0 too.
+        """
+        dims = tuple(range(1, phi.dim()))
+        num = self.residual(phi, rho).square().sum(dim=dims).sqrt()
+        rho = rho.to(phi.dtype).expand_as(phi)
+        den = self._on_equations(rho).square().sum(dim=dims).sqrt()
+        f = self.residual(self.apply_bc(torch.zeros_like(phi)), rho)
+        den = torch.where(den > 0, den, f.square().sum(dim=dims).sqrt())
+        return num / torch.where(den > 0, den, torch.ones_like(den))
+
+    def scaled(self, factor: torch.Tensor | float) -> PoissonOperator:
+        """The operator of the problem with all boundary data divided by ``factor``, (B,)."""
+        f = torch.as_tensor(factor, dtype=self.dirichlet_value.dtype,
+                            device=self.dirichlet_value.device).reshape(-1, 1, 1)
+        return PoissonOperator(self.dirichlet_value / f, self.dirichlet_mask, self.neumann_x / f,
+                               self.neumann_y / f, self.periodic_x, self.periodic_y, self.dx,
+                               self.dy)
+
+    def select(self, index: Any) -> PoissonOperator:
+        """The operator of a sub-batch (``index`` a slice, index tensor or boolean mask)."""
+        return PoissonOperator(self.dirichlet_value[index], self.dirichlet_mask[index],
+                               self.neumann_x[index], self.neumann_y[index],
+                               self.periodic_x[index], self.periodic_y[index], self.dx, self.dy)
