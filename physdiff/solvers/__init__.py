@@ -1,12 +1,12 @@
 """Classical finite-difference Poisson solvers (no torch here)."""
 
 from .boundary import KINDS, SIDES, BoundaryConditions, ResolvedBC, Side
-from .fd import make_poisson_solver, solve_fd
+from .fd import make_compatible, make_poisson_solver, solve_fd
 from .grid import Grid
 from .operators import boundary_error, equation_mask, laplacian, relative_residual, residual
 from .sparse import assemble_laplacian
 from .system import build_rhs
 
 __all__ = ["Grid", "BoundaryConditions", "Side", "ResolvedBC", "SIDES", "KINDS",
-           "solve_fd", "make_poisson_solver", "assemble_laplacian", "build_rhs",
+           "solve_fd", "make_compatible", "make_poisson_solver", "assemble_laplacian", "build_rhs",
            "laplacian", "residual", "relative_residual", "equation_mask", "boundary_error"]

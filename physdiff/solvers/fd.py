@@ -29,7 +29,8 @@ from .system import (
     unknown_slices,
 )
 
-__all__ = ["make_poisson_solver", "solve_fd", "COMPATIBILITY_RTOL", "RESIDUAL_RTOL"]
+__all__ = ["make_compatible", "make_poisson_solver", "solve_fd", "COMPATIBILITY_RTOL",
+           "RESIDUAL_RTOL"]
 
 COMPATIBILITY_RTOL = 1e-10
 """Largest tolerated ``|sum w f| / sum w |f|`` for problems without a Dirichlet side."""
@@ -103,9 +104,36 @@ def _check_compatibility(rho_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Ki
             f"incompatible data for a problem without a Dirichlet side (pure Neumann/periodic): "
             f"a solution exists only if the source integral equals the boundary flux, "
             f"integral(rho) = {source:.6g} but the outward flux of the Neumann data is "
-            f"{flux:.6g} (problem {i} of the batch, trapezoid rule). Fix it by subtracting the "
-            f"mean of rho (rho - rho.mean() when g = 0) or by scaling the Neumann fluxes so "
-            f"that their total equals integral(rho).")
+            f"{flux:.6g} (problem {i} of the batch, trapezoid rule). Fix it by shifting rho by "
+            f"a constant (physdiff.solvers.make_compatible(rho, bc, extent) does that; with "
+            f"g = 0 it is rho - mean(rho)) or by scaling the Neumann fluxes so that their "
+            f"total equals integral(rho).")
+
+
+def make_compatible(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0)
+                    ) -> np.ndarray:
+    """Shift ``rho`` by a constant so a problem without a Dirichlet side becomes solvable.
+
+    The discrete condition is ``sum(w * f) = 0`` with trapezoid weights ``w`` and the
+    right-hand side ``f`` (the discrete form of ``integral rho = flux of g``). Problems with a
+    Dirichlet side are returned unchanged (as float64 arrays).
+
+    Examples
+    --------
+    >>> rho = make_compatible(np.ones((5, 5)), "neumann")    # no flux: rho must average 0
+    >>> bool(np.allclose(rho, 0.0))
+    True
+    """
+    rho = _check_rho(rho)
+    resolved = resolve_for(bc, rho.shape, extent)
+    batch, kinds, grid = resolved.values["left"].shape[:-1], resolved.kinds, resolved.grid
+    rho = np.array(np.broadcast_to(rho, batch + rho.shape[-2:]))
+    if not has_null_mode(kinds):
+        return rho
+    ky, kx = axis_kinds(kinds)
+    w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+    shift = np.einsum("...ij,ij->...", build_rhs(rho, resolved), w) / w.sum()
+    return rho - shift[..., None, None]
 
 
 def solve_fd(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0),
