@@ -1,0 +1,161 @@
+"""Dataset generator configs: parsed once from YAML, checked, hashed.
+
+A config file (``configs/data/NAME.yaml``) holds::
+
+    name: tiny
+    n: 64                      # number of (rho, phi) pairs
+    seed: 0
+    grid: {shape: [16, 16], extent: [1.0, 1.0]}   # (ny, nx), (Lx, Ly)
+    dtype: float64             # storage dtype of rho/phi/boundary values (float32|float64)
+    shard_size: 256            # samples per resumable work unit (does not change the data)
+    residual_tol: 1.0e-8       # largest accepted relative residual of a pair
+    source: {family: grf, ...}
+    boundary: [{kind: smooth_dirichlet, weight: 3}, {kind: periodic, weight: 1}]
+
+The *config hash* covers everything that changes the data (not ``shard_size``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..solvers import Grid
+from .boundaries import BoundarySampler, boundary_from_config
+from .source_base import SourceFamily
+from .sources import source_from_config
+
+__all__ = ["DataConfig", "load_config", "config_path", "CONFIG_DIR"]
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "data"
+_DTYPES = ("float32", "float64")
+_KEYS = {"name", "n", "seed", "grid", "dtype", "shard_size", "residual_tol", "source",
+         "boundary"}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A checked dataset config; ``source`` and ``boundary`` hold the parsed samplers.
+
+    Examples
+    --------
+    >>> cfg = DataConfig.from_mapping({"name": "x", "n": 4, "grid": {"shape": [8, 8]},
+    ...                                "source": {"family": "grf"}, "boundary": "zero"})
+    >>> cfg.grid.shape, len(cfg.config_hash)
+    ((8, 8), 16)
+    """
+
+    name: str
+    n: int
+    source: SourceFamily
+    boundary: BoundarySampler
+    seed: int = 0
+    shape: tuple[int, int] = (64, 64)
+    extent: tuple[float, float] = (1.0, 1.0)
+    dtype: str = "float32"
+    shard_size: int = 256
+    residual_tol: float = 1e-8
+    grid: Grid = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "grid", Grid(self.shape, self.extent))
+        object.__setattr__(self, "shape", self.grid.shape)
+        object.__setattr__(self, "extent", self.grid.extent)
+        for key in ("n", "shard_size"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or int(v) != v or int(v) <= 0:
+                raise ValueError(f"{key} must be a positive whole number, got {v!r}")
+            object.__setattr__(self, key, int(v))
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
+        if not float(self.residual_tol) > 0:
+            raise ValueError(f"residual_tol must be positive, got {self.residual_tol!r}")
+        object.__setattr__(self, "seed", int(self.seed))
+
+    @classmethod
+    def from_mapping(cls, spec: Mapping[str, Any]) -> DataConfig:
+        """Parse a config mapping (as read from YAML)."""
+        unknown = set(spec) - _KEYS
+        if unknown:
+            raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+        for key in ("name", "n", "source", "boundary"):
+            if key not in spec:
+                raise ValueError(f"the config lacks {key!r}")
+        grid = dict(spec.get("grid") or {})
+        if set(grid) - {"shape", "extent"}:
+            raise ValueError("grid: give only 'shape' [ny, nx] and 'extent' [Lx, Ly]")
+        rest = {k: spec[k] for k in ("seed", "dtype", "shard_size", "residual_tol") if k in spec}
+        return cls(name=str(spec["name"]), n=spec["n"],
+                   source=source_from_config(spec["source"]),
+                   boundary=boundary_from_config(spec["boundary"]),
+                   shape=tuple(grid.get("shape", (64, 64))),
+                   extent=tuple(grid.get("extent", (1.0, 1.0))), **rest)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The canonical mapping (samplers with every option spelled out)."""
+        return {"name": self.name, "n": self.n, "seed": self.seed,
+                "grid": {"shape": list(self.shape), "extent": list(self.extent)},
+                "dtype": self.dtype, "shard_size": self.shard_size,
+                "residual_tol": float(self.residual_tol),
+                "source": self.source.to_config(), "boundary": self.boundary.to_config()}
+
+    def to_yaml(self) -> str:
+        """The canonical mapping as YAML text (stored in the dataset's attributes)."""
+        return yaml.safe_dump(self.to_mapping(), sort_keys=False, default_flow_style=None)
+
+    @cached_property
+    def config_hash(self) -> str:
+        """16 hex digits identifying the data this config produces (not ``shard_size``)."""
+        m = self.to_mapping()
+        m.pop("shard_size")
+        m.pop("name")
+        text = json.dumps(m, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_overrides(self, **kw: Any) -> DataConfig:
+        """A copy with some fields replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file: an existing path, or a bare name looked up in ``configs/data``.
+
+    Examples
+    --------
+    >>> config_path("tiny").name
+    'tiny.yaml'
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    for candidate in (CONFIG_DIR / p.name, CONFIG_DIR / f"{p.name}.yaml",
+                      Path.cwd() / "configs" / "data" / f"{p.name}.yaml"):
+        if candidate.is_file() and (p.suffix in ("", ".yaml", ".yml")):
+            return candidate
+    raise FileNotFoundError(f"no data config {str(name_or_path)!r}: give a YAML path or one "
+                            f"of the names in {CONFIG_DIR}")
+
+
+def load_config(name_or_path: str | Path, **overrides: Any) -> DataConfig:
+    """Read and check a data config, applying ``overrides`` (e.g. ``n=100, seed=1``).
+
+    Examples
+    --------
+    >>> load_config("tiny", n=8).n
+    8
+    """
+    path = config_path(name_or_path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{path}: a data config must be a YAML mapping")
+    return DataConfig.from_mapping(spec).with_overrides(**overrides)

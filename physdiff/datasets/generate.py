@@ -1,0 +1,153 @@
+"""``generate``: a config in, one dataset file out — parallel, resumable, checked.
+
+Work is split into shards of ``shard_size`` samples, each written to
+``<out>.parts/shard-XXXXX.nc`` (temporary name, then ``os.replace``). A rerun keeps every
+shard that opens and matches the config hash, and makes only the missing ones. When all are
+there they are assembled into ``<out>`` (again via a temporary name) and the parts removed.
+Sample ``i`` depends only on ``(config, seed, i)``, so the result does not depend on the
+shard size or the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .config import DataConfig
+from .format import pairs_to_dataset
+from .pairs import make_pairs
+from .storage import FORMATS, assemble, shard_is_complete, shard_path, stored_config_hash
+from .storage import write_atomic_netcdf as _write
+
+__all__ = ["generate", "default_output", "output_format"]
+
+
+def default_output(cfg: DataConfig, fmt: str = "nc") -> Path:
+    """``datasets/NAME.nc`` (or ``.zarr``) relative to the working directory."""
+    return Path("datasets") / f"{cfg.name}.{fmt}"
+
+
+def output_format(out: Path, fmt: str | None) -> str:
+    """"zarr" when asked for or when ``out`` ends in ``.zarr``, else "nc".
+
+    Examples
+    --------
+    >>> output_format(Path("a.zarr"), None), output_format(Path("a.nc"), None)
+    ('zarr', 'nc')
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if out.suffix == ".zarr":
+        if fmt == "nc":
+            raise ValueError(f"{out} ends in .zarr but --format nc was asked for; pick one")
+        return "zarr"
+    return fmt or "nc"
+
+
+def _check_output(out: Path, cfg: DataConfig, overwrite: bool) -> bool:
+    """Check ``out`` can be written; True when it already holds this config's data."""
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the output folder {parent}: {err.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"the output folder {parent} is not writable; choose another --out")
+    if not out.exists():
+        return False
+    found = stored_config_hash(out)
+    if found == cfg.config_hash and not overwrite:
+        return True
+    if not overwrite:
+        raise FileExistsError(
+            f"{out} exists and was made from a different config (hash {found}, this config "
+            f"{cfg.config_hash}); choose another --out or pass --overwrite to replace it")
+    return False
+
+
+def _make_shard(cfg: DataConfig, parts: Path, k: int, start: int, stop: int) -> int:
+    """Sample, solve, check and write one shard; returns its number of samples."""
+    ds = pairs_to_dataset(cfg, make_pairs(cfg, start, stop), moments=True)
+    _write(ds, shard_path(parts, k))
+    return stop - start
+
+
+def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
+                workers: int, bar: tqdm) -> None:
+    """Make the shards in ``todo`` (k, start, stop), inline or over ``workers`` processes."""
+    if workers == 1:
+        for k, start, stop in todo:
+            bar.update(_make_shard(cfg, parts, k, start, stop))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(_make_shard, cfg, parts, *t) for t in todo}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in done:
+                    bar.update(fut.result())  # re-raises a worker's error here
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1,
+             fmt: str | None = None, overwrite: bool = False, progress: bool = True) -> Path:
+    """Generate ``cfg``'s dataset into ``out`` and return its path.
+
+    Parameters
+    ----------
+    cfg : DataConfig
+        What to generate (``n``, ``seed``, grid, samplers, ``shard_size``, dtype).
+    out : path, optional
+        Output file; ``datasets/NAME.nc`` by default (``.zarr`` with ``fmt="zarr"``).
+    workers : int
+        Processes to use; the data do not depend on it.
+    fmt : {"nc", "zarr"}, optional
+        Storage format; by default from the suffix of ``out`` (``.zarr``) else netCDF-4.
+    overwrite : bool
+        Replace an existing output made from another config (never done silently).
+    progress : bool
+        Show a tqdm progress bar over samples.
+
+    Raises
+    ------
+    ValueError
+        Bad workers/format, or an output path that cannot be written.
+    FileExistsError
+        ``out`` exists and holds data from another config, and ``overwrite`` is False.
+    physdiff.datasets.ResidualCheckError
+        A pair failed its residual check (the message names the sample).
+
+    Examples
+    --------
+    >>> import tempfile, xarray as xr
+    >>> from physdiff.datasets import load_config
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = generate(load_config("tiny", n=8), f"{d}/t.nc", progress=False)
+    ...     xr.open_dataset(path, engine="h5netcdf").sizes["sample"]
+    8
+    """
+    if isinstance(workers, bool) or int(workers) != workers or int(workers) < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    fmt = output_format(Path(out) if out else Path(), fmt)
+    out = Path(out) if out else default_output(cfg, fmt)
+    if _check_output(out, cfg, overwrite):
+        return out
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(exist_ok=True)
+    bounds = [(k, s, min(s + cfg.shard_size, cfg.n))
+              for k, s in enumerate(range(0, cfg.n, cfg.shard_size))]
+    todo = [b for b in bounds if not shard_is_complete(shard_path(parts, b[0]), cfg, *b[1:])]
+    done = cfg.n - sum(stop - start for _, start, stop in todo)
+    with tqdm(total=cfg.n, initial=done, unit="pair", desc=f"generate {cfg.name}",
+              disable=not progress, dynamic_ncols=True) as bar:
+        _run_shards(cfg, parts, todo, int(workers), bar)
+    assemble([shard_path(parts, k) for k, _, _ in bounds], out, cfg, fmt)
+    shutil.rmtree(parts, ignore_errors=True)
+    return out
