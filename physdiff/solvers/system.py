@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from .boundary import BoundaryConditions, ResolvedBC
 from .grid import Grid
 
-__all__ = ["axis_kinds", "axis_operator", "axis_weights", "build_rhs", "expand_solution",
-           "has_null_mode", "resolve_for", "unknown_slices"]
+__all__ = ["apply_operator", "axis_kinds", "axis_operator", "axis_weights", "build_rhs",
+           "expand_solution", "has_null_mode", "resolve_for", "unknown_slices"]
 
 Kinds = tuple[str, str, str, str]
 
@@ -122,6 +122,45 @@ def _subtract_end(f: np.ndarray, axis: int, end: int, kind: str, g: np.ndarray,
         return
     line = f[..., end] if axis == -1 else f[..., end, :]
     line -= g / h**2 if kind == "dirichlet" else 2.0 * g / h
+
+
+def apply_operator(u: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+    """Matrix-free ``A @ u`` for a batch ``u`` of shape ``(..., my, mx)`` on the unknowns.
+
+    Equals ``assemble_laplacian(grid, kinds)[0] @ u.ravel()`` per problem, without building
+    the matrix; a few passes over memory (used by the residual check, reusable by
+    iterative methods).
+
+    Examples
+    --------
+    >>> apply_operator(np.ones((1, 3)), Grid((3, 5)), ("dirichlet",) * 4)
+    array([[-24.,  -8., -24.]])
+    """
+    (ky, kx) = axis_kinds(kinds)
+    out = u * (-2.0 / grid.dx**2 - 2.0 / grid.dy**2)
+    _add_neighbours(out, u, -1, kx, grid.dx)
+    _add_neighbours(out, u, -2, ky, grid.dy)
+    return out
+
+
+def _add_neighbours(out: np.ndarray, u: np.ndarray, axis: int, kinds: tuple[str, str],
+                    h: float) -> None:
+    """Add ``(u[i-1] + u[i+1]) / h^2`` along ``axis`` (ghost or wrap-around at the ends)."""
+    def take(a, index):
+        return a[..., index] if axis == -1 else a[..., index, :]
+
+    c = 1.0 / h**2
+    m = u.shape[axis]
+    if m > 1:
+        buf = np.add(take(u, slice(None, -2)), take(u, slice(2, None)))
+        buf *= c
+        take(out, slice(1, -1))[...] += buf
+        lo, hi = kinds
+        take(out, 0)[...] += (2.0 if lo == "neumann" else 1.0) * c * take(u, 1)
+        take(out, -1)[...] += (2.0 if hi == "neumann" else 1.0) * c * take(u, -2)
+        if lo == "periodic":  # wrap: node 0 and node m-1 are neighbours
+            take(out, 0)[...] += c * take(u, -1)
+            take(out, -1)[...] += c * take(u, 0)
 
 
 def expand_solution(phi_u: np.ndarray, bc: ResolvedBC, out: np.ndarray | None = None

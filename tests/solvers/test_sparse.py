@@ -7,7 +7,7 @@ from fd_cases import ALL_KIND_PAIRS, random_bc
 
 from physdiff.solvers import Grid, assemble_laplacian, build_rhs, solve_fd
 from physdiff.solvers.sparse import factorized_laplacian
-from physdiff.solvers.system import resolve_for
+from physdiff.solvers.system import apply_operator, resolve_for
 
 NONSINGULAR = [p for p in ALL_KIND_PAIRS if "dirichlet" in p[0] + p[1]]
 
@@ -48,3 +48,14 @@ def test_factorisation_is_cached_per_grid_and_kinds():
     assert factorized_laplacian.cache_info().misses == 2
     a, _ = assemble_laplacian(Grid((9, 9)), kinds)
     assert a.shape == (7 * 8, 7 * 8)
+
+
+@pytest.mark.parametrize("kx,ky", ALL_KIND_PAIRS)
+@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (8, 5)])
+def test_matrix_free_operator_equals_assembled_matrix(kx, ky, shape):
+    grid, kinds = Grid(shape, (1.2, 0.7)), _kinds(kx, ky)
+    a, (sy, sx) = assemble_laplacian(grid, kinds)
+    u = np.random.default_rng(2).normal(size=(2,) + np.empty(shape)[sy, sx].shape)
+    expected = (a @ u.reshape(2, -1).T).T.reshape(u.shape)
+    np.testing.assert_allclose(apply_operator(u, grid, kinds), expected, rtol=1e-12,
+                               atol=1e-12 * np.abs(expected).max())
