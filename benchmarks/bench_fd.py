@@ -49,17 +49,6 @@ def make_problems(n: int, batch: int, seed: int = 0) -> tuple[np.ndarray, Bounda
     return rho, BoundaryConditions.dirichlet(**sides)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``fn()`` over ``repeats`` calls (after one warm-up call)."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
-
-
 def bare_dstn(f: np.ndarray, inv: np.ndarray) -> np.ndarray:
     """The limit: DST-I, divide by the eigenvalues, inverse DST-I (interior RHS only)."""
     c = fft.dstn(f, type=1, axes=(-2, -1), workers=-1)
@@ -88,11 +77,23 @@ def pde_solver(n: int, bc: BoundaryConditions) -> Callable[[np.ndarray], np.ndar
     return run
 
 
-def time_per_problem(solve_one: Callable[[int], np.ndarray], count: int, repeats: int
-                     ) -> tuple[float, list[np.ndarray]]:
-    """Median seconds per problem of ``solve_one(i)`` over problems ``0..count-1``."""
-    seconds, results = median_time(lambda: [solve_one(i) for i in range(count)], repeats)
-    return seconds / count, results
+def interleaved_medians(jobs: list[dict], repeats: int) -> None:
+    """Time every job once per round, ``repeats`` rounds (after a warm-up round), so that
+    load from other processes hits all methods alike; stores ``rate`` and ``solution``."""
+    for job in jobs:
+        job["solution"], job["times"] = job.pop("run")(), []
+    for _ in range(repeats):
+        for job in jobs:
+            t0 = time.perf_counter()
+            job["again"]()
+            job["times"].append(time.perf_counter() - t0)
+    for job in jobs:
+        job["rate"] = job["timed"] / statistics.median(job.pop("times"))
+
+
+def _job(method, fn, timed, note="", solution=lambda out: out):
+    return {"method": method, "run": lambda: solution(fn()), "again": fn, "timed": timed,
+            "note": note}
 
 
 def measure_size(n: int, batch: int, repeats: int, slow_count: int) -> list[dict]:
@@ -102,63 +103,55 @@ def measure_size(n: int, batch: int, repeats: int, slow_count: int) -> list[dict
     f = build_rhs(rho, resolve_for(bc, rho.shape))
     a, (sy, sx) = assemble_laplacian(grid, DIRICHLET)
     inv = np.array(inverse_eigenvalues(grid, DIRICHLET))
-    rows = []
-
-    def add(name, seconds_per_problem, solution, timed, note=""):
-        rows.append({"method": name, "rate": 1.0 / seconds_per_problem, "timed": timed,
-                     "solution": solution, "note": note})
-
-    t, phi = median_time(lambda: solve_fd(rho, bc), repeats)
-    add("physdiff solve_fd", t / batch, phi[:, sy, sx], batch, "default (residual check)")
-    t, sol = median_time(lambda: solve_fd(rho, bc, check=False), repeats)
-    add("physdiff solve_fd(check=False)", t / batch, sol[:, sy, sx], batch)
-    t, sol = median_time(lambda: bare_dstn(f, inv), repeats)
-    add("bare scipy.fft.dstn", t / batch, sol, batch, "interior RHS given")
-    flat = f.reshape(batch, -1)
-    t, sols = time_per_problem(lambda i: spla.spsolve(a, flat[i]), slow_count, repeats)
-    add("scipy spsolve", t, np.reshape(sols, (-1,) + f.shape[1:]), slow_count)
+    flat, k = f.reshape(batch, -1), slow_count
     t0 = time.perf_counter()
     lu = spla.splu(a)
     factor_s = time.perf_counter() - t0
-    t, sol = median_time(lambda: lu.solve(np.asfortranarray(flat.T)), repeats)
-    add("scipy splu, reused", t / batch, sol.T.reshape(f.shape), batch,
-        f"factorisation {factor_s:.3g} s not included")
-    rows.extend(_measure_peers(n, a, flat, f.shape, bc, repeats, slow_count, rho))
-    reference = rows[0]["solution"]
-    for row in rows:
-        sol = row.pop("solution")
-        if sol is None:
-            row["diff"] = None
-            continue
-        ref = reference[: sol.shape[0]]
-        row["diff"] = float(np.abs(sol - ref).max() / np.abs(ref).max())
-    return rows
+    interior = lambda out: out[:, sy, sx]  # noqa: E731
+    stack = lambda out: np.reshape(out, (-1,) + f.shape[1:])  # noqa: E731
+    jobs = [
+        _job("physdiff solve_fd", lambda: solve_fd(rho, bc), batch, "default (residual check)",
+             interior),
+        _job("physdiff solve_fd(check=False)", lambda: solve_fd(rho, bc, check=False), batch,
+             solution=interior),
+        _job("bare scipy.fft.dstn", lambda: bare_dstn(f, inv), batch, "interior RHS given"),
+        _job("scipy spsolve", lambda: [spla.spsolve(a, flat[i]) for i in range(k)], k,
+             solution=stack),
+        _job("scipy splu, reused", lambda: lu.solve(np.asfortranarray(flat.T)), batch,
+             f"factorisation {factor_s:.3g} s not included", lambda out: stack(out.T)),
+    ] + _peer_jobs(n, a, flat, bc, rho, k, stack)
+    interleaved_medians(jobs, repeats)
+    reference = jobs[0]["solution"]
+    for job in jobs:
+        sol = job.pop("solution")
+        job["diff"] = None if sol is None else float(
+            np.abs(sol - reference[: sol.shape[0]]).max() / np.abs(reference).max())
+    return jobs
 
 
-def _measure_peers(n, a, flat, shape, bc, repeats, slow_count, rho) -> list[dict]:
+def _peer_jobs(n, a, flat, bc, rho, k, stack) -> list[dict]:
     """pyamg and py-pde (optional packages of the ``bench`` extra)."""
-    rows = []
+    jobs = []
     try:
         import pyamg
     except ImportError:
         print("pyamg not installed: skipped", file=sys.stderr)
     else:
         ml = pyamg.ruge_stuben_solver(a.tocsr())
-        t, sols = time_per_problem(lambda i: ml.solve(flat[i], tol=1e-10), slow_count, repeats)
-        rows.append({"method": "pyamg ruge_stuben (tol 1e-10)", "rate": 1.0 / t,
-                     "timed": slow_count, "solution": np.reshape(sols, (-1,) + shape[1:]),
-                     "note": "hierarchy built once"})
+        jobs.append(_job("pyamg ruge_stuben (tol 1e-10)",
+                         lambda: [ml.solve(flat[i], tol=1e-10) for i in range(k)], k,
+                         "hierarchy built once", stack))
     try:
         solve = pde_solver(n, bc)
     except ImportError:
         print("py-pde not installed: skipped", file=sys.stderr)
     else:
         interior = np.ascontiguousarray(rho[:, 1:-1, 1:-1])
-        t, _ = time_per_problem(lambda i: solve(interior[i]), slow_count, repeats)
-        rows.append({"method": "py-pde make_poisson_solver", "rate": 1.0 / t,
-                     "timed": slow_count, "solution": None,
-                     "note": "cell-centred grid, laplace(u) = -f; spsolve inside"})
-    return rows
+        jobs.append(_job("py-pde make_poisson_solver",
+                         lambda: [solve(interior[i]) for i in range(k)], k,
+                         "cell-centred grid, laplace(u) = -f; spsolve inside",
+                         lambda out: None))
+    return jobs
 
 
 def markdown_table(results: dict[int, list[dict]], batch: int) -> str:
@@ -200,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--slow-count", type=int, nargs="+", default=None,
                         help="problems timed for spsolve/pyamg/py-pde, per size "
-                             "(default: 16, 4, 2 ... halving with size, at most --batch)")
+                             "(default: 16, 8, 4 ... halving with size, at most --batch)")
     parser.add_argument("--output", help="also write the markdown to this file")
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    slow = args.slow_count or [max(1, 16 >> (2 * i)) * 1 for i in range(len(args.sizes))]
+    slow = args.slow_count or [max(2, 16 >> i) for i in range(len(args.sizes))]
     results = {}
     for n, count in zip(args.sizes, slow, strict=False):
         print(f"timing {n}x{n} ...", file=sys.stderr)
