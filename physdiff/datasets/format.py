@@ -21,8 +21,8 @@ from ..solvers import SIDES, BoundaryConditions, Grid
 from .config import DataConfig
 from .pairs import KIND_NAMES, Pairs
 
-__all__ = ["pairs_to_dataset", "dataset_attrs", "set_statistics", "bc_from_arrays",
-           "MOMENT_VARS", "STAT_KEYS"]
+__all__ = ["pairs_to_arrays", "arrays_to_dataset", "pairs_to_dataset", "dataset_attrs",
+           "set_statistics", "bc_from_arrays", "STAT_KEYS"]
 
 EQUATION = "laplacian(phi) = rho"
 DISCRETIZATION = (
@@ -31,7 +31,6 @@ DISCRETIZATION = (
     "outward normal derivative; on a periodic axis the last node repeats the first; "
     "phi solved exactly for the discrete system (physdiff.solvers.solve_fd)"
 )
-MOMENT_VARS = ("moment_phi", "moment_phi2", "moment_rho", "moment_rho2")
 STAT_KEYS = ("sigma_data", "phi_mean", "phi_std", "rho_mean", "rho_std", "scale_median",
              "scale_min", "scale_max")
 _SIDE_DIM = {"left": "y", "right": "y", "bottom": "x", "top": "x"}
@@ -67,42 +66,54 @@ def _coords(grid: Grid, index: np.ndarray) -> dict[str, Any]:
     }
 
 
-def pairs_to_dataset(cfg: DataConfig, pairs: Pairs, *, moments: bool = False) -> xr.Dataset:
-    """Pack ``pairs`` into the format; ``moments=True`` keeps the per-sample moments.
+def pairs_to_arrays(cfg: DataConfig, pairs: Pairs) -> dict[str, np.ndarray]:
+    """The per-sample arrays of the format (fields cast to ``cfg.dtype``) plus ``moments``."""
+    dt = np.dtype(cfg.dtype)
+    out = {"sample": pairs.index, "rho": pairs.rho.astype(dt), "phi": pairs.phi.astype(dt)}
+    for j, s in enumerate(SIDES):
+        out[f"bc_{s}"] = pairs.sides[s].astype(dt)
+        out[f"bc_kind_{s}"] = np.ascontiguousarray(pairs.kinds[:, j], dtype=np.int8)
+    out.update(scale=pairs.scale, residual=pairs.residual, moments=pairs.moments)
+    return out
+
+
+def arrays_to_dataset(cfg: DataConfig, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """Wrap per-sample arrays (see :func:`pairs_to_arrays`) as a Dataset in the format.
 
     Examples
     --------
     >>> from physdiff.datasets.config import load_config
     >>> from physdiff.datasets.pairs import make_pairs
     >>> cfg = load_config("tiny")
-    >>> ds = pairs_to_dataset(cfg, make_pairs(cfg, 0, 2))
+    >>> ds = arrays_to_dataset(cfg, pairs_to_arrays(cfg, make_pairs(cfg, 0, 2)))
     >>> ds.phi.dims, ds.bc_left.dims, ds.attrs["equation"]
     (('sample', 'y', 'x'), ('sample', 'y'), 'laplacian(phi) = rho')
     """
-    dt = np.dtype(cfg.dtype)
     fields = ("sample", "y", "x")
     data: dict[str, Any] = {
-        "rho": (fields, pairs.rho.astype(dt), {"long_name": "source term rho", "units": "1"}),
-        "phi": (fields, pairs.phi.astype(dt), {"long_name": "potential phi, exact discrete "
-                                               "solution of laplacian(phi) = rho",
-                                               "units": "1"}),
+        "rho": (fields, arrays["rho"], {"long_name": "source term rho", "units": "1"}),
+        "phi": (fields, arrays["phi"], {"long_name": "potential phi, exact discrete "
+                                        "solution of laplacian(phi) = rho", "units": "1"}),
     }
     flags = {"flag_values": np.arange(len(KIND_NAMES), dtype=np.int8),
              "flag_meanings": " ".join(KIND_NAMES)}
-    for j, s in enumerate(SIDES):
-        data[f"bc_{s}"] = (("sample", _SIDE_DIM[s]), pairs.sides[s].astype(dt), {
+    for s in SIDES:
+        data[f"bc_{s}"] = (("sample", _SIDE_DIM[s]), arrays[f"bc_{s}"], {
             "long_name": f"{s} side values: Dirichlet phi or outward flux dphi/dn "
                          "(0 where periodic)", "units": "1"})
-        data[f"bc_kind_{s}"] = ("sample", pairs.kinds[:, j].copy(),
+        data[f"bc_kind_{s}"] = ("sample", arrays[f"bc_kind_{s}"],
                                 {"long_name": f"{s} side boundary kind", **flags})
-    data["scale"] = ("sample", pairs.scale, {
+    data["scale"] = ("sample", arrays["scale"], {
         "long_name": "per-problem scale s (physdiff.datasets.problem_scale)", "units": "1"})
-    data["residual"] = ("sample", pairs.residual, {
+    data["residual"] = ("sample", arrays["residual"], {
         "long_name": "relative residual ||laplacian_h(phi) - rho|| / ||rho|| (checked)"})
-    if moments:
-        for k, name in enumerate(MOMENT_VARS):
-            data[name] = ("sample", pairs.moments[:, k])
-    return xr.Dataset(data, coords=_coords(cfg.grid, pairs.index), attrs=dataset_attrs(cfg))
+    return xr.Dataset(data, coords=_coords(cfg.grid, arrays["sample"]),
+                      attrs=dataset_attrs(cfg))
+
+
+def pairs_to_dataset(cfg: DataConfig, pairs: Pairs) -> xr.Dataset:
+    """Pack ``pairs`` into the format (an in-memory xarray Dataset)."""
+    return arrays_to_dataset(cfg, pairs_to_arrays(cfg, pairs))
 
 
 def set_statistics(moments: np.ndarray, scale: np.ndarray) -> dict[str, float]:

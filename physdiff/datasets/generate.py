@@ -1,7 +1,7 @@
 """``generate``: a config in, one dataset file out — parallel, resumable, checked.
 
 Work is split into shards of ``shard_size`` samples, each written to
-``<out>.parts/shard-XXXXX.nc`` (temporary name, then ``os.replace``). A rerun keeps every
+``<out>.parts/shard-XXXXX.h5`` (temporary name, then ``os.replace``). A rerun keeps every
 shard that opens and matches the config hash, and makes only the missing ones. When all are
 there they are assembled into ``<out>`` (again via a temporary name) and the parts removed.
 Sample ``i`` depends only on ``(config, seed, i)``, so the result does not depend on the
@@ -18,10 +18,16 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import DataConfig
-from .format import pairs_to_dataset
+from .format import pairs_to_arrays
 from .pairs import make_pairs
-from .storage import FORMATS, assemble, shard_is_complete, shard_path, stored_config_hash
-from .storage import write_atomic_netcdf as _write
+from .storage import (
+    FORMATS,
+    assemble,
+    shard_is_complete,
+    shard_path,
+    stored_config_hash,
+    write_shard,
+)
 
 __all__ = ["generate", "default_output", "output_format"]
 
@@ -71,8 +77,7 @@ def _check_output(out: Path, cfg: DataConfig, overwrite: bool) -> bool:
 
 def _make_shard(cfg: DataConfig, parts: Path, k: int, start: int, stop: int) -> int:
     """Sample, solve, check and write one shard; returns its number of samples."""
-    ds = pairs_to_dataset(cfg, make_pairs(cfg, start, stop), moments=True)
-    _write(ds, shard_path(parts, k))
+    write_shard(shard_path(parts, k), pairs_to_arrays(cfg, make_pairs(cfg, start, stop)), cfg)
     return stop - start
 
 

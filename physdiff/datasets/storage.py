@@ -1,49 +1,69 @@
 """Crash-safe storage: shard files, their verification, and assembly into one dataset.
 
 Every file is written under a temporary name and moved into place with ``os.replace``, so a
-killed run leaves complete files or none. The final netCDF file is filled shard by shard
-through h5netcdf (nothing holds the whole set in memory); a zarr store is written by xarray,
-first shard then appends along ``sample``.
+killed run leaves complete files or none. Shards are plain HDF5 files (one dataset per
+per-sample array, plus the config hash and sample range as attributes): cheap to write and
+check. The final netCDF-4 file is created once through h5netcdf and filled shard by shard
+(nothing holds the whole set in memory); a zarr store is written by xarray, in appends of
+several shards along ``sample``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import h5netcdf
+import h5py
 import numpy as np
 import xarray as xr
 
 from .config import DataConfig
-from .format import MOMENT_VARS, set_statistics
+from .format import arrays_to_dataset, dataset_attrs, set_statistics
 
-__all__ = ["shard_path", "write_atomic_netcdf", "shard_is_complete", "assemble",
+__all__ = ["shard_path", "write_shard", "read_shard", "shard_is_complete", "assemble",
            "stored_config_hash", "FORMATS"]
 
 FORMATS = ("nc", "zarr")
 _SAMPLE_CHUNK = 64
+_ZARR_APPEND = 4096  # samples per xarray append into a zarr store
 
 
 def shard_path(parts: Path, k: int) -> Path:
     """Path of shard ``k`` inside a ``.parts`` folder."""
-    return parts / f"shard-{k:05d}.nc"
+    return parts / f"shard-{k:05d}.h5"
 
 
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
 
 
-def write_atomic_netcdf(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` (netCDF-4, h5netcdf) via a temporary name and ``os.replace``."""
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_shard(path: Path, arrays: dict[str, np.ndarray], cfg: DataConfig) -> None:
+    """Write a shard's arrays to ``path`` via a temporary name and ``os.replace``."""
     tmp = _tmp_name(path)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        with h5py.File(tmp, "w") as f:
+            for name, value in arrays.items():
+                f.create_dataset(name, data=value)
+            f.attrs["config_hash"] = cfg.config_hash
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_shard(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of a shard."""
+    with h5py.File(path, "r") as f:
+        return {name: f[name][()] for name in f}
 
 
 def shard_is_complete(path: Path, cfg: DataConfig, start: int, stop: int) -> bool:
@@ -51,12 +71,11 @@ def shard_is_complete(path: Path, cfg: DataConfig, start: int, stop: int) -> boo
     if not path.is_file():
         return False
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            index = ds["sample"].values
-            return (ds.attrs.get("config_hash") == cfg.config_hash
-                    and np.array_equal(index, np.arange(start, stop))
-                    and all(v in ds for v in MOMENT_VARS + ("phi", "rho")))
-    except (OSError, ValueError, KeyError):
+        with h5py.File(path, "r") as f:
+            return (f.attrs.get("config_hash") == cfg.config_hash
+                    and np.array_equal(f["sample"][()], np.arange(start, stop))
+                    and all(f[v].shape[0] == stop - start for v in ("rho", "phi", "moments")))
+    except (OSError, KeyError, ValueError):
         return False
 
 
@@ -77,9 +96,9 @@ def _statistics(shards: Sequence[Path]) -> dict[str, float]:
     """Set statistics from the shards' per-sample moments, gathered in sample order."""
     moments, scale = [], []
     for p in shards:
-        with xr.open_dataset(p, engine="h5netcdf") as ds:
-            moments.append(np.stack([ds[v].values for v in MOMENT_VARS], axis=1))
-            scale.append(ds["scale"].values)
+        with h5py.File(p, "r") as f:
+            moments.append(f["moments"][()])
+            scale.append(f["scale"][()])
     return set_statistics(np.concatenate(moments), np.concatenate(scale))
 
 
@@ -95,21 +114,30 @@ def _create_like(f: h5netcdf.File, ds: xr.Dataset, n: int) -> None:
             v[...] = var.values
 
 
-def _assemble_netcdf(shards: Sequence[Path], tmp: Path, n: int,
+def _assemble_netcdf(cfg: DataConfig, shards: Sequence[Path], tmp: Path,
                      attrs: dict[str, object]) -> None:
     with h5netcdf.File(tmp, "w") as f:
         start = 0
         for k, p in enumerate(shards):
-            with xr.open_dataset(p, engine="h5netcdf") as ds:
-                ds = ds.drop_vars(MOMENT_VARS).load()
-                if k == 0:
-                    _create_like(f, ds, n)
-                stop = start + ds.sizes["sample"]
-                for name, var in ds.variables.items():
-                    if "sample" in var.dims:
-                        f.variables[name][start:stop] = var.values
-                start = stop
+            arrays = read_shard(p)
+            if k == 0:
+                _create_like(f, arrays_to_dataset(cfg, arrays), cfg.n)
+            stop = start + len(arrays["sample"])
+            for name, value in arrays.items():
+                if name != "moments":
+                    f.variables[name][start:stop] = value
+            start = stop
         f.attrs.update(attrs)
+
+
+def _batches(shards: Sequence[Path], size: int) -> Iterator[dict[str, np.ndarray]]:
+    """Concatenated shard arrays, about ``size`` samples at a time."""
+    buf: list[dict[str, np.ndarray]] = []
+    for i, p in enumerate(shards):
+        buf.append(read_shard(p))
+        if sum(len(b["sample"]) for b in buf) >= size or i == len(shards) - 1:
+            yield {k: np.concatenate([b[k] for b in buf]) for k in buf[0]}
+            buf = []
 
 
 def _zarr_encoding(ds: xr.Dataset, n: int) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -123,26 +151,25 @@ def _zarr_encoding(ds: xr.Dataset, n: int) -> dict[str, dict[str, tuple[int, ...
     return enc
 
 
-def _assemble_zarr(shards: Sequence[Path], tmp: Path, n: int,
+def _assemble_zarr(cfg: DataConfig, shards: Sequence[Path], tmp: Path,
                    attrs: dict[str, object]) -> None:
-    for k, p in enumerate(shards):
-        with xr.open_dataset(p, engine="h5netcdf") as ds:
-            ds = ds.drop_vars(MOMENT_VARS).load()
-            ds.attrs = attrs
-            if k == 0:
-                ds.to_zarr(tmp, mode="w", encoding=_zarr_encoding(ds, n), zarr_format=3,
-                           consolidated=False)
-            else:
-                ds.to_zarr(tmp, mode="a", append_dim="sample", consolidated=False)
+    for k, arrays in enumerate(_batches(shards, _ZARR_APPEND)):
+        ds = arrays_to_dataset(cfg, arrays)
+        ds.attrs = attrs
+        if k == 0:
+            ds.to_zarr(tmp, mode="w", encoding=_zarr_encoding(ds, cfg.n), zarr_format=3,
+                       consolidated=False)
+        else:
+            ds.to_zarr(tmp, mode="a", append_dim="sample", consolidated=False)
 
 
 def _replace(tmp: Path, out: Path) -> None:
     """Move ``tmp`` onto ``out`` (a file atomically; a zarr folder by swap then delete)."""
-    if tmp.is_dir() and out.exists():
+    if out.is_dir() or (tmp.is_dir() and out.exists()):
         old = out.with_name(f"{out.name}.old-{os.getpid()}")
         os.replace(out, old)
         os.replace(tmp, out)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+        _remove(old)
     else:
         os.replace(tmp, out)
 
@@ -152,20 +179,15 @@ def assemble(shards: Sequence[Path], out: Path, cfg: DataConfig, fmt: str) -> di
 
     The result is written under a temporary name and renamed into place.
     """
-    with xr.open_dataset(shards[0], engine="h5netcdf") as first:
-        attrs = dict(first.attrs)
     stats = _statistics(shards)
-    attrs.update(stats)
+    attrs = {**dataset_attrs(cfg), **stats}
     tmp = _tmp_name(out)
     try:
         if fmt == "zarr":
-            _assemble_zarr(shards, tmp, cfg.n, attrs)
+            _assemble_zarr(cfg, shards, tmp, attrs)
         else:
-            _assemble_netcdf(shards, tmp, cfg.n, attrs)
+            _assemble_netcdf(cfg, shards, tmp, attrs)
         _replace(tmp, out)
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
     return stats
