@@ -1,0 +1,169 @@
+"""Training configuration: YAML files with ``section.key=value`` overrides, checked once.
+
+A training YAML has four parts (see ``configs/train/*.yaml``)::
+
+    model: ../model/tiny.yaml     # a model YAML (path relative to this file) or a mapping
+    data:  {path: datasets/tiny.nc, config: ../data/tiny.yaml, val_samples: 16}
+    train: {max_steps: 200, batch_size: 16, lr: 2.0e-3, ...}
+    out: runs/tiny
+
+Unknown keys are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["DataSettings", "TrainSettings", "RunSettings", "load_run_settings",
+           "apply_overrides"]
+
+
+@dataclass
+class DataSettings:
+    """Where the data come from and how they are split and loaded."""
+
+    path: str | None = None  #: dataset file (netCDF/zarr); generated from ``config`` if missing
+    config: str | None = None  #: data YAML used by ``physdiff generate``
+    val_samples: int = 16  #: the last N samples form the fixed validation batch
+    num_workers: int = 0  #: DataLoader worker processes
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation, precision, checkpointing, validation and logging."""
+
+    seed: int = 0
+    batch_size: int = 16  #: global batch (split over processes under ``accelerate launch``)
+    max_steps: int = 1000
+    max_minutes: float | None = None  #: stop (and save) after this wall-clock budget
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 1.0  #: max gradient norm; 0 disables clipping
+    ema_decay: float = 0.999
+    mixed_precision: str = "auto"  #: "auto" (bf16 on CUDA), "bf16" or "no"
+    compile: bool = False  #: torch.compile the raw network
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    val_every: int = 500
+    val_steps: int = 8  #: Heun steps of the validation sample
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        # YAML reads "5e-4" as a string (YAML 1.1 wants "5.0e-4"): coerce by declared type.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = {"int": int, "float": float, "float | None": float}.get(str(f.type))
+            if kind is None or value is None:
+                continue
+            try:
+                setattr(self, f.name, kind(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"train.{f.name} must be a number, got {value!r}") from None
+
+    def check(self) -> None:
+        """Raise ValueError for settings that cannot work."""
+        positive = ("batch_size", "max_steps", "checkpoint_every", "keep_checkpoints",
+                    "val_every", "val_steps", "log_every")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0 or self.warmup_steps < 0 or self.grad_clip < 0:
+            raise ValueError("train.lr must be > 0, warmup_steps >= 0 and grad_clip >= 0")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.mixed_precision not in ("auto", "bf16", "no"):
+            raise ValueError(f"train.mixed_precision must be auto, bf16 or no, got "
+                             f"{self.mixed_precision!r}")
+
+
+@dataclass
+class RunSettings:
+    """A whole training run: model architecture (a dict for ModelConfig), data, train, out."""
+
+    model: dict[str, Any]
+    data: DataSettings
+    train: TrainSettings
+    out: str = "runs/run"
+    source: str | None = None  #: the YAML file it was read from
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-safe dict (saved with checkpoints and models)."""
+        return asdict(self)
+
+
+def _build(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
+    data = dict(data or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    return cls(**data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} not found; see configs/train/ for examples")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of settings")
+    return data
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a nested dict copy.
+
+    Examples
+    --------
+    >>> apply_overrides({"train": {"lr": 1.0}}, ["train.lr=0.5", "out=runs/x"])
+    {'train': {'lr': 0.5}, 'out': 'runs/x'}
+    """
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+        *parents, leaf = key.split(".")
+        node = raw
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {item!r}: {p} is not a section")
+        node[leaf] = yaml.safe_load(value)
+    return raw
+
+
+def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSettings:
+    """Read a training YAML, resolve its model/data file references, apply overrides.
+
+    Paths inside the YAML (``model``, ``data.config``) are relative to the YAML file;
+    ``data.path`` and ``out`` are relative to the working directory.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    if isinstance(raw.get("model"), str):
+        raw["model"] = _read_yaml((path.parent / raw["model"]).resolve())
+    raw = apply_overrides(raw, overrides)
+    unknown = sorted(set(raw) - {"model", "data", "train", "out"})
+    if unknown:
+        raise ValueError(f"{path}: unknown section(s) {unknown}; use model, data, train, out")
+    model = raw.get("model") or {}
+    if not isinstance(model, dict):
+        raise ValueError(f"{path}: model must be a model YAML path or a mapping")
+    data = _build(DataSettings, raw.get("data"), f"{path}: data")
+    if data.config is not None and not Path(data.config).is_absolute():
+        data.config = str((path.parent / data.config).resolve())
+    train = _build(TrainSettings, raw.get("train"), f"{path}: train")
+    train.check()
+    return RunSettings(model=dict(model), data=data, train=train,
+                       out=str(raw.get("out", f"runs/{path.stem}")), source=str(path))

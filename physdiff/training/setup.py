@@ -1,0 +1,103 @@
+"""Everything a run needs before its first step: run folder, data, model config, device."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..models.config import ModelConfig
+from .checkpoint import latest_checkpoint
+from .settings import DataSettings
+
+__all__ = ["prepare_run_dir", "open_training_data", "model_config_for", "resolve_device"]
+
+
+def prepare_run_dir(out: str | Path, *, resume: bool, overwrite: bool) -> Path | None:
+    """Create the run folder; return the checkpoint to resume from (or None).
+
+    Raises FileExistsError for a non-empty folder without ``resume``/``overwrite`` and
+    FileNotFoundError for ``resume`` without a checkpoint.
+    """
+    out = Path(out)
+    if resume:
+        ckpt = latest_checkpoint(out)
+        if ckpt is None:
+            raise FileNotFoundError(f"no checkpoint in {out}/checkpoints to resume from; "
+                                    f"start a new run without --resume")
+        return ckpt
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a run; pass --resume to continue it "
+                                  f"or --overwrite to delete it and start again")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _generate(config: str, path: Path) -> None:
+    """Generate the dataset of data YAML ``config`` at ``path`` (as ``physdiff generate``)."""
+    from ..datasets import generate, load_config
+
+    cfg = load_config(config)
+    if cfg.n > 5000:  # generating a big set is a deliberate step, not a side effect
+        raise FileNotFoundError(
+            f"dataset {path} not found; create it first with `physdiff generate --config "
+            f"{config} --out {path}` ({cfg.n} pairs)")
+    print(f"dataset {path} not found: generating it from {config} ({cfg.n} pairs)")
+    generate(cfg, path)
+
+
+def open_training_data(data: DataSettings, path: str | None = None) -> Any:
+    """Open the dataset (``--data`` wins over ``data.path``), generating it if it is missing.
+
+    Returns a :class:`physdiff.datasets.PoissonDataset`.
+    """
+    path = path or data.path
+    if path is None:
+        raise ValueError("no dataset: pass --data PATH or set data.path in the config")
+    path = Path(path)
+    if not path.exists():
+        if data.config is None:
+            raise FileNotFoundError(f"dataset {path} not found; create it with "
+                                    f"`physdiff generate --config configs/data/NAME.yaml`")
+        _generate(data.config, path)
+    from ..datasets import PoissonDataset
+
+    return PoissonDataset(path)
+
+
+def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
+    """The model config: architecture from ``arch``, grid/kinds/sigma_data from the data.
+
+    A grid, extent or kind list given in ``arch`` must agree with the dataset.
+    """
+    derived = {
+        "grid_shape": [int(n) for n in dataset.grid.shape],
+        "extent": [float(v) for v in dataset.grid.extent],
+        "bc_kinds": sorted([str(k) for k in sig] for sig in dataset.kinds_present),
+        "sigma_data": float(dataset.stats["sigma_data"]),
+    }
+    for key in ("grid_shape", "extent", "bc_kinds"):
+        if key in arch and arch[key] is not None:
+            given = ModelConfig.from_dict({key: arch[key]}).to_dict()[key]
+            if key == "bc_kinds":
+                given = sorted(given)
+            if given != derived[key]:
+                raise ValueError(f"the model config sets {key}={given} but the dataset has "
+                                 f"{derived[key]}; fix the model config or use other data")
+    return ModelConfig.from_dict({**dict(arch), **derived})
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu")
+    return device

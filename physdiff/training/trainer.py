@@ -1,0 +1,282 @@
+"""The training loop: EDM loss, AdamW + warmup/cosine, clipping, EMA, accelerate, checkpoints.
+
+Accelerate conventions (https://huggingface.co/docs/accelerate): the model, optimiser and
+scheduler go through ``Accelerator.prepare``; the loss is reduced over processes for logging;
+only the main process logs, validates and writes. The data order is our own
+(:class:`~.data_order.StepBatchSampler`, sharded by rank) so that it is a pure function of
+the step: a resumed run, on any number of processes, sees the same global batches. The
+training noise of step ``k`` on process ``r`` is drawn from a generator seeded with
+``(seed, k, r)``, so it needs no state either.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..models.config import ModelConfig
+from ..models.io import save_model
+from ..models.model import PoissonDiffusionModel
+from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from .data_order import StepBatchSampler
+from .loss import EDMLoss
+from .run_log import RunLog
+from .settings import RunSettings
+from .setup import model_config_for
+from .validation import collate_samples, validate
+
+__all__ = ["Trainer", "TrainResult", "NaNLossError"]
+
+
+class NaNLossError(ValueError):
+    """The loss became NaN or infinite; the run stopped without writing the bad state."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run produced."""
+
+    run_dir: Path
+    model_dir: Path | None
+    step: int
+    losses: dict[int, float] = field(default_factory=dict)  #: step -> mean loss over processes
+    stopped: str = "max_steps"  #: "max_steps", "max_minutes" or "stop_after"
+
+
+class Trainer:
+    """One training run of a :class:`~physdiff.models.PoissonDiffusionModel`.
+
+    Parameters
+    ----------
+    settings : RunSettings
+        Model architecture, data and training settings.
+    dataset : PoissonDataset
+        Training data; the last ``settings.data.val_samples`` samples are held out.
+    run_dir : Path
+        Where checkpoints, logs and the final model go.
+    resume_from : Path, optional
+        A checkpoint folder to continue from.
+    device : {"cpu", "cuda"}
+        Resolved device (see :func:`.setup.resolve_device`).
+    progress : bool
+        Show a tqdm bar (main process only).
+    """
+
+    def __init__(self, settings: RunSettings, dataset: Any, run_dir: str | Path, *,
+                 resume_from: Path | None = None, device: str = "cpu",
+                 progress: bool = True) -> None:
+        self.settings, self.t = settings, settings.train
+        self.dataset, self.run_dir, self.progress = dataset, Path(run_dir), progress
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        mp = "bf16" if (self.t.mixed_precision == "auto" and device == "cuda") else \
+            ("no" if self.t.mixed_precision == "auto" else self.t.mixed_precision)
+        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mp,
+                                       step_scheduler_with_optimizer=False)
+        ckpt = load_checkpoint(resume_from) if resume_from is not None else None
+        cfg = (ModelConfig.from_dict(ckpt["state"]["model_config"]) if ckpt
+               else model_config_for(settings.model, dataset))
+        self._build(cfg)
+        self.model.check_problem(dataset.grid, dataset.kinds_present)
+        self.step = 0
+        if ckpt is not None:
+            self._restore(ckpt)
+        self._split_data()
+
+    # ----- construction -------------------------------------------------------------------
+    def _build(self, cfg: ModelConfig) -> None:
+        torch.manual_seed(self.t.seed)
+        self.model = PoissonDiffusionModel(cfg)
+        self.ema = EMAModel(self.model.parameters(), decay=self.t.ema_decay)
+        self.eval_model = PoissonDiffusionModel(cfg).eval().requires_grad_(False)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.t.lr,
+                                betas=tuple(self.t.betas), weight_decay=self.t.weight_decay)
+        sched = get_cosine_schedule_with_warmup(opt, self.t.warmup_steps, self.t.max_steps)
+        acc = self.accelerator
+        self.net, self.optimizer, self.scheduler = acc.prepare(self.model, opt, sched)
+        self.eval_model.to(acc.device)
+        self.ema.to(acc.device)
+        self.train_fn = torch.compile(self.net) if self.t.compile else self.net
+        self.loss_fn = EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
+        self.param_names = [n for n, _ in self.model.named_parameters()]
+
+    def _split_data(self) -> None:
+        n, n_val = len(self.dataset), int(self.settings.data.val_samples)
+        if not 0 < n_val < n:
+            raise ValueError(f"data.val_samples={n_val} must be between 1 and the dataset "
+                             f"size - 1 ({n - 1})")
+        self.train_indices = range(n - n_val)
+        self.val_batch = collate_samples(self.dataset, range(n - n_val, n))
+
+    def _loader(self) -> DataLoader:
+        acc = self.accelerator
+        sampler = StepBatchSampler(self.train_indices, self.t.batch_size, self.t.seed,
+                                   start_step=self.step, rank=acc.process_index,
+                                   world_size=acc.num_processes)
+        return DataLoader(self.dataset, batch_sampler=sampler,
+                          num_workers=self.settings.data.num_workers,
+                          pin_memory=acc.device.type == "cuda")
+
+    # ----- checkpoints --------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        ema = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
+        return {"scheduler": self.scheduler.state_dict(), "ema": ema,
+                "model_config": self.model.config.to_dict(),
+                "settings": self.settings.to_dict()}
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current step (main process); returns its folder."""
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        path = None
+        if acc.is_main_process:
+            path = save_checkpoint(
+                self.run_dir, self.step, model=self.model.state_dict(),
+                ema=dict(zip(self.param_names, self.ema.shadow_params, strict=True)),
+                optimizer=self.optimizer.state_dict(), rng=capture_rng(),
+                state=self._state(), keep=self.t.keep_checkpoints)
+        acc.wait_for_everyone()
+        return path
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        state = ckpt["state"]
+        self.model.load_state_dict(ckpt["model"])
+        shadow = [ckpt["ema"][n].to(self.accelerator.device) for n in self.param_names]
+        self.ema.load_state_dict({**state["ema"], "shadow_params": shadow})
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng(ckpt["rng_tensors"], state["rng"])
+        self.step = int(state["step"])
+
+    # ----- one step -----------------------------------------------------------------------
+    def _noise_generator(self) -> torch.Generator:
+        seq = np.random.SeedSequence([self.t.seed, self.step, self.accelerator.process_index])
+        return torch.Generator().manual_seed(int(seq.generate_state(1, np.uint64)[0] >> 1))
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> float:
+        """One optimisation step on ``batch``; returns the loss averaged over processes."""
+        acc = self.accelerator
+        batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
+        cond, _ = self.model.condition_batch(batch)
+        with acc.autocast():
+            loss = self.loss_fn(self.train_fn, batch["phi"], cond, self._noise_generator()).mean()
+        mean_loss = float(acc.reduce(loss.detach().clone(), "mean"))
+        if not math.isfinite(mean_loss):
+            raise NaNLossError(self._nan_message())
+        acc.backward(loss)
+        if self.t.grad_clip > 0:
+            acc.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.step(self.model.parameters())
+        self.step += 1
+        return mean_loss
+
+    def _nan_message(self) -> str:
+        source = self.settings.source or "CONFIG"
+        return (f"the loss became NaN/inf at step {self.step + 1}; nothing of that step was "
+                f"saved. Resume from the last good checkpoint with `physdiff train --config "
+                f"{source} --out {self.run_dir} --resume` (consider a lower train.lr or "
+                f"train.grad_clip)")
+
+    # ----- validation and the final model -------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        """Validation metrics of the EMA weights on the fixed batch (main process)."""
+        self.ema.copy_to(self.eval_model.parameters())
+        return validate(self.eval_model, self.val_batch, self.t.val_steps, seed=self.t.seed)
+
+    def save_model(self) -> Path:
+        """Write ``run_dir/model`` (EMA weights + raw weights + metadata); returns the path."""
+        self.ema.copy_to(self.eval_model.parameters())
+        extras = {"normalization": _json_safe(getattr(self.dataset, "stats", {})),
+                  "training": self.settings.to_dict(),
+                  "dataset": _json_safe(getattr(self.dataset, "attrs", {}))}
+        return save_model(self.eval_model, self.run_dir / "model",
+                          raw_state=self.model.state_dict(), extras=extras, overwrite=True)
+
+    # ----- the loop -----------------------------------------------------------------------
+    def run(self, stop_after: int | None = None) -> TrainResult:
+        """Train to ``max_steps`` (or the time budget, or ``stop_after`` steps: a "kill")."""
+        acc, t = self.accelerator, self.t
+        log = RunLog(self.run_dir, resume_step=self.step if self.step else None,
+                     enabled=acc.is_main_process)
+        result = TrainResult(self.run_dir, None, self.step)
+        bar = tqdm(total=t.max_steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   disable=not (self.progress and acc.is_main_process))
+        start, window = time.perf_counter(), (time.perf_counter(), self.step)
+        try:
+            for batch in self._loader():
+                if self.step >= t.max_steps:
+                    break
+                loss = self.train_step(batch)
+                result.losses[self.step] = loss
+                bar.update(1)
+                window = self._after_step(log, bar, loss, start, window)
+                if stop_after is not None and self.step >= stop_after:
+                    result.stopped = "stop_after"
+                    break
+                if self._out_of_time(start):
+                    result.stopped = "max_minutes"
+                    self.save_checkpoint()
+                    break
+        finally:
+            bar.close()
+            log.close()
+        result.step = self.step
+        if result.stopped != "stop_after" and acc.is_main_process:
+            result.model_dir = self.save_model()
+        acc.wait_for_everyone()
+        return result
+
+    def _after_step(self, log: RunLog, bar: tqdm, loss: float, start: float,
+                    window: tuple[float, int]) -> tuple[float, int]:
+        t, step = self.t, self.step
+        last = step == t.max_steps
+        row: dict[str, Any] = {}
+        if step % t.log_every == 0 or last:
+            now = time.perf_counter()
+            rate = (step - window[1]) * t.batch_size / max(now - window[0], 1e-9)
+            row = {"step": step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
+                   "samples_per_s": rate, "elapsed_s": now - start}
+            bar.set_postfix(loss=f"{loss:.4g}", samples_per_s=f"{rate:.1f}")
+            window = (now, step)
+        if (step % t.val_every == 0 or last) and self.accelerator.is_main_process:
+            row = {"step": step, **row, **self.validate()}
+        if row:
+            log.write(row)
+        if step % t.checkpoint_every == 0 or last:
+            self.save_checkpoint()
+        return window
+
+    def _out_of_time(self, start: float) -> bool:
+        if self.t.max_minutes is None:
+            return False
+        over = torch.tensor(float(time.perf_counter() - start > 60 * self.t.max_minutes),
+                            device=self.accelerator.device)
+        return bool(self.accelerator.reduce(over, "sum") > 0)
+
+
+def _json_safe(data: Any) -> Any:
+    """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
+    if isinstance(data, dict):
+        return {str(k): _json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_json_safe(v) for v in data]
+    if isinstance(data, np.ndarray):
+        return data.tolist()
+    if isinstance(data, np.generic):
+        return data.item()
+    if isinstance(data, (str, int, float, bool)) or data is None:
+        return data
+    return str(data)

@@ -1,0 +1,135 @@
+"""The training loop on a tiny model: loss falls, kill/resume is exact, bad input is caught."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from physdiff.models import load_model
+from physdiff.training.checkpoint import latest_checkpoint
+from physdiff.training.run_log import read_log
+from physdiff.training.setup import prepare_run_dir
+from physdiff.training.trainer import NaNLossError, Trainer
+
+
+def test_loss_falls_and_model_loads(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=80, lr=3e-3, warmup_steps=5, val_every=80,
+                      checkpoint_every=80)
+    result = Trainer(s, manufactured, s.out, progress=False).run()
+    losses = list(result.losses.values())
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    assert last < 0.8 * first, (first, last)
+    model = load_model(result.model_dir)
+    assert model.config.grid_shape == [16, 16] and not model.training
+    assert model.config.sigma_data == pytest.approx(manufactured.stats["sigma_data"])
+    assert model.extras["training"]["train"]["max_steps"] == 80
+    rows = read_log(Path(s.out) / "log.csv")
+    assert rows[-1]["step"] == 80 and math.isfinite(rows[-1]["val_rel_l2"])
+
+
+def test_kill_and_resume_matches_uninterrupted(manufactured, tiny_settings, tmp_path) -> None:
+    full = tiny_settings()
+    full.out = str(tmp_path / "full")
+    ref = Trainer(full, manufactured, full.out, progress=False).run()
+
+    cut = tiny_settings()
+    cut.out = str(tmp_path / "cut")
+    killed = Trainer(cut, manufactured, cut.out, progress=False).run(stop_after=7)
+    assert killed.stopped == "stop_after" and killed.model_dir is None
+    ckpt = prepare_run_dir(cut.out, resume=True, overwrite=False)
+    assert ckpt.name == "step-00000004"  # steps 5..7 are lost, as after a kill
+    resumed = Trainer(cut, manufactured, cut.out, resume_from=ckpt, progress=False).run()
+    assert resumed.step == ref.step == 12
+    for step in range(5, 13):
+        assert resumed.losses[step] == ref.losses[step], step
+    full_log, cut_log = read_log(Path(full.out) / "log.csv"), read_log(Path(cut.out) / "log.csv")
+    drop = ("samples_per_s", "elapsed_s")
+    strip = [[{k: v for k, v in r.items() if k not in drop} for r in rows]
+             for rows in (full_log, cut_log)]
+    assert strip[0] == strip[1]
+    a, b = load_model(ref.model_dir), load_model(resumed.model_dir)
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+
+
+def test_checkpoints_are_pruned(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=5, checkpoint_every=1, keep_checkpoints=2, val_every=100)
+    Trainer(s, manufactured, s.out, progress=False).run()
+    names = sorted(p.name for p in (Path(s.out) / "checkpoints").iterdir())
+    assert names == ["step-00000004", "step-00000005"]  # no temporary folders either
+
+
+class _PoisonedDataset(torch.utils.data.Dataset):
+    """Wraps a dataset and puts NaN into every phi."""
+
+    def __init__(self, base) -> None:
+        self.base = base
+        self.grid, self.kinds_present, self.stats = base.grid, base.kinds_present, base.stats
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        item = dict(self.base[i])
+        item["phi"] = item["phi"] * float("nan")
+        return item
+
+
+def test_nan_loss_stops_with_step_and_resume_hint(manufactured, tiny_settings) -> None:
+    s = tiny_settings()
+    with pytest.raises(NaNLossError, match=r"step 1;.*--resume"):
+        Trainer(s, _PoisonedDataset(manufactured), s.out, progress=False).run()
+
+
+def test_grid_mismatch_is_a_clear_error(manufactured, tiny_settings) -> None:
+    s = tiny_settings()
+    s.model["grid_shape"] = [32, 32]
+    with pytest.raises(ValueError, match=r"grid_shape=\[32, 32\] but the dataset has \[16, 16\]"):
+        Trainer(s, manufactured, s.out, progress=False)
+
+
+def test_resume_on_other_data_is_a_clear_error(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=2, val_every=100)
+    Trainer(s, manufactured, s.out, progress=False).run()
+    state = latest_checkpoint(s.out) / "state.json"
+    meta = json.loads(state.read_text())
+    meta["model_config"]["bc_kinds"] = [["periodic"] * 4]
+    state.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="trained on the boundary kinds"):
+        Trainer(s, manufactured, s.out, resume_from=latest_checkpoint(s.out), progress=False)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=2, val_every=100)
+    Trainer(s, manufactured, s.out, progress=False).run()
+    ckpt = latest_checkpoint(s.out)
+    (ckpt / "ema.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"corrupt.*delete .* to resume from the previous"):
+        Trainer(s, manufactured, s.out, resume_from=ckpt, progress=False)
+
+
+def test_run_dir_rules(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert prepare_run_dir(out, resume=False, overwrite=False) is None
+    (out / "log.csv").write_text("x")
+    with pytest.raises(FileExistsError, match="--resume .* --overwrite"):
+        prepare_run_dir(out, resume=False, overwrite=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        prepare_run_dir(out, resume=True, overwrite=False)
+    prepare_run_dir(out, resume=False, overwrite=True)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bf16_training_on_gpu(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=20, val_every=20, checkpoint_every=20)
+    trainer = Trainer(s, manufactured, s.out, device="cuda", progress=False)
+    assert trainer.accelerator.mixed_precision == "bf16"
+    result = trainer.run()
+    assert all(math.isfinite(v) for v in result.losses.values())
+    assert load_model(result.model_dir, device="cuda").device.type == "cuda"
