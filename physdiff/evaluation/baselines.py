@@ -153,7 +153,10 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
                 "physdiff_version": __version__, **model.to_json(),
                 "training": dict(training or {})}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2, default=float) + "\n")
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        # Tensors only: neuraloperator adds a ``_metadata`` dict (its constructor arguments) as
+        # "extra state"; it is rebuilt from config.json on load instead of being pickled.
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+                 if torch.is_tensor(v)}
         save_file(state, str(tmp / "model.safetensors"))
         if path.exists():
             shutil.rmtree(path)

@@ -46,11 +46,11 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
     """
     p = panels.isel(panel=index)
     configs = p.config.values.tolist()
-    fig = Figure(figsize=(13.5, 2.4 * len(configs) + 0.4))
+    fig = Figure(figsize=(14, 2.6 * len(configs) + 0.6), layout="constrained")
     axes = fig.subplots(len(configs), 5, squeeze=False)
-    err_max = float(np.nanmax(np.abs(p.phi_pred - p.phi_true))) or 1.0
     for row, label in zip(axes, configs, strict=True):
         q = p.sel(config=label)
+        err_max = float(np.nanmax(np.abs(q.phi_pred - p.phi_true))) or 1.0
         fields = [(p.rho, "ρ", "RdBu_r"), (p.phi_true, "true φ", "viridis"),
                   (q.phi_pred, f"{label}: φ", "viridis"),
                   (q.phi_pred - p.phi_true, "error φ − φ*", "RdBu_r"),
@@ -69,18 +69,25 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
 
 
 def plot_distributions(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Box plots (whiskers at the 5th/95th percentiles) of error and residual per method."""
-    fig = Figure(figsize=(max(6.0, 1.2 * ds.sizes["config"] + 3), 4.2))
+    """Box plots (whiskers at the 5th/95th percentiles) of error and residual per method.
+
+    The FD reference is left out: its error is 0 by construction (see the report table).
+    """
+    labels = [c for c, m in zip(ds.config.values.tolist(), ds.method.values.tolist(),
+                                strict=True) if m != "fd"]
+    fig = Figure(figsize=(max(7.0, 0.9 * len(labels) + 4), 4.8), layout="constrained")
     axes = fig.subplots(1, 2)
-    labels = ds.config.values.tolist()
     for ax, name in zip(axes, _METRIC_LABELS, strict=True):
         data = [_positive(ds[name].sel(config=c).values) for c in labels]
         keep = [i for i, d in enumerate(data) if d.size]
+        if not keep:
+            continue
         ax.boxplot([data[i] for i in keep], whis=(5, 95), showfliers=True,
                    tick_labels=[labels[i] for i in keep])
         ax.set_yscale("log")
         ax.set_ylabel(_METRIC_LABELS[name])
-        ax.tick_params(axis="x", rotation=45, labelsize=8)
+        for tick in ax.get_xticklabels():
+            tick.set(rotation=40, ha="right", fontsize=8)
         ax.grid(True, which="major", axis="y", alpha=0.3)
     fig.suptitle(f"distribution over {ds.sizes['sample']} samples: {ds.attrs.get('test_set', '')}")
     return _save(fig, path)
@@ -102,7 +109,7 @@ def plot_vs_nfe(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
     diff = ds.where(ds.method == "diffusion", drop=True)
     if diff.sizes.get("config", 0) == 0:
         return None
-    fig = Figure(figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, name in zip(axes, _METRIC_LABELS, strict=True):
         for guided, style in ((0, "-"), (1, "--")):
@@ -135,7 +142,7 @@ def plot_calibration(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
     ens = ds.where(ds.n_samples > 1, drop=True)
     if ens.sizes.get("config", 0) == 0:
         return None
-    fig = Figure(figsize=(5.5, 5))
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.subplots()
     lo, hi = np.inf, 0.0
     for label in ens.config.values.tolist():

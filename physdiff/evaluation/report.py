@@ -91,6 +91,9 @@ def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff e
         out += [f"## Test set: {name}", "",
                 f"{summary['n_samples']} samples from `{attrs.get('data_path', '?')}`, "
                 f"model `{attrs.get('model_dir', '?')}`.", ""]
+        if attrs.get("unseen_kinds"):
+            out += ["Boundary kinds (left right bottom top) the diffusion model never saw in "
+                    f"training, admitted for this shift test: {attrs['unseen_kinds']}.", ""]
         out += _table(summary)
         calib = {k: e["ens_std"]["median"] for k, e in summary["configs"].items()
                  if e["n_samples"] > 1}

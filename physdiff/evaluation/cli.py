@@ -1,0 +1,148 @@
+"""``physdiff evaluate`` and ``physdiff train-baseline``.
+
+``evaluate`` reads an optional YAML (``configs/eval/*.yaml``) whose keys are the long option
+names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, ``unet``,
+``fno``, ``out``, ``limit``, ``batch_size``, ``sampler``, ``seed``, ``device``,
+``n_panels``); options given on the command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["register", "run_evaluate", "run_train_baseline"]
+
+_GUIDANCE = {"off": (False,), "on": (True,), "both": (False, True)}
+_EVAL_DEFAULTS: dict[str, Any] = {
+    "model": None, "data": None, "methods": ["fd", "diffusion", "unet", "fno"],
+    "nfe": [1, 2, 4, 8, 16, 32], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
+    "unet": None, "fno": None, "out": "runs/eval", "limit": None, "batch_size": 64,
+    "sampler": "heun", "seed": 0, "device": "auto", "n_panels": 2,
+}
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"eval config {p} not found; see configs/eval/ for examples")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{p} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p} must hold a mapping of options (see configs/eval/)")
+    unknown = sorted(set(data) - set(_EVAL_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{p}: unknown key(s) {unknown}; known: {sorted(_EVAL_DEFAULTS)}")
+    return data
+
+
+def _merged(args: argparse.Namespace) -> dict[str, Any]:
+    opts = dict(_EVAL_DEFAULTS)
+    if args.config:
+        opts.update(_read_yaml(args.config))
+    opts.update({k: v for k, v in vars(args).items() if k in opts and v is not None})
+    if isinstance(opts["data"], str):
+        opts["data"] = [opts["data"]]
+    if not opts["data"]:
+        raise ValueError("no test set given; pass --data PATH (or `data:` in --config)")
+    if opts["guidance"] not in _GUIDANCE:
+        raise ValueError(f"guidance must be one of {sorted(_GUIDANCE)}, got {opts['guidance']!r}")
+    return opts
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Run :func:`physdiff.evaluation.evaluate` from parsed options; prints the report path."""
+    from .harness import EvalSettings, evaluate
+
+    o = _merged(args)
+    settings = EvalSettings(
+        nfe=[int(n) for n in o["nfe"]], guidance=_GUIDANCE[o["guidance"]],
+        n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
+        batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
+        n_panels=int(o["n_panels"]), device=o["device"],
+        baselines={k: o[k] for k in ("unet", "fno") if o[k]})
+    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings)
+    print(f"wrote {Path(o['out']) / 'report.md'}")
+    return 0
+
+
+def run_train_baseline(args: argparse.Namespace) -> int:
+    """Train a U-Net or FNO baseline; its settings follow ``--like`` when given."""
+    from ..datasets import PoissonDataset
+    from ..training.setup import model_config_for
+    from .baseline_training import BaselineTraining, settings_like, train_baseline
+    from .harness import resolve_device
+
+    if args.like:
+        config, settings = settings_like(args.like, args.budget_minutes)
+    else:
+        if args.budget_minutes is None:
+            raise ValueError("pass --budget-minutes M, or --like MODEL_DIR to copy its budget")
+        config = model_config_for({}, PoissonDataset(args.data))
+        settings = BaselineTraining(budget_minutes=args.budget_minutes)
+    for name in ("max_steps", "batch_size", "lr", "seed"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, getattr(args, name))
+    fno = {"n_modes": [args.modes, args.modes], "hidden_channels": args.width} \
+        if args.kind == "fno" else None
+    out = train_baseline(args.kind, args.data, args.out, config, settings, fno=fno,
+                         device=resolve_device(args.device), overwrite=args.overwrite)
+    print(f"saved {args.kind} baseline to {out}")
+    return 0
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="compare FD, diffusion and baselines on test sets",
+                       description="Per-sample metrics, report.md, summary.json and figures "
+                                   "for every method on every test set.")
+    p.add_argument("--config", help="eval YAML (configs/eval/*.yaml); options override it")
+    p.add_argument("--model", help="diffusion model folder")
+    p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
+    p.add_argument("--methods", nargs="+", help="any of fd diffusion unet fno")
+    p.add_argument("--nfe", nargs="+", type=int, help="diffusion NFE values (default 1..32)")
+    p.add_argument("--guidance", choices=sorted(_GUIDANCE), help="diffusion guidance modes")
+    p.add_argument("--n-samples", dest="n_samples", type=int,
+                   help="ensemble size for the calibration config (1: none)")
+    p.add_argument("--ensemble-nfe", dest="ensemble_nfe", type=int,
+                   help="NFE of the ensemble config (default: the largest --nfe)")
+    p.add_argument("--unet", help="regression U-Net baseline folder")
+    p.add_argument("--fno", help="FNO baseline folder")
+    p.add_argument("--out", help="output folder (default runs/eval)")
+    p.add_argument("--limit", type=int, help="use only the first N samples of each set")
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--sampler", help="diffusion sampler (heun, euler, dpmpp_2m)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
+    p.set_defaults(func=run_evaluate)
+
+
+def _add_train_baseline(sub: Any) -> None:
+    p = sub.add_parser("train-baseline", help="train a regression U-Net or FNO baseline",
+                       description="MSE regression cond -> phi/s on the same data and "
+                                   "wall-clock budget as a diffusion model.")
+    p.add_argument("--kind", required=True, choices=("unet", "fno"))
+    p.add_argument("--data", required=True, help="training dataset file")
+    p.add_argument("--out", required=True, help="output baseline folder")
+    p.add_argument("--like", help="diffusion model folder: copy its backbone, budget, batch, lr")
+    p.add_argument("--budget-minutes", dest="budget_minutes", type=float)
+    p.add_argument("--max-steps", dest="max_steps", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--modes", type=int, default=16, help="FNO Fourier modes per axis")
+    p.add_argument("--width", type=int, default=32, help="FNO hidden channels")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=run_train_baseline)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``evaluate`` and ``train-baseline`` to the ``physdiff`` command."""
+    _add_evaluate(subparsers)
+    _add_train_baseline(subparsers)

@@ -1,0 +1,55 @@
+"""The diffusion surrogate as an evaluated method: :func:`physdiff.sampling.solve_diffusion`.
+
+The harness asks for a number of network evaluations (NFE); the sampler's step count is
+the largest whose cost fits (:func:`physdiff.sampling.steps_for_nfe`) and the reported NFE
+is what the sampler really spent, so Heun's ``2 n - 1`` calls are counted honestly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..sampling import sampler_nfe, steps_for_nfe
+from .methods import Prediction, run_batches
+from .testset import TestSet
+
+__all__ = ["diffusion_steps", "predict_diffusion"]
+
+
+def diffusion_steps(sampler: str, nfe: int) -> tuple[int, int]:
+    """``(steps, actual NFE)`` of ``sampler`` for a budget of ``nfe`` evaluations.
+
+    Examples
+    --------
+    >>> diffusion_steps("heun", 8), diffusion_steps("euler", 8)
+    ((4, 7), (8, 8))
+    """
+    steps = steps_for_nfe(sampler, nfe)
+    return steps, sampler_nfe(sampler, steps)
+
+
+def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int = 1,
+                      sampler: str = "heun", seed: int = 0, batch_size: int = 64,
+                      device: torch.device | str = "cpu") -> Prediction:
+    """Sample every problem of ``ts`` (the mean of ``n_samples`` draws and their std).
+
+    Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results do not depend on
+    the batching.
+    """
+    from ..sampling.solve import solve_diffusion
+
+    steps, actual = diffusion_steps(sampler, nfe)
+    tag = f"{'guided' if guided else 'unguided'} nfe={actual}" + \
+        (f" K={n_samples}" if n_samples > 1 else "")
+
+    def sample(index: np.ndarray):
+        res = solve_diffusion(ts.rho[index], ts.bc(index), model=model, steps=steps,
+                              sampler=sampler, guidance=guided, n_samples=n_samples,
+                              seed=[seed + int(ts.sample[i]) for i in index],
+                              extent=ts.extent, device=device, batch_size=batch_size,
+                              return_info=True)
+        return (res.phi, res.std) if n_samples > 1 else res.phi
+
+    return run_batches(ts, batch_size, sample, nfe=actual,
+                       desc=f"{ts.name}: diffusion {tag}", device=device, warmup=True)

@@ -1,0 +1,139 @@
+"""A test set in memory: rho, the exact phi and each sample's boundary conditions.
+
+Read from a dataset file of :mod:`physdiff.datasets` (variables ``rho``, ``phi`` over
+``(sample, y, x)``, per-side values ``bc_<side>`` and kinds ``bc_kind_<side>``). Samples
+are served in batches that share one boundary-kind signature, so every method — the
+classical solver included — can solve a whole batch at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..solvers import SIDES, BoundaryConditions, Grid
+
+__all__ = ["TestSet", "load_test_set"]
+
+Kinds = tuple[str, str, str, str]
+
+
+@dataclass
+class TestSet:
+    """Problems of one test set.
+
+    Attributes
+    ----------
+    name : str
+        Short name (the file stem), used as the report section title.
+    rho, phi : numpy.ndarray, shape (n, ny, nx)
+        Sources and exact discrete solutions.
+    kinds : list of tuple of str
+        Boundary kinds ``(left, right, bottom, top)`` of each sample.
+    side_values : dict of numpy.ndarray
+        ``side_values[side]`` has shape ``(n, length of side)``.
+    extent : tuple of float
+        ``(Lx, Ly)``.
+    sample : numpy.ndarray
+        The samples' indices in the file.
+    """
+
+    __test__ = False  # not a pytest class despite its name
+
+    name: str
+    path: str
+    rho: np.ndarray
+    phi: np.ndarray
+    kinds: list[Kinds]
+    side_values: dict[str, np.ndarray]
+    extent: tuple[float, float]
+    sample: np.ndarray
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(self.rho.shape[-2:], self.extent)
+
+    def __len__(self) -> int:
+        return self.rho.shape[0]
+
+    def bc(self, index: np.ndarray | list[int]) -> BoundaryConditions:
+        """Batched boundary conditions of the samples ``index`` (which share their kinds)."""
+        index = np.asarray(index)
+        kinds = {self.kinds[i] for i in index}
+        if len(kinds) != 1:
+            raise ValueError(f"samples {index.tolist()} mix boundary kinds {sorted(kinds)}")
+        (sig,) = kinds
+        return BoundaryConditions(**{
+            side: kind if kind == "periodic" else (kind, self.side_values[side][index])
+            for side, kind in zip(SIDES, sig, strict=True)})
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """Index arrays of at most ``batch_size`` samples sharing one kind signature."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        groups: dict[Kinds, list[int]] = {}
+        for i, sig in enumerate(self.kinds):
+            groups.setdefault(sig, []).append(i)
+        for members in groups.values():
+            for start in range(0, len(members), batch_size):
+                yield np.asarray(members[start:start + batch_size])
+
+
+def _read_kinds(ds, n: int) -> list[Kinds]:
+    """Per-sample kind signatures from ``bc_kind_<side>`` (int8 codes or strings)."""
+    from ..datasets.pairs import KIND_NAMES
+
+    cols = []
+    for side in SIDES:
+        name = f"bc_kind_{side}"
+        if name not in ds:
+            raise ValueError(f"the dataset has no variable {name!r}; is it a physdiff dataset?")
+        raw = np.asarray(ds[name].values).reshape(n)
+        if raw.dtype.kind in "iu":
+            cols.append([KIND_NAMES[int(k)] for k in raw])
+        else:
+            cols.append([str(k.decode() if isinstance(k, bytes) else k).lower() for k in raw])
+    return [tuple(row) for row in zip(*cols, strict=True)]
+
+
+def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
+    """Read the first ``limit`` samples (all by default) of a physdiff dataset file.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        The file holds no samples or is not a physdiff dataset.
+    """
+    from ..datasets import open_dataset
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no test set at {path}; generate it with `physdiff generate`")
+    ds = open_dataset(path)
+    try:
+        n = int(ds.sizes.get("sample", 0))
+        if limit is not None:
+            n = min(n, int(limit))
+        if n == 0:
+            raise ValueError(f"the test set {path} holds no samples; generate a non-empty one")
+        ds = ds.isel(sample=slice(0, n))
+        missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
+        if missing:
+            raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
+        extent = tuple(float(v) for v in ds.attrs.get("extent", (1.0, 1.0)))
+        return TestSet(
+            name=path.stem.removesuffix(".nc"), path=str(path),
+            rho=np.asarray(ds["rho"].values, dtype=np.float64),
+            phi=np.asarray(ds["phi"].values, dtype=np.float64),
+            kinds=_read_kinds(ds, n),
+            side_values={s: np.asarray(ds[f"bc_{s}"].values, dtype=np.float64) for s in SIDES},
+            extent=extent, sample=np.asarray(ds["sample"].values) if "sample" in ds.coords
+            else np.arange(n))
+    finally:
+        ds.close()
