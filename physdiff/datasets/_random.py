@@ -7,12 +7,15 @@ sample is a function of that generator's seed alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from ..solvers import Grid
+
 __all__ = ["Range", "as_range", "draw_uniform", "draw_log_uniform", "sample_rng",
-           "displacement", "periodic_copy"]
+           "displacement", "periodic_copy", "grid_axes"]
 
 Range = tuple[float, float]
 
@@ -74,6 +77,22 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     (True, False)
     """
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+
+
+@lru_cache(maxsize=64)
+def grid_axes(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """``(grid.x, grid.y)`` computed once per grid (read-only arrays).
+
+    Examples
+    --------
+    >>> x, y = grid_axes(Grid((3, 5)))
+    >>> x.tolist(), y.tolist()
+    ([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0])
+    """
+    x, y = grid.x, grid.y
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
 
 
 def displacement(coord: np.ndarray, center: Any, length: float, periodic: bool) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..solvers import SIDES, BoundaryConditions, Grid
-from ._random import Range, as_range, draw_log_uniform
+from ._random import Range, as_range, draw_log_uniform, grid_axes
 from .source_base import check_keys
 
 __all__ = ["BOUNDARY_SAMPLERS", "BoundarySampler", "BoundaryMixture", "ZeroBoundary",
@@ -60,9 +60,9 @@ def smooth_side_values(rng: np.random.Generator, grid: Grid, periodic_x: bool,
         arg = 2.0 * np.pi * (np.outer(x / lx, p) + np.outer(y / ly, q)) + theta
         return np.cos(arg) @ a
 
+    x, y = grid_axes(grid)
     zx, zy = np.zeros(grid.nx), np.zeros(grid.ny)
-    out = {"left": f(zy, grid.y), "right": f(zy + lx, grid.y),
-           "bottom": f(grid.x, zx), "top": f(grid.x, zx + ly)}
+    out = {"left": f(zy, y), "right": f(zy + lx, y), "bottom": f(x, zx), "top": f(x, zx + ly)}
     if periodic_x:
         out["bottom"][-1], out["top"][-1] = out["bottom"][0], out["top"][0]
     if periodic_y:

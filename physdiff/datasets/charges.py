@@ -13,7 +13,15 @@ from typing import ClassVar
 import numpy as np
 
 from ..solvers import Grid
-from ._random import Range, as_range, displacement, draw_log_uniform, draw_uniform, periodic_copy
+from ._random import (
+    Range,
+    as_range,
+    displacement,
+    draw_log_uniform,
+    draw_uniform,
+    grid_axes,
+    periodic_copy,
+)
 from .source_base import SourceFamily, as_count_range, unit_rms
 
 __all__ = ["Charges", "render_charges", "GaussianCharges", "Multipoles"]
@@ -48,8 +56,9 @@ def render_charges(charges: Charges, grid: Grid, periodic_x: bool = False,
     (2.0, 2.0)
     """
     lx, ly = grid.extent
-    dx = displacement(grid.x[None, :], charges.x[:, None], lx, periodic_x)  # (C, nx)
-    dy = displacement(grid.y[None, :], charges.y[:, None], ly, periodic_y)  # (C, ny)
+    x, y = grid_axes(grid)
+    dx = displacement(x[None, :], charges.x[:, None], lx, periodic_x)  # (C, nx)
+    dy = displacement(y[None, :], charges.y[:, None], ly, periodic_y)  # (C, ny)
     inv = 1.0 / (2.0 * charges.width[:, None] ** 2)
     gx = np.exp(-dx * dx * inv)
     gy = np.exp(-dy * dy * inv)

@@ -16,7 +16,7 @@ import numpy as np
 from ..solvers import SIDES, BoundaryConditions, make_compatible, relative_residual, solve_fd
 from ._random import sample_rng
 from .config import DataConfig
-from .normalization import problem_scale
+from .normalization import problem_scale_from_sides
 
 __all__ = ["KIND_CODES", "KIND_NAMES", "ResidualCheckError", "Pairs", "sample_problem",
            "make_pairs"]
@@ -63,7 +63,9 @@ def sample_problem(cfg: DataConfig, index: int) -> tuple[np.ndarray, BoundaryCon
     bc = cfg.boundary.sample(rng, cfg.grid)
     px, py = bc.kinds[0] == "periodic", bc.kinds[2] == "periodic"
     rho = cfg.source.sample(rng, cfg.grid, px, py)
-    return make_compatible(rho, bc, cfg.extent), bc
+    if "dirichlet" not in bc.kinds:
+        rho = make_compatible(rho, bc, cfg.extent)
+    return rho, bc
 
 
 def _group_bc(kinds: tuple[str, ...], sides: dict[str, np.ndarray]) -> BoundaryConditions:
@@ -84,8 +86,8 @@ def _solve_group(cfg: DataConfig, rho: np.ndarray, bc: BoundaryConditions,
         raise ResidualCheckError(
             f"sample {int(index[j])}: relative residual {rel[j]:.3g} exceeds residual_tol "
             f"{cfg.residual_tol:g} (boundary kinds {bc.kinds}); the pair is not written")
-    fields = bc.resolve(cfg.grid, rho.shape[:1]).to_fields(rho.shape[:1])
-    return phi, rel, problem_scale(rho, fields, cfg.extent)
+    sides = {s: bc[s].values for s in SIDES}
+    return phi, rel, problem_scale_from_sides(rho, bc.kinds, sides, cfg.extent)
 
 
 def make_pairs(cfg: DataConfig, start: int, stop: int) -> Pairs:
@@ -123,8 +125,8 @@ def make_pairs(cfg: DataConfig, start: int, stop: int) -> Pairs:
         bc = _group_bc(kinds, {s: out.sides[s][sel] for s in SIDES})
         out.phi[sel], out.residual[sel], out.scale[sel] = _solve_group(cfg, rho[sel], bc,
                                                                       index[sel])
-    s = np.where(out.scale > 0, out.scale, 1.0)[:, None, None]
-    for k, field in enumerate((out.phi / s, out.rho / s)):
-        out.moments[:, 2 * k] = field.mean(axis=(-2, -1))
-        out.moments[:, 2 * k + 1] = (field * field).mean(axis=(-2, -1))
+    s, size = np.where(out.scale > 0, out.scale, 1.0), ny * nx
+    for k, field in enumerate((out.phi, out.rho)):  # means of field/s and (field/s)^2
+        out.moments[:, 2 * k] = field.sum(axis=(-2, -1)) / (s * size)
+        out.moments[:, 2 * k + 1] = np.einsum("ijk,ijk->i", field, field) / (s * s * size)
     return out

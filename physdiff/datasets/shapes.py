@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..solvers import Grid
-from ._random import Range, as_range, displacement, draw_uniform, periodic_copy
+from ._random import Range, as_range, displacement, draw_uniform, grid_axes, periodic_copy
 from .source_base import SourceFamily, as_count_range, unit_rms
 
 __all__ = ["Shape", "render_shapes", "PiecewiseConstantShapes"]
@@ -32,8 +32,9 @@ class Shape:
 
 def _cover(shape: Shape, grid: Grid, periodic_x: bool, periodic_y: bool) -> np.ndarray:
     """Boolean ``(ny, nx)`` mask of the nodes the shape covers."""
-    dx = displacement(grid.x, shape.x, grid.extent[0], periodic_x)
-    dy = displacement(grid.y, shape.y, grid.extent[1], periodic_y)
+    x, y = grid_axes(grid)
+    dx = displacement(x, shape.x, grid.extent[0], periodic_x)
+    dy = displacement(y, shape.y, grid.extent[1], periodic_y)
     if shape.kind == "disk":
         r = max(shape.size[0], 0.5 * float(np.hypot(grid.dx, grid.dy)))
         return dx[None, :] ** 2 + dy[:, None] ** 2 <= r * r

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,14 +34,20 @@ __all__ = ["SOURCE_FAMILIES", "GaussianRandomField", "Mixture", "source_from_con
            "SourceFamily"]
 
 
-def _axis_wavenumbers(n: int, h: float, periodic: bool) -> tuple[int, np.ndarray]:
-    """FFT length and angular wavenumbers for one axis.
+@lru_cache(maxsize=64)
+def _wavenumbers(grid: Grid, periodic_x: bool, periodic_y: bool) -> tuple[int, int, np.ndarray]:
+    """FFT box ``(my, mx)`` and ``|k|`` on its half spectrum (rfft layout), per grid.
 
     A periodic axis uses its ``n - 1`` unique nodes; an open axis a box of twice its length,
     cropped afterwards, so its two ends are not correlated by the FFT's wrap-around.
     """
-    m = n - 1 if periodic else 2 * (n - 1)
-    return m, 2.0 * np.pi * np.fft.fftfreq(m, d=h)
+    mx = grid.nx - 1 if periodic_x else 2 * (grid.nx - 1)
+    my = grid.ny - 1 if periodic_y else 2 * (grid.ny - 1)
+    kx = 2.0 * np.pi * np.fft.rfftfreq(mx, d=grid.dx)
+    ky = 2.0 * np.pi * np.fft.fftfreq(my, d=grid.dy)
+    k = np.hypot(ky[:, None], kx[None, :])
+    k.flags.writeable = False
+    return my, mx, k
 
 
 @dataclass(frozen=True)
@@ -85,13 +92,13 @@ class GaussianRandomField(SourceFamily):
         slope = float(draw_uniform(rng, self.slope))
         lo, hi = np.log(self.correlation_length)
         length = float(np.exp(lo + (hi - lo) * rng.random()))
-        mx, kx = _axis_wavenumbers(grid.nx, grid.dx, periodic_x)
-        my, ky = _axis_wavenumbers(grid.ny, grid.dy, periodic_y)
-        kx = kx[: mx // 2 + 1].copy()
-        kx[-1] = abs(kx[-1])  # rfft's last bin is +Nyquist
-        k = np.hypot(ky[:, None], kx[None, :])
-        noise = np.fft.rfft2(rng.standard_normal((my, mx)))
-        field = np.fft.irfft2(noise * np.sqrt(self.spectrum(k, slope, length)), s=(my, mx))
+        my, mx, k = _wavenumbers(grid, periodic_x, periodic_y)
+        # White noise drawn directly in Fourier space (complex Gaussian per rfft bin; irfft2
+        # keeps the Hermitian part), shaped by the square root of the spectrum.
+        noise = rng.standard_normal((2,) + k.shape)
+        amp = (1.0 + (k * length) ** 2) ** (-0.25 * slope)  # sqrt of self.spectrum
+        amp[0, 0] = 0.0
+        field = np.fft.irfft2((noise[0] + 1j * noise[1]) * amp, s=(my, mx))
         out = np.empty(grid.shape)
         uy, ux = grid.ny - periodic_y, grid.nx - periodic_x
         out[:uy, :ux] = field[:uy, :ux]
