@@ -1,1 +1,28 @@
-"""physdiff.evaluation."""
+"""physdiff.evaluation: per-sample metrics, the comparison harness, baselines, report, figures.
+
+``evaluate`` runs the exact FD solver, the diffusion model (unguided/guided, several NFE,
+ensembles) and the regression baselines (U-Net, FNO) on the same test sets and writes
+per-sample metrics (netCDF), ``summary.json``, ``report.md`` and PNG figures. See
+``docs/evaluation.md``. Names are imported lazily so that ``physdiff --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "evaluate": "harness", "EvalSettings": "harness", "METHODS": "harness",
+    "relative_l2": "metrics", "problem_metrics": "metrics", "summarize": "metrics",
+    "RegressionBaseline": "baselines", "load_baseline": "baselines",
+    "save_baseline": "baselines", "train_baseline": "baseline_training",
+    "BaselineTraining": "baseline_training", "load_test_set": "testset",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'physdiff.evaluation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

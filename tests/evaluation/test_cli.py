@@ -103,3 +103,13 @@ def test_baseline_save_load_round_trip_is_exact(tmp_path):
         with torch.no_grad():
             assert torch.equal(net(cond), loaded(cond)), kind
         assert not any(p.suffix == ".pkl" for p in (tmp_path / kind).iterdir())
+
+
+@pytest.mark.parametrize("name", ["tiny", "cpu-small", "default"])
+def test_shipped_eval_configs_parse(name):
+    from pathlib import Path
+
+    from physdiff.evaluation.cli import _read_yaml
+
+    opts = _read_yaml(str(Path(__file__).parents[2] / "configs" / "eval" / f"{name}.yaml"))
+    assert opts["data"] and set(opts["methods"]) <= {"fd", "diffusion", "unet", "fno"}
