@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -89,14 +89,12 @@ def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
             bar.update(_make_shard(cfg, parts, k, start, stop))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(_make_shard, cfg, parts, *t) for t in todo}
+        futures = [pool.submit(_make_shard, cfg, parts, *t) for t in todo]
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for fut in done:
-                    bar.update(fut.result())  # re-raises a worker's error here
+            for fut in as_completed(futures):
+                bar.update(fut.result())  # re-raises a worker's error here
         except BaseException:
-            for fut in pending:
+            for fut in futures:
                 fut.cancel()
             raise
 

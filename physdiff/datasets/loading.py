@@ -54,26 +54,34 @@ def open_dataset(path: str | Path) -> xr.Dataset:
 
 
 class _Fields:
-    """Random access to ``rho``/``phi`` rows with h5py (netCDF) or zarr, opened lazily."""
+    """Random access to ``rho``/``phi`` rows with h5py (netCDF) or zarr, opened lazily.
+
+    The file is opened on the first read in each process (a DataLoader worker forked or
+    spawned from the parent reopens it); array handles are looked up once.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: Any = None
+        self._arrays: dict[str, Any] = {}
         self._pid = -1
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_handle": None, "_pid": -1}
+        return {"path": self.path, "_arrays": {}, "_pid": -1}
+
+    def _open(self) -> None:
+        if self.path.is_dir():
+            import zarr
+
+            handle: Any = zarr.open_group(str(self.path), mode="r")
+        else:  # a 64 MiB chunk cache: sequential and nearby reads reuse chunks
+            handle = h5py.File(self.path, "r", rdcc_nbytes=64 * 2**20, rdcc_nslots=100_003)
+        self._arrays = {k: handle[k] for k in ("phi", "rho")}
+        self._pid = os.getpid()
 
     def row(self, name: str, i: int) -> np.ndarray:
-        if self._handle is None or self._pid != os.getpid():
-            if self.path.is_dir():
-                import zarr
-
-                self._handle = zarr.open_group(str(self.path), mode="r")
-            else:
-                self._handle = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return np.asarray(self._handle[name][i])
+        if self._pid != os.getpid():
+            self._open()
+        return np.asarray(self._arrays[name][i])
 
 
 class PoissonDataset(torch.utils.data.Dataset):

@@ -27,7 +27,8 @@ __all__ = ["shard_path", "write_shard", "read_shard", "shard_is_complete", "asse
            "stored_config_hash", "FORMATS"]
 
 FORMATS = ("nc", "zarr")
-_SAMPLE_CHUNK = 64
+_CHUNK_BYTES = 256 * 1024  # target size of a netCDF chunk of rho or phi (random access)
+_ZARR_CHUNK = 64  # samples per zarr chunk (bulk reads)
 _ZARR_APPEND = 4096  # samples per xarray append into a zarr store
 
 
@@ -105,8 +106,10 @@ def _statistics(shards: Sequence[Path]) -> dict[str, float]:
 def _create_like(f: h5netcdf.File, ds: xr.Dataset, n: int) -> None:
     """Create every variable of ``ds`` in ``f`` with ``n`` samples; fill the static ones."""
     f.dimensions = {"sample": n, **{d: ds.sizes[d] for d in ("y", "x")}}
+    per_sample = ds["phi"].dtype.itemsize * ds.sizes["y"] * ds.sizes["x"]
+    rows = min(n, max(1, _CHUNK_BYTES // per_sample))  # a few samples: cheap random reads
     for name, var in ds.variables.items():
-        chunks = tuple(min(_SAMPLE_CHUNK, n) if d == "sample" else ds.sizes[d]
+        chunks = tuple((rows if var.ndim == 3 else n) if d == "sample" else ds.sizes[d]
                        for d in var.dims)
         v = f.create_variable(name, var.dims, var.dtype, chunks=chunks or None)
         v.attrs.update(var.attrs)
@@ -142,7 +145,7 @@ def _batches(shards: Sequence[Path], size: int) -> Iterator[dict[str, np.ndarray
 
 def _zarr_encoding(ds: xr.Dataset, n: int) -> dict[str, dict[str, tuple[int, ...]]]:
     """Chunks of up to 64 samples, grouped into zarr-v3 shards of up to 16 chunks."""
-    chunk = min(_SAMPLE_CHUNK, n)
+    chunk = min(_ZARR_CHUNK, n)
     shard = chunk * min(16, -(-n // chunk))
     enc = {}
     for name, var in ds.data_vars.items():
