@@ -67,7 +67,10 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None, **kwargs
     if method == "fd":
         return wrap_like(solve_fd(arr, bc, extent=ext, **kwargs), kind)
     if method == "diffusion":
-        return wrap_like(_diffusion()(arr, bc, extent=ext, **kwargs), kind)
+        result = _diffusion()(arr, bc, extent=ext, **kwargs)
+        if hasattr(result, "map_arrays"):  # n_samples > 1 or return_info: a DiffusionResult
+            return result.map_arrays(lambda a, name: wrap_like(a, kind, name=name))
+        return wrap_like(result, kind)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 

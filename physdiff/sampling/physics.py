@@ -167,21 +167,28 @@ class PoissonOperator:
         """``L_h phi - rho`` on equation nodes, 0 on Dirichlet nodes and periodic copies."""
         return self._on_equations(self.laplacian(phi) - rho.to(phi.dtype))
 
-    def relative_residual(self, phi: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
-        """Per-sample ``||r|| / ||rho||`` over equation nodes, as
+    def reference_norm(self, rho: torch.Tensor, like: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """Per-sample denominator of :meth:`relative_residual`, as in
         :func:`physdiff.solvers.relative_residual`.
 
-        Where rho vanishes on every equation node the denominator is the norm of the
-        system's right-hand side ``f`` (rho minus boundary terms: the residual of the zero
-        field with its boundary data applied), and 1 if that is 0 too.
+        ``||rho||`` over equation nodes; where rho vanishes there, the norm of the system's
+        right-hand side ``f`` (rho minus boundary terms: the residual of the zero field with
+        its boundary data applied); 1 if that is 0 too.
         """
+        like = rho if like is None else like
+        dims = tuple(range(1, like.dim()))
+        rho = rho.to(like.dtype).expand_as(like)
+        den = self._on_equations(rho).square().sum(dim=dims).sqrt()
+        f = self.residual(self.apply_bc(torch.zeros_like(like)), rho)
+        den = torch.where(den > 0, den, f.square().sum(dim=dims).sqrt())
+        return torch.where(den > 0, den, torch.ones_like(den))
+
+    def relative_residual(self, phi: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+        """Per-sample ``||r|| / ||rho||`` over equation nodes (see :meth:`reference_norm`)."""
         dims = tuple(range(1, phi.dim()))
         num = self.residual(phi, rho).square().sum(dim=dims).sqrt()
-        rho = rho.to(phi.dtype).expand_as(phi)
-        den = self._on_equations(rho).square().sum(dim=dims).sqrt()
-        f = self.residual(self.apply_bc(torch.zeros_like(phi)), rho)
-        den = torch.where(den > 0, den, f.square().sum(dim=dims).sqrt())
-        return num / torch.where(den > 0, den, torch.ones_like(den))
+        return num / self.reference_norm(rho, phi)
 
     def scaled(self, factor: torch.Tensor | float) -> PoissonOperator:
         """The operator of the problem with all boundary data divided by ``factor``, (B,)."""

@@ -1,0 +1,99 @@
+"""Picking the device and loading models once: the plumbing behind ``solve_diffusion``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["resolve_device", "resolve_model", "clear_model_cache"]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"`` (or None) -> CUDA when present, else CPU; check explicit requests.
+
+    Raises
+    ------
+    ValueError
+        An unknown device string, or CUDA requested where none is available.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or (isinstance(device, str) and device.lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was requested but CUDA is not available on "
+                             f"this machine; use device='cpu' or device='auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} does not exist; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    return dev
+
+
+def _stamp(path: Path) -> tuple[tuple[str, int], ...]:
+    """Modification times of a model folder's files, so a re-saved model is reloaded."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.iterdir()))
+    except OSError:
+        return ()
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, stamp: tuple[tuple[str, int], ...], device: str) -> Any:
+    from ..models import load_model
+
+    return load_model(path, device=device)
+
+
+def resolve_model(model: Any, device: torch.device) -> Any:
+    """A model on ``device``: load a folder path once (cached), or move a loaded model.
+
+    A loaded model (anything with ``config`` and ``condition``) is moved to ``device`` in
+    place. Paths are cached by absolute path, file modification times and device.
+
+    Raises
+    ------
+    ValueError
+        ``model`` is None (no shipped default model exists yet), or not a model, or a folder
+        that is not a (valid) model.
+    FileNotFoundError
+        The folder does not exist.
+
+    Examples
+    --------
+    >>> resolve_model(None, torch.device("cpu"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: method='diffusion' needs model=...
+    """
+    if model is None:
+        raise ValueError(
+            "method='diffusion' needs model=... (a saved model folder or a model from "
+            "physdiff.load_model) for now: no default model is shipped yet. Train one with "
+            "`physdiff train`, or use method='fd' for the exact solver")
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model).expanduser().resolve()
+        return _load(str(path), _stamp(path), str(device))
+    if not (hasattr(model, "config") and hasattr(model, "condition")):
+        raise ValueError(f"model must be a model folder path or a loaded physdiff model, got "
+                         f"{type(model).__name__}")
+    return model.to(device).eval()
+
+
+def clear_model_cache() -> None:
+    """Forget every cached model (e.g. to free GPU memory)."""
+    _load.cache_clear()

@@ -1,0 +1,292 @@
+"""``solve_diffusion``: the diffusion surrogate behind ``physdiff.solve(..., method="diffusion")``.
+
+A problem ``(rho, bc)`` is normalised by its scale ``s`` (the model's
+:meth:`~physdiff.models.PoissonDiffusionModel.condition`), sampled from noise with a pure
+sampler over the model's denoiser, optionally guided onto the discrete solution
+(:class:`~physdiff.sampling.guidance.GuidedDenoiser`), multiplied back by ``s``, given its
+boundary data exactly, and optionally refined by conjugate gradients
+(:func:`~physdiff.sampling.refine.refine_solution`).
+
+Reproducibility: sample ``k`` of problem ``b`` starts from noise seeded by
+``derive_seeds(seed, n_problems, n_samples)[b, k]`` (or, when ``seed`` is a sequence with one
+seed per problem, ``derive_seeds(seed[b], 1, n_samples)[0, k]``), drawn on the CPU, and every
+operation acts on each sample alone; results therefore do not depend on ``batch_size``
+and agree across devices within float tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..solvers import BoundaryConditions, ResolvedBC
+from ..solvers.fd import _check_compatibility, _check_periodic_rho
+from ..solvers.system import (
+    axis_kinds,
+    axis_weights,
+    build_rhs,
+    has_null_mode,
+    resolve_for,
+    unknown_slices,
+)
+from .guidance import GuidanceConfig, GuidedDenoiser
+from .model_cache import resolve_device, resolve_model
+from .noise import derive_seeds, randn_per_sample
+from .physics import PoissonOperator
+from .refine import refine_solution
+from .samplers import get_sampler, sampler_nfe
+from .schedules import karras_sigmas
+
+__all__ = ["DiffusionResult", "solve_diffusion", "enforce_constraints"]
+
+
+@dataclass(frozen=True)
+class DiffusionResult:
+    """What :func:`solve_diffusion` returns with ``n_samples > 1`` or ``return_info=True``.
+
+    Attributes
+    ----------
+    phi : ndarray, ``batch + (ny, nx)``
+        The answer: the mean of the samples (refined when asked).
+    samples : ndarray, ``batch + (K, ny, nx)``
+        The K independent samples (before refinement).
+    std : ndarray, ``batch + (ny, nx)``
+        Per-node standard deviation over the samples (``ddof=1``; zeros when K = 1).
+    nfe : int
+        Denoiser evaluations per sample.
+    refine_iterations : ndarray or None
+        CG iterations per problem when refinement ran.
+    """
+
+    phi: np.ndarray
+    samples: np.ndarray
+    std: np.ndarray
+    nfe: int
+    refine_iterations: np.ndarray | None = None
+
+    def map_arrays(self, fn: Callable[[np.ndarray, str], Any]) -> DiffusionResult:
+        """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
+        return replace(self, phi=fn(self.phi, "phi"), samples=fn(self.samples, "samples"),
+                       std=fn(self.std, "std"))
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_rho(rho: Any) -> np.ndarray:
+    arr = np.asarray(rho, dtype=np.float64)
+    if arr.ndim < 2:
+        raise ValueError(f"rho must have shape (..., ny, nx); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("rho contains NaN or inf; give a finite source field")
+    return arr
+
+
+def _seeds(seed: int | Sequence[int], n_problems: int, n_samples: int) -> np.ndarray:
+    """``(n_problems, n_samples)`` seeds from one base seed or one seed per problem."""
+    if np.ndim(seed) == 0:
+        return derive_seeds(seed, n_problems, n_samples)
+    seeds = np.asarray(seed).reshape(-1)
+    if seeds.size != n_problems:
+        raise ValueError(f"seed has {seeds.size} entries but there are {n_problems} problems; "
+                         f"give one int, or one seed per problem")
+    return np.concatenate([derive_seeds(int(s), 1, n_samples) for s in seeds])
+
+
+def enforce_constraints(phi: np.ndarray, bc: ResolvedBC) -> np.ndarray:
+    """Dirichlet values exactly, periodic copies, and (no Dirichlet side) trapezoid mean 0.
+
+    The mean convention is that of :func:`physdiff.solvers.solve_fd`, which fixes the free
+    constant of a pure Neumann/periodic problem.
+
+    Examples
+    --------
+    >>> from physdiff.solvers import BoundaryConditions, Grid
+    >>> bc = BoundaryConditions.dirichlet(2.0).resolve(Grid((4, 4)), ())
+    >>> enforce_constraints(np.zeros((4, 4)), bc)[0].tolist()
+    [2.0, 2.0, 2.0, 2.0]
+    """
+    template, mask = bc.dirichlet_template(phi.shape[:-2])
+    phi = np.where(mask, template, phi)
+    if bc.periodic_x:
+        phi[..., -1] = phi[..., 0]
+    if bc.periodic_y:
+        phi[..., -1, :] = phi[..., 0, :]
+    if has_null_mode(bc.kinds):
+        (ky, kx), grid = axis_kinds(bc.kinds), bc.grid
+        w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+        sy, sx = unknown_slices(bc.kinds)
+        phi = phi - (np.einsum("...ij,ij->...", phi[..., sy, sx], w) / w.sum())[..., None, None]
+    return phi
+
+
+def _guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any]
+                     ) -> GuidanceConfig | None:
+    if isinstance(guidance, GuidanceConfig):
+        return guidance
+    if isinstance(guidance, Mapping):
+        return GuidanceConfig(**guidance)
+    if isinstance(guidance, (bool, np.bool_)):
+        return GuidanceConfig() if guidance else None
+    raise ValueError(f"guidance must be True, False, a GuidanceConfig or a dict of its fields; "
+                     f"got {guidance!r}")
+
+
+def _model_denoiser(model: Any, device: torch.device) -> Callable[..., torch.Tensor]:
+    """The model as ``D(x, sigma, cond)``, under bf16 autocast on CUDA (float32 output)."""
+    def denoise(x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            return model(x, sigma, cond).float()
+    return denoise
+
+
+def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], seeds: np.ndarray,
+                  extent: tuple[float, float], plan: dict[str, Any]) -> np.ndarray:
+    """Sample one chunk of (problem, sample) items; returns physical phi ``(n, ny, nx)``."""
+    dev = plan["device"]
+    rho_t = torch.as_tensor(rho, dtype=torch.float32, device=dev)
+    cond, scale = model.condition(rho_t, fields, extent)
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    op = PoissonOperator.from_fields(fields, extent, device=dev).scaled(safe)
+    denoiser = _model_denoiser(model, dev)
+    if plan["guidance"] is not None:
+        denoiser = GuidedDenoiser(denoiser, op, cond[:, :1], model.config.sigma_data,
+                                  plan["guidance"])
+    sigmas = plan["sigmas"]
+    x = float(sigmas[0]) * randn_per_sample(seeds, (1,) + rho.shape[-2:], device=dev)
+    with torch.no_grad():
+        out = op.apply_bc(plan["sampler"](denoiser, x, sigmas, cond))
+    return (out[:, 0].double() * safe.double().view(-1, 1, 1)).cpu().numpy()
+
+
+def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
+    """Periodic rho must agree at the seam; pure Neumann/periodic data must be compatible."""
+    _check_periodic_rho(rho, bc.kinds)
+    if has_null_mode(bc.kinds):
+        sy, sx = unknown_slices(bc.kinds)
+        _check_compatibility(rho[..., sy, sx], build_rhs(rho, bc), bc.grid, bc.kinds)
+
+
+def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
+                plan: dict[str, Any]) -> np.ndarray:
+    """All samples, ``(n_problems, K, ny, nx)``, in chunks of ``plan["batch_size"]`` items."""
+    n, k = seeds.shape
+    shape = rho.shape[-2:]
+    rho_flat = rho.reshape((n,) + shape)
+    fields = {name: f.reshape((n,) + shape) for name, f in
+              bc.to_fields(rho.shape[:-2]).items()}
+    problem = np.repeat(np.arange(n), k)
+    flat_seeds = seeds.reshape(-1)
+    out = np.empty((n * k,) + shape)
+    starts = range(0, n * k, plan["batch_size"])
+    for start in tqdm(starts, disable=not plan["progress"], desc="diffusion solve"):
+        idx = slice(start, start + plan["batch_size"])
+        sel = problem[idx]
+        out[idx] = _sample_chunk(net, rho_flat[sel], {m: f[sel] for m, f in fields.items()},
+                                 flat_seeds[idx], bc.grid.extent, plan)
+    return out.reshape((n, k) + shape)
+
+
+def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
+                    model: Any = None, steps: int = 18, seed: int | Sequence[int] = 0,
+                    guidance: bool | GuidanceConfig | Mapping[str, Any] = True,
+                    sampler: str = "heun", n_samples: int = 1, refine: bool = False,
+                    tol: float | None = None, device: str | torch.device = "auto",
+                    batch_size: int = 64, progress: bool = False,
+                    return_info: bool = False) -> np.ndarray | DiffusionResult:
+    """Solve ``laplacian(phi) = rho`` with the conditional diffusion model.
+
+    Parameters
+    ----------
+    rho : ndarray, shape (..., ny, nx)
+        Source on the model's grid; leading dimensions are a batch.
+    bc : BoundaryConditions or spec
+        Boundary conditions of kinds the model was trained on.
+    extent : tuple of float
+        ``(Lx, Ly)``; must be the model's.
+    model : str, PathLike or PoissonDiffusionModel
+        A model folder (loaded once and cached) or a loaded model (moved to ``device``).
+        Required until a default model ships.
+    steps : int
+        Sampler steps on the Karras schedule (Heun: ``2 * steps - 1`` network evaluations).
+    seed : int or sequence of int
+        Base seed, or one seed per problem; results do not depend on ``batch_size``.
+    guidance : bool, GuidanceConfig or dict
+        Physics-consistent sampling (:mod:`physdiff.sampling.guidance`); False samples the
+        model alone. Dirichlet values are exact either way.
+    sampler : {"heun", "euler", "dpmpp_2m"}
+        The ODE sampler.
+    n_samples : int
+        Independent samples per problem; with more than one, a :class:`DiffusionResult` with
+        their mean (as ``phi``) and per-node ``std`` is returned.
+    refine, tol : bool, float
+        Warm-start conjugate gradients from the mean until the relative residual
+        (:func:`physdiff.solvers.relative_residual`) is at most ``tol``
+        (``tol`` alone implies ``refine``; default tol 1e-8).
+    device : {"auto", "cpu", "cuda", ...}
+        ``"auto"`` uses CUDA when present.
+    batch_size : int
+        Samples per network batch (memory only; results do not depend on it).
+    progress : bool
+        Show a progress bar over batches.
+    return_info : bool
+        Return a :class:`DiffusionResult` even for one sample.
+
+    Returns
+    -------
+    ndarray or DiffusionResult
+        float64 ``phi`` of shape ``batch + (ny, nx)``, or the result object.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf, bad shapes or boundary data, ``steps``/``n_samples`` < 1, a grid or
+        boundary kinds the model does not cover, no model, an unavailable device.
+    FileNotFoundError
+        The model folder does not exist.
+
+    Examples
+    --------
+    >>> solve_diffusion(np.zeros((16, 16)), "dirichlet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: method='diffusion' needs model=...
+    """
+    rho = _check_rho(rho)
+    steps, n_samples = _check_count(steps, "steps"), _check_count(n_samples, "n_samples")
+    plan = {"sampler": get_sampler(sampler), "guidance": _guidance_config(guidance),
+            "batch_size": _check_count(batch_size, "batch_size"), "progress": bool(progress)}
+    if tol is not None and not 0.0 < float(tol) < 1.0:
+        raise ValueError(f"tol must be in (0, 1), e.g. 1e-8; got {tol}")
+    resolved = resolve_for(BoundaryConditions.from_spec(bc) if not isinstance(bc, ResolvedBC)
+                           else bc, rho.shape, tuple(extent))
+    batch = resolved.values["left"].shape[:-1]
+    rho = np.ascontiguousarray(np.broadcast_to(rho, batch + resolved.grid.shape))
+    _check_physics(rho, resolved)
+    plan["device"] = resolve_device(device)
+    net = resolve_model(model, plan["device"])
+    net.check_problem(resolved.grid, resolved.kinds)
+    cfg = net.config
+    plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
+    seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
+    samples = _sample_all(net, rho, resolved, seeds, plan).reshape(
+        batch + (n_samples,) + resolved.grid.shape)
+    samples = enforce_constraints(np.moveaxis(samples, -3, 0), resolved)
+    samples = np.moveaxis(samples, 0, -3)
+    phi = samples.mean(axis=-3)
+    std = samples.std(axis=-3, ddof=1) if n_samples > 1 else np.zeros_like(phi)
+    iterations = None
+    if refine or tol is not None:
+        refined = refine_solution(phi, rho, resolved, 1e-8 if tol is None else float(tol))
+        phi, iterations = refined.phi, refined.iterations
+    if n_samples == 1 and not return_info:
+        return phi
+    return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations)
