@@ -15,6 +15,13 @@ end rows and eigenvectors ``cos(pi j k / (n - 1))``, exactly the DCT-I basis, so
 ``idct(dct(f, type=1) / lam, type=1)`` solves it. The 2-D eigenvalues are the sums over
 axes. Without a Dirichlet side the (0, 0) mode is null: its inverse eigenvalue is set to 0,
 which drops the trapezoid mean of ``f`` and pins the trapezoid mean of ``phi`` to 0.
+
+:func:`line_solve` diagonalises only the x axis and solves the remaining tridiagonal system
+of every x mode along y (:mod:`physdiff.solvers.tridiagonal`): one transform pair instead of
+two, and it also covers y axes with different kinds at their ends. DST-I and DCT-I on ``n``
+nodes run an FFT of length ``2 (n - 1)``; when ``n - 1`` has a large prime factor (``n =
+128``: 127) pocketfft falls back to Bluestein's algorithm, several times slower, and the
+transform is applied as a cached dense matrix (one BLAS matrix product) instead.
 """
 
 from __future__ import annotations
@@ -25,14 +32,58 @@ import numpy as np
 import scipy.fft as fft
 
 from .grid import Grid
-from .system import Kinds, axis_kinds
+from .system import Kinds, axis_kinds, axis_operator, has_null_mode
+from .tridiagonal import TridiagonalLU, factor_tridiagonal, solve_factored
 
-__all__ = ["is_spectral", "spectral_solve", "inverse_eigenvalues"]
+__all__ = ["is_spectral", "is_line_solvable", "line_solve", "spectral_solve",
+           "inverse_eigenvalues"]
+
+DENSE_PRIME = 31
+"""Real transforms of ``n`` nodes use a dense matrix when ``n - 1`` has a prime factor above."""
+DENSE_MAX = 1024
+"""... unless ``n`` exceeds this (the matrix product costs ``O(n)`` per value, the FFT
+``O(log n)``)."""
 
 
 def is_spectral(kinds: Kinds) -> bool:
     """True when both ends of each axis have the same kind (then transforms diagonalise A)."""
     return all(lo == hi for lo, hi in axis_kinds(kinds))
+
+
+def is_line_solvable(kinds: Kinds) -> bool:
+    """True when :func:`line_solve` applies: the x axis has the same kind at both ends, y is
+    not periodic and some side is Dirichlet (so every tridiagonal system is nonsingular)."""
+    (ky, kx) = axis_kinds(kinds)
+    return kx[0] == kx[1] and ky[0] != "periodic" and not has_null_mode(kinds)
+
+
+def _largest_prime_factor(n: int) -> int:
+    p, largest = 2, 1
+    while p * p <= n:
+        while n % p == 0:
+            n, largest = n // p, p
+        p += 1
+    return max(largest, n)
+
+
+def uses_dense(kind: str, n: int) -> bool:
+    """True when the real transform of an axis of ``n`` nodes is applied as a dense matrix.
+
+    Examples
+    --------
+    >>> uses_dense("dirichlet", 128), uses_dense("dirichlet", 129), uses_dense("periodic", 128)
+    (True, False, False)
+    """
+    return kind != "periodic" and n <= DENSE_MAX and _largest_prime_factor(n - 1) > DENSE_PRIME
+
+
+@lru_cache(maxsize=16)
+def _dense_matrix(kind: str, n: int, inverse: bool) -> np.ndarray:
+    """``M`` with ``transform(f, axis=-1) == f @ M`` (the transform applied to the identity)."""
+    m = n - 2 if kind == "dirichlet" else n
+    mat = _real_transform(kind, inverse)(np.eye(m), type=1, axis=0).T.copy()
+    mat.setflags(write=False)
+    return mat
 
 
 def _axis_eigenvalues(kind: str, n: int, h: float, half: bool) -> np.ndarray:
@@ -101,18 +152,69 @@ def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
 
 
 def _forward(f: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    if len(axes) == 2 and kind[-2] == kind[-1]:  # one n-D call: fewer passes over memory
-        tr = fft.dstn if kind[-1] == "dirichlet" else fft.dctn
-        return tr(f, type=1, axes=axes, overwrite_x=True, workers=-1)
-    for ax in axes:
-        f = _real_transform(kind[ax], False)(f, type=1, axis=ax, overwrite_x=True, workers=-1)
-    return f
+    return _transform_axes(f, axes, kind, inverse=False)
 
 
 def _backward(c: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    if len(axes) == 2 and kind[-2] == kind[-1]:
-        tr = fft.idstn if kind[-1] == "dirichlet" else fft.idctn
-        return tr(c, type=1, axes=axes, overwrite_x=True, workers=-1)
+    return _transform_axes(c, axes, kind, inverse=True)
+
+
+def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool
+                    ) -> np.ndarray:
+    dense = [uses_dense(kind[ax], f.shape[ax] + 2 * (kind[ax] == "dirichlet")) for ax in axes]
+    if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
+        tr = {(False, "dirichlet"): fft.dstn, (True, "dirichlet"): fft.idstn,
+              (False, "neumann"): fft.dctn, (True, "neumann"): fft.idctn}[inverse, kind[-1]]
+        return tr(f, type=1, axes=axes, overwrite_x=True, workers=-1)
     for ax in axes:
-        c = _real_transform(kind[ax], True)(c, type=1, axis=ax, overwrite_x=True, workers=-1)
-    return c
+        f = _transform_axis(f, kind[ax], ax, inverse)
+    return f
+
+
+def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool) -> np.ndarray:
+    """DST-I / DCT-I of one axis (``-1`` or ``-2``), by FFT or by a cached dense matrix."""
+    n = f.shape[axis] + 2 * (kind == "dirichlet")
+    if not uses_dense(kind, n):
+        return _real_transform(kind, inverse)(f, type=1, axis=axis, overwrite_x=True,
+                                              workers=-1)
+    mat = _dense_matrix(kind, n, inverse)
+    if axis == -1:  # one matrix product over the whole batch
+        return (f.reshape(-1, f.shape[-1]) @ mat).reshape(f.shape)
+    return np.matmul(mat.T, f)
+
+
+@lru_cache(maxsize=16)
+def line_factors(grid: Grid, kinds: Kinds) -> TridiagonalLU:
+    """LU factors of ``A_y + lam_k I`` for every x mode ``k``; cached per grid and kinds."""
+    (ky, kx) = axis_kinds(kinds)
+    a_y = axis_operator(*ky, grid.ny, grid.dy)
+    lam_x = _axis_eigenvalues(kx[0], grid.nx, grid.dx, half=True)
+    diag = a_y.diagonal()[:, None] + lam_x[None, :]
+    return factor_tridiagonal(a_y.diagonal(-1), diag, a_y.diagonal(1))
+
+
+def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+    """Solve ``A phi_u = f`` (batch, shape ``(..., my, mx)``): transform x, tridiagonal in y.
+
+    Needs :func:`is_line_solvable`. ``f`` may be overwritten.
+
+    Examples
+    --------
+    >>> from physdiff.solvers import Grid
+    >>> kinds = ("dirichlet",) * 4
+    >>> line_solve(np.full((3, 3), -2.0), Grid((5, 5), extent=(4.0, 4.0)), kinds)
+    array([[1.375, 1.75 , 1.375],
+           [1.75 , 2.25 , 1.75 ],
+           [1.375, 1.75 , 1.375]])
+    """
+    if not is_line_solvable(kinds):
+        raise ValueError(f"line_solve needs equal kinds at both x ends, a non-periodic y axis "
+                         f"and a Dirichlet side; got kinds {kinds}")
+    lu = line_factors(grid, kinds)
+    kx = axis_kinds(kinds)[1][0]
+    if kx == "periodic":
+        mx = f.shape[-1]
+        spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=-1))
+        return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=-1)
+    coef = solve_factored(lu, _transform_axis(f, kx, -1, inverse=False))
+    return _transform_axis(coef, kx, -1, inverse=True)
