@@ -17,7 +17,7 @@ ALL_KINDS = [x + y for x, y in itertools.product(AXIS, AXIS)]  # (left, right, b
 
 def _bc(kinds, grid, rng, batch):
     sides = {}
-    for s, k in zip(SIDES, kinds, strict=True):
+    for s in SIDES:
         v = rng.standard_normal((batch, grid.side_length(s)))
         if kinds[0] == "periodic" and s in ("bottom", "top"):
             v[:, -1] = v[:, 0]
