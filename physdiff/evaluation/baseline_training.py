@@ -122,6 +122,41 @@ def _loader(dataset: Any, settings: BaselineTraining) -> DataLoader:
     return DataLoader(dataset, batch_sampler=sampler, num_workers=settings.num_workers)
 
 
+def _train_step(model: RegressionBaseline, opt: torch.optim.Optimizer,
+                batch: dict[str, torch.Tensor], grad_clip: float,
+                device: str | torch.device) -> float:
+    """One MSE step on ``phi / s``; returns the loss."""
+    batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
+    cond, _ = model.condition_batch(batch)
+    target = batch["phi"].reshape(cond.shape[0], 1, *cond.shape[-2:]).to(cond.dtype)
+    # bf16 autocast on CUDA for the U-Net, as in diffusion training; the FNO's FFTs stay fp32
+    with torch.autocast("cuda", dtype=torch.bfloat16,
+                        enabled=torch.device(device).type == "cuda" and model.kind == "unet"):
+        pred = model(cond).float()
+    loss = torch.nn.functional.mse_loss(pred, target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def _validation_mse(model: RegressionBaseline, dataset: Any, settings: BaselineTraining,
+                    device: str | torch.device) -> float | None:
+    """MSE on ``phi / s`` over the held-out last ``val_samples`` samples (None if none)."""
+    if settings.val_samples == 0:
+        return None
+    model.eval()
+    held = range(len(dataset) - settings.val_samples, len(dataset))
+    batch = next(iter(DataLoader(dataset, batch_size=len(held), sampler=list(held))))
+    batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
+    cond, _ = model.condition_batch(batch)
+    target = batch["phi"].reshape(cond.shape[0], 1, *cond.shape[-2:]).to(cond.dtype)
+    return float(torch.nn.functional.mse_loss(model(cond), target))
+
+
 def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
                    config: ModelConfig, settings: BaselineTraining,
                    fno: dict[str, Any] | None = None, device: str | torch.device = "cpu",
@@ -129,6 +164,8 @@ def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
     """Train a ``kind`` baseline on the dataset ``data`` and save it to ``out``.
 
     Returns the saved folder. The grid of ``data`` must match ``config.grid_shape``.
+    Ctrl-C stops training early and still saves the weights (``interrupted`` is recorded
+    in ``config.json``); a non-finite loss stops it with a ValueError.
     """
     from ..datasets import PoissonDataset
 
@@ -146,29 +183,31 @@ def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
     start, step, losses = time.perf_counter(), 0, []
     bar = tqdm(total=settings.max_steps if settings.max_steps < 1_000_000 else None,
                desc=f"train {kind}", unit="step")
-    for batch in loader:
-        elapsed = time.perf_counter() - start
-        if step >= settings.max_steps or elapsed >= budget:
-            break
-        progress = max(step / settings.max_steps, elapsed / budget)
-        for group in opt.param_groups:
-            group["lr"] = settings.lr * _lr_factor(progress, step, settings.warmup_steps)
-        batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
-        cond, _ = model.condition_batch(batch)
-        target = batch["phi"].reshape(cond.shape[0], 1, *cond.shape[-2:]).to(cond.dtype)
-        loss = torch.nn.functional.mse_loss(model(cond), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if settings.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        opt.step()
-        step += 1
-        losses.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.3g}", min=f"{elapsed / 60:.1f}/{budget / 60:.1f}")
-    bar.close()
-    if not losses or not math.isfinite(losses[-1]):
-        raise ValueError(f"baseline training produced no finite loss (last: {losses[-1:]})")
+    interrupted = False
+    try:
+        for batch in loader:
+            elapsed = time.perf_counter() - start
+            if step >= settings.max_steps or elapsed >= budget:
+                break
+            progress = max(step / settings.max_steps, elapsed / budget)
+            for group in opt.param_groups:
+                group["lr"] = settings.lr * _lr_factor(progress, step, settings.warmup_steps)
+            losses.append(_train_step(model, opt, batch, settings.grad_clip, device))
+            if not math.isfinite(losses[-1]):
+                raise ValueError(f"the {kind} baseline's loss became {losses[-1]} at step "
+                                 f"{step}; lower --lr and train again")
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3g}",
+                            min=f"{elapsed / 60:.1f}/{budget / 60:.1f}")
+    except KeyboardInterrupt:  # keep what was trained: saved below, marked as interrupted
+        interrupted = True
+    finally:
+        bar.close()
+    if not losses:
+        raise ValueError("the time budget ended before the first step; raise --budget-minutes")
     info = {**asdict(settings), "steps": step, "elapsed_s": time.perf_counter() - start,
-            "final_loss": sum(losses[-50:]) / len(losses[-50:]), "data": str(data)}
+            "final_loss": sum(losses[-50:]) / len(losses[-50:]), "interrupted": interrupted,
+            "val_mse": _validation_mse(model, loader.dataset, settings, device),
+            "data": str(data)}
     return save_baseline(model.eval(), out, training=info, overwrite=overwrite)

@@ -79,8 +79,10 @@ def test_train_baseline_cli_copies_budget(tiny_data, tiny_model, tmp_path):
                  str(out), "--like", str(tiny_model), "--max-steps", "2", "--device",
                  "cpu"]) == 0
     info = load_baseline(out).training_info
-    assert info["steps"] == 2 and info["budget_minutes"] == pytest.approx(
+    # the tiny model trained for seconds: the copied budget may end before --max-steps
+    assert 1 <= info["steps"] <= 2 and info["budget_minutes"] == pytest.approx(
         budget_from_model(tiny_model))
+    assert info["val_mse"] > 0 and not info["interrupted"]
     assert main(["train-baseline", "--kind", "unet", "--data", str(tiny_data), "--out",
                  str(out), "--budget-minutes", "1"]) == 2       # exists, no --overwrite
 
