@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,15 @@ __all__ = ["BOUNDARY_SAMPLERS", "BoundarySampler", "BoundaryMixture", "ZeroBound
            "MixedBoundary", "smooth_side_values", "boundary_from_config"]
 
 _LETTERS = {"d": "dirichlet", "n": "neumann", "p": "periodic"}
+
+
+@lru_cache(maxsize=64)
+def _perimeter(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of the boundary nodes: left, right (along y), bottom, top (along x)."""
+    x, y = grid_axes(grid)
+    lx, ly = grid.extent
+    zx, zy = np.zeros(grid.nx), np.zeros(grid.ny)
+    return (np.concatenate([zy, zy + lx, x, x]), np.concatenate([y, y, zx, zx + ly]))
 
 
 def smooth_side_values(rng: np.random.Generator, grid: Grid, periodic_x: bool,
@@ -55,20 +65,18 @@ def smooth_side_values(rng: np.random.Generator, grid: Grid, periodic_x: bool,
     p, q = wavenumbers(periodic_x), wavenumbers(periodic_y)
     theta = rng.random(modes) * 2.0 * np.pi
     a = rng.standard_normal(modes) / (1.0 + np.hypot(p, q))
-
-    def f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        arg = 2.0 * np.pi * (np.outer(x / lx, p) + np.outer(y / ly, q)) + theta
-        return np.cos(arg) @ a
-
-    x, y = grid_axes(grid)
-    zx, zy = np.zeros(grid.nx), np.zeros(grid.ny)
-    out = {"left": f(zy, y), "right": f(zy + lx, y), "bottom": f(x, zx), "top": f(x, zx + ly)}
+    bx, by = _perimeter(grid)  # all boundary nodes, side after side, in one evaluation
+    values = np.cos(2.0 * np.pi * (np.outer(bx / lx, p) + np.outer(by / ly, q)) + theta) @ a
+    ends = np.cumsum([0, grid.ny, grid.ny, grid.nx, grid.nx])
+    out = {s: values[ends[k]:ends[k + 1]] for k, s in enumerate(SIDES)}
     if periodic_x:
         out["bottom"][-1], out["top"][-1] = out["bottom"][0], out["top"][0]
     if periodic_y:
         out["left"][-1], out["right"][-1] = out["left"][0], out["right"][0]
-    rms = np.sqrt(np.mean(np.concatenate(list(out.values())) ** 2))
-    return {s: v / rms for s, v in out.items()} if rms > 0 else out
+    rms = np.sqrt(np.mean(values * values))  # the sides are views into values
+    if rms > 0:
+        values /= rms
+    return out
 
 
 @dataclass(frozen=True)

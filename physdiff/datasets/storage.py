@@ -119,18 +119,20 @@ def _create_like(f: h5netcdf.File, ds: xr.Dataset, n: int) -> None:
 
 def _assemble_netcdf(cfg: DataConfig, shards: Sequence[Path], tmp: Path,
                      attrs: dict[str, object]) -> None:
+    """Create the netCDF structure with h5netcdf, then copy the shards' rows with h5py."""
+    first = read_shard(shards[0])
     with h5netcdf.File(tmp, "w") as f:
+        _create_like(f, arrays_to_dataset(cfg, first), cfg.n)
+        f.attrs.update(attrs)
+    with h5py.File(tmp, "r+") as f:  # plain HDF5 writes: no per-call netCDF bookkeeping
         start = 0
         for k, p in enumerate(shards):
-            arrays = read_shard(p)
-            if k == 0:
-                _create_like(f, arrays_to_dataset(cfg, arrays), cfg.n)
+            arrays = first if k == 0 else read_shard(p)
             stop = start + len(arrays["sample"])
             for name, value in arrays.items():
                 if name != "moments":
-                    f.variables[name][start:stop] = value
+                    f[name][start:stop] = value
             start = stop
-        f.attrs.update(attrs)
 
 
 def _batches(shards: Sequence[Path], size: int) -> Iterator[dict[str, np.ndarray]]:
