@@ -15,7 +15,8 @@ Batched Dirichlet problems with random sources and non-zero, per-problem boundar
 The slow peers solve only the first few problems of the batch; their rate is extrapolated to
 the batch and labelled with how many problems were timed.
 
-Run: ``python benchmarks/bench_fd.py --sizes 64 128 256 --batch 64 --repeats 5``.
+Run: ``python benchmarks/bench_fd.py --sizes 64 128 256 --batch 64 --repeats 7`` (and
+``--sizes 65 129 257``).
 """
 
 from __future__ import annotations
