@@ -1,0 +1,202 @@
+"""Accuracy, residual and speed of diffusion sampling, with and without physics guidance.
+
+On a test set (a physdiff dataset file with the exact FD solutions) and a trained model:
+
+1. **accuracy vs NFE**: per-problem relative L2 error and relative residual
+   (:func:`physdiff.solvers.relative_residual`) at NFE 1, 2, 4, 8, 16, 32, for each sampler,
+   with and without guidance; median and 95th percentile over the problems, and the
+   wall time per problem. A sampler that cannot hit an NFE exactly (Heun: 2n - 1) uses the
+   largest step count within it; the table lists the NFE actually spent.
+2. **speed**: milliseconds per solve at batch 1 and batch 256 (median of repeats), guided
+   and unguided, on the chosen device.
+3. **refinement**: CG iterations to a relative residual of ``--tol`` from a zero start and
+   from the diffusion sample (guided and unguided).
+
+Every problem is seeded by its index in the file, so the numbers do not depend on batching.
+Writes a JSON file (``--out``, atomically) and prints Markdown tables for BENCHMARKS.md.
+
+Run: ``python benchmarks/bench_sampling.py --model runs/cpu-small/model
+--data datasets/test-id.nc --limit 200 --out runs/bench/sampling.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from physdiff.evaluation.metrics import relative_l2
+from physdiff.evaluation.testset import TestSet, load_test_set
+from physdiff.models import load_model
+from physdiff.sampling import (
+    GuidanceConfig,
+    refine_solution,
+    sampler_nfe,
+    solve_diffusion,
+    steps_for_nfe,
+)
+from physdiff.solvers import relative_residual
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--data", required=True, help="test set (.nc or .zarr) with exact phi")
+    p.add_argument("--limit", type=int, default=200, help="first N problems of the test set")
+    p.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
+    p.add_argument("--samplers", nargs="+", default=["heun", "dpmpp_2m"])
+    p.add_argument("--timing-steps", type=int, default=8, help="Heun steps for the speed runs")
+    p.add_argument("--timing-batch", type=int, nargs="+", default=[1, 256])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tol", type=float, default=1e-8, help="refinement tolerance")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None, help="JSON results file")
+    return p.parse_args(argv)
+
+
+def solve_set(model: Any, ts: TestSet, batch_size: int, **kw: Any) -> tuple[np.ndarray, float]:
+    """Solve every problem (seeded by its index in the file); returns (phi, seconds)."""
+    phi = np.empty_like(ts.rho)
+    start = time.perf_counter()
+    for idx in ts.batches(batch_size):
+        phi[idx] = solve_diffusion(ts.rho[idx], ts.bc(idx), extent=ts.extent, model=model,
+                                   seed=[int(s) for s in ts.sample[idx]],
+                                   batch_size=batch_size, **kw)
+    return phi, time.perf_counter() - start
+
+
+def spread(values: np.ndarray) -> dict[str, float]:
+    return {"median": float(np.median(values)), "p95": float(np.percentile(values, 95))}
+
+
+def residuals(ts: TestSet, phi: np.ndarray) -> np.ndarray:
+    out = np.empty(len(ts))
+    for idx in ts.batches(len(ts)):
+        out[idx] = relative_residual(phi[idx], ts.rho[idx], ts.bc(idx), ts.extent)
+    return out
+
+
+def accuracy(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for sampler in args.samplers:
+        for nfe in args.nfe:
+            steps = steps_for_nfe(sampler, nfe)
+            for guided in (False, True):
+                phi, sec = solve_set(model, ts, args.batch_size, steps=steps, sampler=sampler,
+                                     guidance=guided, device=args.device)
+                rows.append({"sampler": sampler, "steps": steps,
+                             "nfe": sampler_nfe(sampler, steps), "guidance": guided,
+                             "rel_l2": spread(relative_l2(phi, ts.phi)),
+                             "rel_residual": spread(residuals(ts, phi)),
+                             "ms_per_problem": 1e3 * sec / len(ts)})
+                print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
+def largest_group(ts: TestSet) -> np.ndarray:
+    """Indices of the most common boundary-kind signature."""
+    return max(ts.batches(len(ts)), key=len)
+
+
+def speed(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
+    idx = largest_group(ts)
+    rows = []
+    for batch in args.timing_batch:
+        take = np.resize(idx, batch)  # tile the group up to the batch size
+        for guided in (False, True):
+            times = []
+            for r in range(args.repeats + 1):
+                start = time.perf_counter()
+                solve_diffusion(ts.rho[take], ts.bc(take), extent=ts.extent, model=model,
+                                steps=args.timing_steps, guidance=guided, seed=r,
+                                batch_size=max(batch, 1), device=args.device)
+                if r:  # the first run warms up
+                    times.append(time.perf_counter() - start)
+            rows.append({"batch": batch, "guidance": guided, "steps": args.timing_steps,
+                         "nfe": sampler_nfe("heun", args.timing_steps),
+                         "ms_per_solve": 1e3 * statistics.median(times) / batch})
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
+def refinement(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    starts = {"zero": (np.zeros_like(ts.rho), 0.0)}
+    for guided in (False, True):
+        starts[f"diffusion, guidance={'on' if guided else 'off'}"] = solve_set(
+            model, ts, args.batch_size, steps=args.timing_steps, guidance=guided,
+            device=args.device)
+    for name, (phi0, sample_sec) in starts.items():
+        iters, start = np.empty(len(ts), dtype=int), time.perf_counter()
+        for idx in ts.batches(len(ts)):
+            bc = ts.bc(idx).resolve(ts.grid, (len(idx),))
+            iters[idx] = refine_solution(phi0[idx], ts.rho[idx], bc, tol=args.tol).iterations
+        rows.append({"start": name, "tol": args.tol, "iterations": spread(iters),
+                     "cg_ms_per_problem": 1e3 * (time.perf_counter() - start) / len(ts),
+                     "sample_ms_per_problem": 1e3 * sample_sec / len(ts)})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [f"Model `{res['model']}`, test set `{res['data']}` ({res['n']} problems), "
+             f"{res['machine']}, {res['date']}.", "",
+             "| sampler | NFE | guidance | rel L2 median | rel L2 p95 | rel residual median "
+             "| rel residual p95 | ms/problem |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["accuracy"]:
+        lines.append(f"| {r['sampler']} | {r['nfe']} | {'on' if r['guidance'] else 'off'} | "
+                     f"{r['rel_l2']['median']:.3g} | {r['rel_l2']['p95']:.3g} | "
+                     f"{r['rel_residual']['median']:.3g} | {r['rel_residual']['p95']:.3g} | "
+                     f"{r['ms_per_problem']:.1f} |")
+    lines += ["", "| batch | NFE (Heun) | guidance | ms per solve |", "|---|---|---|---|"]
+    for r in res["speed"]:
+        lines.append(f"| {r['batch']} | {r['nfe']} | {'on' if r['guidance'] else 'off'} | "
+                     f"{r['ms_per_solve']:.1f} |")
+    lines += ["", f"| CG start (tol {res['refinement'][0]['tol']:g}) | iterations median | "
+              "p95 | CG ms/problem |", "|---|---|---|---|"]
+    for r in res["refinement"]:
+        lines.append(f"| {r['start']} | {r['iterations']['median']:.0f} | "
+                     f"{r['iterations']['p95']:.0f} | {r['cg_ms_per_problem']:.1f} |")
+    return "\n".join(lines)
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    """Write atomically: a temporary name, then ``os.replace``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    model = load_model(args.model, device=args.device)
+    ts = load_test_set(args.data, limit=args.limit)
+    res = {"model": args.model, "data": args.data, "n": len(ts), "grid": list(ts.rho.shape[1:]),
+           "machine": f"{platform.processor() or platform.machine()}, "
+                      f"{torch.get_num_threads()} torch threads, device {args.device}",
+           "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
+           "guidance_config": GuidanceConfig().__dict__}
+    res["accuracy"] = accuracy(model, ts, args)
+    res["speed"] = speed(model, ts, args)
+    res["refinement"] = refinement(model, ts, args)
+    if args.out:
+        write_json(args.out, res)
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
