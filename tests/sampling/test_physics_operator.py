@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from physdiff.sampling.physics import PoissonOperator
 from physdiff.solvers import BoundaryConditions, Grid, relative_residual, residual
@@ -112,3 +114,15 @@ def test_bad_fields():
     bad = dict(fields, neumann_x=np.zeros((1, 3, 3)))
     with pytest.raises(ValueError, match="shape"):
         PoissonOperator.from_fields(bad, (1, 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(COMBOS), st.floats(0.1, 10.0), st.integers(0, 2**31))
+def test_scaling_the_problem_scales_the_residual(kinds, factor, seed):
+    """``scaled(s)`` is the operator of the problem divided by s: r(phi/s) = r(phi)/s."""
+    rng = np.random.default_rng(seed)
+    op = operator_for(random_bc(kinds, rng))
+    phi, rho = torch.tensor(rng.normal(size=(2, 2, 7, 9)))
+    small = op.scaled(torch.full((2,), factor, dtype=torch.float64))
+    torch.testing.assert_close(small.residual(phi / factor, rho / factor),
+                               op.residual(phi, rho) / factor, rtol=1e-10, atol=1e-10)
