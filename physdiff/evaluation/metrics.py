@@ -77,7 +77,7 @@ def relative_spread(std: Any, true: Any) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> float(relative_spread(np.full((2, 2), 0.1), np.ones((2, 2))))
+    >>> round(float(relative_spread(np.full((2, 2), 0.1), np.ones((2, 2)))), 12)
     0.1
     """
     std = np.asarray(std, dtype=np.float64)
