@@ -9,6 +9,7 @@ import pytest
 from physdiff import load_model
 from physdiff.cli import main
 from physdiff.datasets import generate, load_config
+from physdiff.training.run_log import read_log
 
 CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml")
 
@@ -58,3 +59,22 @@ def test_cuda_without_cuda_is_explained(tiny_data: Path, tmp_path: Path, capsys)
         pytest.skip("CUDA is present")
     assert main(["train", "--config", CONFIG, "--device", "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_process_run_and_resume(tiny_data: Path, tmp_path: Path) -> None:
+    """The distributed path (gloo, 2 CPU processes through torchrun) trains and resumes."""
+    import subprocess
+    import sys
+
+    def launch(*extra: str) -> None:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
+               "physdiff.cli", "train", "--config", CONFIG, "--data", str(tiny_data), "--out",
+               str(tmp_path / "run"), "--device", "cpu", "--no-progress", *extra,
+               "train.checkpoint_every=3", "train.val_every=3"]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+    launch("train.max_steps=3")
+    launch("--resume", "train.max_steps=6")
+    assert [r["step"] for r in read_log(tmp_path / "run" / "log.csv")] == [3.0, 6.0]
+    assert load_model(tmp_path / "run" / "model").extras["training"]["train"]["max_steps"] == 6
