@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -141,6 +142,9 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     fmt = output_format(Path(out) if out else Path(), fmt)
     out = Path(out) if out else default_output(cfg, fmt)
     if _check_output(out, cfg, overwrite):
+        if progress:
+            print(f"{out} already holds this config's data (hash {cfg.config_hash}); "
+                  "nothing to do", file=sys.stderr)
         return out
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
