@@ -77,6 +77,8 @@ class TrainSettings:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0 or self.warmup_steps < 0 or self.grad_clip < 0:
             raise ValueError("train.lr must be > 0, warmup_steps >= 0 and grad_clip >= 0")
+        if self.max_minutes is not None and not self.max_minutes >= 0:
+            raise ValueError(f"train.max_minutes must be >= 0 or null, got {self.max_minutes}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.mixed_precision not in ("auto", "bf16", "no"):

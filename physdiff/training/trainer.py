@@ -222,13 +222,14 @@ class Trainer:
                 loss = self.train_step(batch)
                 result.losses[self.step] = loss
                 bar.update(1)
-                window = self._after_step(log, bar, loss, start, window)
+                timed_out = self._out_of_time(start)
+                window = self._after_step(log, bar, loss, start, window,
+                                          last=timed_out or self.step >= t.max_steps)
                 if stop_after is not None and self.step >= stop_after:
                     result.stopped = "stop_after"
                     break
-                if self._out_of_time(start):
+                if timed_out:
                     result.stopped = "max_minutes"
-                    self.save_checkpoint()
                     break
         finally:
             bar.close()
@@ -240,9 +241,9 @@ class Trainer:
         return result
 
     def _after_step(self, log: RunLog, bar: tqdm, loss: float, start: float,
-                    window: tuple[float, int]) -> tuple[float, int]:
+                    window: tuple[float, int], last: bool) -> tuple[float, int]:
+        """Log, validate and checkpoint on their cadences and at the ``last`` step."""
         t, step = self.t, self.step
-        last = step == t.max_steps
         row: dict[str, Any] = {}
         if step % t.log_every == 0 or last:
             now = time.perf_counter()

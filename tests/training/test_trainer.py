@@ -63,6 +63,15 @@ def test_checkpoints_are_pruned(manufactured, tiny_settings) -> None:
     assert names == ["step-00000004", "step-00000005"]  # no temporary folders either
 
 
+def test_time_budget_stops_validates_and_saves(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_minutes=0.0, val_every=100, checkpoint_every=100)
+    result = Trainer(s, manufactured, s.out, progress=False).run()
+    assert result.stopped == "max_minutes" and result.step == 1
+    assert latest_checkpoint(s.out).name == "step-00000001"
+    assert "val_rel_l2" in read_log(Path(s.out) / "log.csv")[-1]
+    assert load_model(result.model_dir).config.grid_shape == [16, 16]
+
+
 class _PoisonedDataset(torch.utils.data.Dataset):
     """Wraps a dataset and puts NaN into every phi."""
 
