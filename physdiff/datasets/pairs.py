@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..solvers import SIDES, BoundaryConditions, make_compatible, relative_residual, solve_fd
-from ..solvers.spectral import is_line_solvable
 from ._random import sample_rng
 from .config import DataConfig
 from .normalization import problem_scale_from_sides
@@ -76,31 +75,10 @@ def _group_bc(kinds: tuple[str, ...], sides: dict[str, np.ndarray]) -> BoundaryC
         for s, k in zip(SIDES, kinds, strict=True)})
 
 
-def _transposed(bc: BoundaryConditions) -> BoundaryConditions:
-    """The same conditions with x and y swapped (left/right become bottom/top)."""
-    return BoundaryConditions(left=bc["bottom"], right=bc["top"], bottom=bc["left"],
-                              top=bc["right"])
-
-
-def _solve(cfg: DataConfig, rho: np.ndarray, bc: BoundaryConditions) -> np.ndarray:
-    """``solve_fd``, on the transposed problem when only that one has a fast solver path.
-
-    The solver transforms along x and solves tridiagonal systems along y when x has equal
-    kinds at both ends; with a Dirichlet/Neumann x axis and an equal-kind y axis it would
-    fall back to a sparse LU, 10-100x slower. Swapping the axes is exact (the 5-point
-    operator is symmetric under it), and the residual is checked in the original layout.
-    """
-    flip = _transposed(bc)
-    if is_line_solvable(bc.kinds) or not is_line_solvable(flip.kinds):
-        return solve_fd(rho, bc, extent=cfg.extent, check=False)
-    phi = solve_fd(rho.swapaxes(-1, -2), flip, extent=cfg.extent[::-1], check=False)
-    return np.ascontiguousarray(phi.swapaxes(-1, -2))
-
-
 def _solve_group(cfg: DataConfig, rho: np.ndarray, bc: BoundaryConditions,
                  index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve a group, check every residual, return ``(phi, relative residual, scale)``."""
-    phi = _solve(cfg, rho, bc)
+    phi = solve_fd(rho, bc, extent=cfg.extent, check=False)
     rel = relative_residual(phi, rho, bc, cfg.extent)
     bad = ~(rel <= cfg.residual_tol)
     if np.any(bad):

@@ -1,10 +1,11 @@
 """``solve_fd``: the exact, batched finite-difference Poisson solver.
 
-``make_poisson_solver(grid, kinds)`` picks the method once (a transform along x and batched
-tridiagonal solves along y when the x ends agree and some side is Dirichlet, fast transforms
-on both axes when each axis has the same kind at both ends, a cached sparse LU otherwise) and
-returns a closure that solves
-``A phi_u = f`` for a batch of right-hand sides (py-pde's ``make_poisson_solver`` pattern).
+``make_poisson_solver(grid, kinds)`` picks the method once (:func:`solver_path`: a transform
+along x and batched tridiagonal solves along y when the x ends agree and some side is
+Dirichlet, fast transforms on both axes when each axis has the same kind at both ends, the
+first of these on the transposed problem when only that one has it, a cached sparse LU
+otherwise) and returns a closure that solves ``A phi_u = f`` for a batch of right-hand sides
+(py-pde's ``make_poisson_solver`` pattern).
 ``solve_fd`` adds input checks, the right-hand side, the compatibility condition of problems
 without a Dirichlet side, and a residual check.
 """
@@ -31,8 +32,8 @@ from .system import (
     unknown_slices,
 )
 
-__all__ = ["make_compatible", "make_poisson_solver", "solve_fd", "COMPATIBILITY_RTOL",
-           "RESIDUAL_RTOL"]
+__all__ = ["make_compatible", "make_poisson_solver", "solve_fd", "solver_path",
+           "transposed_kinds", "COMPATIBILITY_RTOL", "RESIDUAL_RTOL"]
 
 COMPATIBILITY_RTOL = 1e-10
 """Largest tolerated ``|sum w f| / sum w |f|`` for problems without a Dirichlet side."""
@@ -40,16 +41,65 @@ RESIDUAL_RTOL = 1e-10
 """Largest tolerated ``||A phi_u - f|| / ||f||`` after a solve with ``check=True``."""
 
 
+def transposed_kinds(kinds: Kinds) -> Kinds:
+    """The kinds of the problem with x and y swapped: ``(bottom, top, left, right)``.
+
+    Swapping the axes maps left/right onto bottom/top in order (the side at ``x = 0`` becomes
+    the side at ``y = 0``); the 5-point operator is the same Kronecker sum with its factors
+    exchanged, so the transposed system is the original one with its unknowns reordered.
+
+    Examples
+    --------
+    >>> transposed_kinds(("dirichlet", "neumann", "periodic", "periodic"))
+    ('periodic', 'periodic', 'dirichlet', 'neumann')
+    """
+    left, right, bottom, top = kinds
+    return (bottom, top, left, right)
+
+
+def solver_path(kinds: Kinds) -> str:
+    """Name the method :func:`make_poisson_solver` uses for boundary ``kinds``.
+
+    ``"line"`` (transform along x, tridiagonal solves along y), ``"spectral"`` (transforms
+    on both axes), ``"transposed line"`` (the line solve of the problem with x and y swapped:
+    a Dirichlet/Neumann x axis with an equal-kind y axis) or ``"sparse"`` (cached sparse LU,
+    left only for Dirichlet/Neumann ends on both axes).
+
+    Examples
+    --------
+    >>> solver_path(("dirichlet", "neumann", "dirichlet", "dirichlet"))
+    'transposed line'
+    >>> solver_path(("dirichlet", "neumann", "neumann", "dirichlet"))
+    'sparse'
+    """
+    kinds = tuple(kinds)
+    if is_line_solvable(kinds):
+        return "line"
+    if is_spectral(kinds):
+        return "spectral"
+    if is_line_solvable(transposed_kinds(kinds)):
+        return "transposed line"
+    return "sparse"
+
+
+def _swap_axes(a: np.ndarray) -> np.ndarray:
+    """``a`` with its last two axes exchanged, C-contiguous (a copy)."""
+    return np.ascontiguousarray(a.swapaxes(-1, -2))
+
+
 def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.ndarray]:
     """Return ``solve(f) -> phi_u`` for ``A phi_u = f`` on ``grid`` with boundary ``kinds``.
 
     ``f`` has shape ``(..., my, mx)`` (the unknowns, see
-    :func:`physdiff.solvers.system.build_rhs`) and may be overwritten. With equal kinds at
-    both x ends and a Dirichlet side: a transform along x and cached tridiagonal factors along
-    y (:func:`physdiff.solvers.spectral.line_solve`); else transforms on both axes when every
-    axis has the same kind at both ends; otherwise a sparse LU cached per ``(grid, kinds)``.
-    With no Dirichlet side the null mode of ``f`` is dropped and the trapezoid mean of
-    ``phi_u`` is 0.
+    :func:`physdiff.solvers.system.build_rhs`) and may be overwritten. The method is
+    :func:`solver_path`'s: with equal kinds at both x ends and a Dirichlet side, a transform
+    along x and cached tridiagonal factors along y
+    (:func:`physdiff.solvers.spectral.line_solve`); else transforms on both axes when every
+    axis has the same kind at both ends; else, when the y axis qualifies for the line solve,
+    the same solve of the transposed system (``f`` and the grid transposed, the result
+    transposed back, so input and output stay in the ``(..., my, mx)`` layout); otherwise a
+    sparse LU cached per ``(grid, kinds)``. With no Dirichlet side the null mode of ``f`` is
+    dropped and the trapezoid mean of ``phi_u`` is 0.
 
     Examples
     --------
@@ -57,12 +107,20 @@ def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.n
     >>> solve = make_poisson_solver(Grid((5, 5)), kinds)
     >>> solve(np.zeros((4, 4))).shape
     (4, 4)
+    >>> kinds = ("dirichlet", "neumann", "dirichlet", "dirichlet")  # transposed line solve
+    >>> make_poisson_solver(Grid((5, 6)), kinds)(np.zeros((3, 5))).shape
+    (3, 5)
     """
     kinds = tuple(kinds)
-    if is_line_solvable(kinds):
+    path = solver_path(kinds)
+    if path == "line":
         return lambda f: line_solve(f, grid, kinds)
-    if is_spectral(kinds):
+    if path == "spectral":
         return lambda f: spectral_solve(f, grid, kinds)
+    if path == "transposed line":
+        grid_t = Grid(grid.shape[::-1], grid.extent[::-1])
+        kinds_t = transposed_kinds(kinds)
+        return lambda f: _swap_axes(line_solve(_swap_axes(f), grid_t, kinds_t))
     return lambda f: sparse_solve(f, grid, kinds)
 
 

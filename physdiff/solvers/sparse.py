@@ -1,7 +1,8 @@
 """The assembled sparse system and a cached sparse LU factorisation.
 
-Used for boundary kinds that no fast transform diagonalises (Dirichlet on one end of an axis
-and Neumann on the other). Following py-pde's ``make_poisson_solver`` and pyamg's
+Used for boundary kinds that no fast transform diagonalises, not even after swapping the
+axes (Dirichlet on one end and Neumann on the other, on both axes; see
+:func:`physdiff.solvers.fd.solver_path`). Following py-pde's ``make_poisson_solver`` and pyamg's
 ``existing_solver``: assemble and factorise once per (grid, kinds), solve many right-hand
 sides with the same factors.
 """
