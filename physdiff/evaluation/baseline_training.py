@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from ..models import ModelConfig
 from .baselines import RegressionBaseline, save_baseline
 
-__all__ = ["BaselineTraining", "train_baseline", "budget_from_model", "settings_like"]
+__all__ = ["BaselineTraining", "train_baseline", "budget_from_model", "settings_like",
+           "settings_from_train_config"]
 
 
 @dataclass
@@ -101,6 +102,33 @@ def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None
     if "val_samples" in data:
         known["val_samples"] = int(data["val_samples"])
     return config, BaselineTraining(budget_minutes=float(budget), **known)
+
+
+def settings_from_train_config(path: str | os.PathLike, data: str | os.PathLike,
+                               budget_minutes: float | None = None
+                               ) -> tuple[ModelConfig, BaselineTraining]:
+    """Backbone and settings from a diffusion *training YAML* (``configs/train/*.yaml``).
+
+    For a baseline trained at the same time as the diffusion model (whose folder does not
+    exist yet): the backbone is the YAML's model architecture completed from ``data`` as the
+    diffusion trainer does it, the budget is ``budget_minutes`` or else its
+    ``train.max_minutes``, and batch size, lr, warm-up, clipping, seed and the validation
+    hold-out are copied.
+    """
+    from ..datasets import PoissonDataset
+    from ..training.settings import load_run_settings
+    from ..training.setup import model_config_for
+
+    run = load_run_settings(path)
+    budget = budget_minutes if budget_minutes is not None else run.train.max_minutes
+    if budget is None:
+        raise ValueError(f"{path} sets no train.max_minutes; pass --budget-minutes M")
+    config = model_config_for(run.model, PoissonDataset(data))
+    t = run.train
+    return config, BaselineTraining(
+        budget_minutes=float(budget), batch_size=t.batch_size, lr=t.lr,
+        warmup_steps=t.warmup_steps, weight_decay=t.weight_decay, grad_clip=t.grad_clip,
+        seed=t.seed, val_samples=run.data.val_samples)
 
 
 def _lr_factor(progress: float, step: int, warmup: int) -> float:

@@ -75,11 +75,21 @@ def run_train_baseline(args: argparse.Namespace) -> int:
     """Train a U-Net or FNO baseline; its settings follow ``--like`` when given."""
     from ..datasets import PoissonDataset
     from ..training.setup import model_config_for
-    from .baseline_training import BaselineTraining, settings_like, train_baseline
+    from .baseline_training import (
+        BaselineTraining,
+        settings_from_train_config,
+        settings_like,
+        train_baseline,
+    )
     from .harness import resolve_device
 
+    if args.like and args.like_config:
+        raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
     if args.like:
         config, settings = settings_like(args.like, args.budget_minutes)
+    elif args.like_config:
+        config, settings = settings_from_train_config(args.like_config, args.data,
+                                                      args.budget_minutes)
     else:
         if args.budget_minutes is None:
             raise ValueError("pass --budget-minutes M, or --like MODEL_DIR to copy its budget")
@@ -130,6 +140,9 @@ def _add_train_baseline(sub: Any) -> None:
     p.add_argument("--data", required=True, help="training dataset file")
     p.add_argument("--out", required=True, help="output baseline folder")
     p.add_argument("--like", help="diffusion model folder: copy its backbone, budget, batch, lr")
+    p.add_argument("--like-config", dest="like_config",
+                   help="diffusion training YAML (configs/train/*.yaml): copy its backbone, "
+                        "max_minutes, batch, lr (for a baseline trained alongside it)")
     p.add_argument("--budget-minutes", dest="budget_minutes", type=float)
     p.add_argument("--max-steps", dest="max_steps", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)

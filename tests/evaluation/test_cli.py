@@ -87,6 +87,22 @@ def test_train_baseline_cli_copies_budget(tiny_data, tiny_model, tmp_path):
                  str(out), "--budget-minutes", "1"]) == 2       # exists, no --overwrite
 
 
+def test_train_baseline_like_training_yaml(tiny_data, tmp_path, capsys):
+    from pathlib import Path
+
+    yaml_path = Path(__file__).parents[2] / "configs" / "train" / "tiny.yaml"
+    out = tmp_path / "fromyaml"
+    err = _one_line_error(capsys, ["train-baseline", "--kind", "unet", "--data", str(tiny_data),
+                                   "--out", str(out), "--like-config", str(yaml_path)])
+    assert "max_minutes" in err                      # tiny.yaml has no time budget
+    assert main(["train-baseline", "--kind", "unet", "--data", str(tiny_data), "--out",
+                 str(out), "--like-config", str(yaml_path), "--budget-minutes", "1",
+                 "--max-steps", "2", "--device", "cpu"]) == 0
+    net = load_baseline(out)
+    assert net.config.block_out_channels == [8, 16]  # configs/model/tiny.yaml
+    assert net.training_info["batch_size"] == 8 and net.training_info["val_samples"] == 8
+
+
 def test_baseline_save_load_round_trip_is_exact(tmp_path):
     cfg = ModelConfig(grid_shape=[8, 8], block_out_channels=[8, 16],
                       attention_levels=[False, False])
