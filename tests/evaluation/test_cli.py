@@ -123,7 +123,7 @@ def test_baseline_save_load_round_trip_is_exact(tmp_path):
         assert not any(p.suffix == ".pkl" for p in (tmp_path / kind).iterdir())
 
 
-@pytest.mark.parametrize("name", ["tiny", "cpu-small", "default"])
+@pytest.mark.parametrize("name", ["tiny", "cpu-small", "default-cpu", "default"])
 def test_shipped_eval_configs_parse(name):
     from pathlib import Path
 
