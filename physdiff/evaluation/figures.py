@@ -125,6 +125,8 @@ def plot_vs_nfe(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
                 ax.plot(base.nfe.values[i], np.nanmedian(base[name].values[i]), marker,
                         color="k", label=f"{base.config.values[i]} (median)")
         ax.set_xscale("log", base=2)
+        ticks = sorted({int(n) for n in diff.nfe.values} | {1})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_yscale("log")
         ax.set_xlabel("NFE (network evaluations per sample)")
         ax.set_ylabel(_METRIC_LABELS[name])
