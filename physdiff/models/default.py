@@ -1,0 +1,30 @@
+"""The shipped default model: a model folder inside the package, found without a path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DEFAULT_MODEL_DIR", "default_model_path"]
+
+#: Where the shipped model folder lives (config.json + model.safetensors + model card).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
+
+
+def default_model_path() -> Path:
+    """The folder of the shipped default model.
+
+    Raises
+    ------
+    FileNotFoundError
+        The installation has no default model (e.g. a build without package data).
+
+    Examples
+    --------
+    >>> default_model_path().name
+    'default_model'
+    """
+    if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no shipped default model at {DEFAULT_MODEL_DIR}; pass model=PATH (a folder "
+            f"from `physdiff train`) or use method='fd' for the exact solver")
+    return DEFAULT_MODEL_DIR
