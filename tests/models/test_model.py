@@ -31,7 +31,7 @@ def _solve_normalised(model, rho, bc, grid):
 
 
 # The fixture is read-only here (eval mode, no_grad), so sharing it across examples is safe.
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=st.floats(1e-3, 1e3))
 def test_scale_equivariance(tiny_model: PoissonDiffusionModel, a: float) -> None:

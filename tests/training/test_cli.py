@@ -41,7 +41,6 @@ def test_refuses_to_overwrite_then_resumes(tiny_data: Path, tmp_path: Path, caps
     assert "--resume" in capsys.readouterr().err
     assert _train(tiny_data, tmp_path / "run", "--resume", steps=6) == 0
     assert load_model(tmp_path / "run" / "model").extras["training"]["train"]["max_steps"] == 6
-    assert _train(tiny_data, tmp_path / "run", "--overwrite") == 0
 
 
 def test_missing_data_without_config_is_explained(tmp_path: Path, capsys) -> None:

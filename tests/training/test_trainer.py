@@ -17,8 +17,8 @@ from physdiff.training.trainer import NaNLossError, Trainer
 
 
 def test_loss_falls_and_model_loads(manufactured, tiny_settings) -> None:
-    s = tiny_settings(max_steps=80, lr=3e-3, warmup_steps=5, val_every=80,
-                      checkpoint_every=80)
+    s = tiny_settings(max_steps=60, lr=3e-3, warmup_steps=5, val_every=60,
+                      checkpoint_every=60)
     result = Trainer(s, manufactured, s.out, progress=False).run()
     losses = list(result.losses.values())
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
@@ -26,9 +26,9 @@ def test_loss_falls_and_model_loads(manufactured, tiny_settings) -> None:
     model = load_model(result.model_dir)
     assert model.config.grid_shape == [16, 16] and not model.training
     assert model.config.sigma_data == pytest.approx(manufactured.stats["sigma_data"])
-    assert model.extras["training"]["train"]["max_steps"] == 80
+    assert model.extras["training"]["train"]["max_steps"] == 60
     rows = read_log(Path(s.out) / "log.csv")
-    assert rows[-1]["step"] == 80 and math.isfinite(rows[-1]["val_rel_l2"])
+    assert rows[-1]["step"] == 60 and math.isfinite(rows[-1]["val_rel_l2"])
 
 
 def test_kill_and_resume_matches_uninterrupted(manufactured, tiny_settings, tmp_path) -> None:
