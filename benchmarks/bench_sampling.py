@@ -10,7 +10,9 @@ On a test set (a physdiff dataset file with the exact FD solutions) and a traine
 2. **speed**: milliseconds per solve at batch 1 and batch 256 (median of repeats), guided
    and unguided, on the chosen device.
 3. **refinement**: CG iterations to a relative residual of ``--tol`` from a zero start and
-   from the diffusion sample (guided and unguided).
+   from the diffusion samples (guided and unguided) of the first sampler at the largest NFE;
+4. **control**: weighted Jacobi from zero without the network, given the sweep budget a
+   guided run may spend (``max_sweeps`` x NFE), to show what the network contributes.
 
 Every problem is seeded by its index in the file, so the numbers do not depend on batching.
 Writes a JSON file (``--out``, atomically) and prints Markdown tables for BENCHMARKS.md.
@@ -40,6 +42,8 @@ from physdiff.evaluation.testset import TestSet, load_test_set
 from physdiff.models import load_model
 from physdiff.sampling import (
     GuidanceConfig,
+    PoissonOperator,
+    jacobi_sweeps,
     refine_solution,
     sampler_nfe,
     solve_diffusion,
@@ -54,10 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="test set (.nc or .zarr) with exact phi")
     p.add_argument("--limit", type=int, default=200, help="first N problems of the test set")
     p.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
-    p.add_argument("--samplers", nargs="+", default=["heun", "dpmpp_2m"])
-    p.add_argument("--timing-steps", type=int, default=8, help="Heun steps for the speed runs")
+    p.add_argument("--samplers", nargs="+", default=["dpmpp_2m", "heun"],
+                   help="the first one also gives the refinement starts (at the largest NFE)")
+    p.add_argument("--timing-steps", type=int, default=4, help="Heun steps for the speed runs")
     p.add_argument("--timing-batch", type=int, nargs="+", default=[1, 256])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--tol", type=float, default=1e-8, help="refinement tolerance")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
@@ -87,21 +92,42 @@ def residuals(ts: TestSet, phi: np.ndarray) -> np.ndarray:
     return out
 
 
-def accuracy(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows = []
+def summary(ts: TestSet, phi: np.ndarray, seconds: float) -> dict[str, Any]:
+    return {"rel_l2": spread(relative_l2(phi, ts.phi)),
+            "rel_residual": spread(residuals(ts, phi)), "ms_per_problem": 1e3 * seconds / len(ts)}
+
+
+def accuracy(model: Any, ts: TestSet, args: argparse.Namespace
+             ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, bool], np.ndarray]]:
+    """Rows of the accuracy table, and the fields solved (kept for the refinement runs)."""
+    rows, fields = [], {}
     for sampler in args.samplers:
         for nfe in args.nfe:
             steps = steps_for_nfe(sampler, nfe)
             for guided in (False, True):
-                phi, sec = solve_set(model, ts, args.batch_size, steps=steps, sampler=sampler,
-                                     guidance=guided, device=args.device)
-                rows.append({"sampler": sampler, "steps": steps,
-                             "nfe": sampler_nfe(sampler, steps), "guidance": guided,
-                             "rel_l2": spread(relative_l2(phi, ts.phi)),
-                             "rel_residual": spread(residuals(ts, phi)),
-                             "ms_per_problem": 1e3 * sec / len(ts)})
-                print(json.dumps(rows[-1]), file=sys.stderr)
-    return rows
+                key = (sampler, steps, guided)
+                if key not in fields:
+                    fields[key], sec = solve_set(model, ts, args.batch_size, steps=steps,
+                                                 sampler=sampler, guidance=guided,
+                                                 device=args.device)
+                    rows.append({"sampler": sampler, "steps": steps,
+                                 "nfe": sampler_nfe(sampler, steps), "guidance": guided,
+                                 **summary(ts, fields[key], sec)})
+                    print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows, fields
+
+
+def jacobi_only(ts: TestSet, sweeps: int) -> dict[str, Any]:
+    """Control: weighted Jacobi from zero, no network, with a guided run's sweep budget."""
+    phi, start = np.empty_like(ts.rho), time.perf_counter()
+    for idx in ts.batches(len(ts)):
+        fields = ts.bc(idx).resolve(ts.grid, (len(idx),)).to_fields((len(idx),))
+        op = PoissonOperator.from_fields(fields, ts.extent, dtype=torch.float64)
+        out, _ = jacobi_sweeps(op, op.apply_bc(torch.zeros(len(idx), *ts.grid.shape,
+                                                           dtype=torch.float64)),
+                               torch.tensor(ts.rho[idx]), torch.zeros(len(idx)), sweeps)
+        phi[idx] = out.numpy()
+    return {"sweeps": sweeps, **summary(ts, phi, time.perf_counter() - start)}
 
 
 def largest_group(ts: TestSet) -> np.ndarray:
@@ -111,18 +137,18 @@ def largest_group(ts: TestSet) -> np.ndarray:
 
 def speed(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
     idx = largest_group(ts)
+    kw = dict(extent=ts.extent, model=model, steps=args.timing_steps, device=args.device)
+    solve_diffusion(ts.rho[idx[:1]], ts.bc(idx[:1]), **kw)  # warm up
     rows = []
     for batch in args.timing_batch:
         take = np.resize(idx, batch)  # tile the group up to the batch size
         for guided in (False, True):
             times = []
-            for r in range(args.repeats + 1):
+            for r in range(args.repeats):
                 start = time.perf_counter()
-                solve_diffusion(ts.rho[take], ts.bc(take), extent=ts.extent, model=model,
-                                steps=args.timing_steps, guidance=guided, seed=r,
-                                batch_size=max(batch, 1), device=args.device)
-                if r:  # the first run warms up
-                    times.append(time.perf_counter() - start)
+                solve_diffusion(ts.rho[take], ts.bc(take), guidance=guided, seed=r,
+                                batch_size=batch, **kw)
+                times.append(time.perf_counter() - start)
             rows.append({"batch": batch, "guidance": guided, "steps": args.timing_steps,
                          "nfe": sampler_nfe("heun", args.timing_steps),
                          "ms_per_solve": 1e3 * statistics.median(times) / batch})
@@ -130,21 +156,17 @@ def speed(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, A
     return rows
 
 
-def refinement(model: Any, ts: TestSet, args: argparse.Namespace) -> list[dict[str, Any]]:
+def refinement(ts: TestSet, starts: dict[str, np.ndarray], tol: float
+               ) -> list[dict[str, Any]]:
+    """CG iterations to ``tol`` from each start (``starts`` maps a label to fields)."""
     rows = []
-    starts = {"zero": (np.zeros_like(ts.rho), 0.0)}
-    for guided in (False, True):
-        starts[f"diffusion, guidance={'on' if guided else 'off'}"] = solve_set(
-            model, ts, args.batch_size, steps=args.timing_steps, guidance=guided,
-            device=args.device)
-    for name, (phi0, sample_sec) in starts.items():
+    for name, phi0 in {"zero": np.zeros_like(ts.rho), **starts}.items():
         iters, start = np.empty(len(ts), dtype=int), time.perf_counter()
         for idx in ts.batches(len(ts)):
             bc = ts.bc(idx).resolve(ts.grid, (len(idx),))
-            iters[idx] = refine_solution(phi0[idx], ts.rho[idx], bc, tol=args.tol).iterations
-        rows.append({"start": name, "tol": args.tol, "iterations": spread(iters),
-                     "cg_ms_per_problem": 1e3 * (time.perf_counter() - start) / len(ts),
-                     "sample_ms_per_problem": 1e3 * sample_sec / len(ts)})
+            iters[idx] = refine_solution(phi0[idx], ts.rho[idx], bc, tol=tol).iterations
+        rows.append({"start": name, "tol": tol, "iterations": spread(iters),
+                     "cg_ms_per_problem": 1e3 * (time.perf_counter() - start) / len(ts)})
         print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
@@ -163,6 +185,11 @@ def markdown(res: dict[str, Any]) -> str:
     for r in res["speed"]:
         lines.append(f"| {r['batch']} | {r['nfe']} | {'on' if r['guidance'] else 'off'} | "
                      f"{r['ms_per_solve']:.1f} |")
+    c = res["jacobi_only"]
+    lines += ["", f"Control, weighted Jacobi from zero without the network, {c['sweeps']} sweeps: "
+              f"rel L2 median {c['rel_l2']['median']:.3g} (p95 {c['rel_l2']['p95']:.3g}), "
+              f"rel residual median {c['rel_residual']['median']:.3g} "
+              f"(p95 {c['rel_residual']['p95']:.3g}), {c['ms_per_problem']:.1f} ms/problem."]
     lines += ["", f"| CG start (tol {res['refinement'][0]['tol']:g}) | iterations median | "
               "p95 | CG ms/problem |", "|---|---|---|---|"]
     for r in res["refinement"]:
@@ -189,9 +216,15 @@ def main(argv: list[str] | None = None) -> int:
                       f"{torch.get_num_threads()} torch threads, device {args.device}",
            "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
            "guidance_config": GuidanceConfig().__dict__}
-    res["accuracy"] = accuracy(model, ts, args)
+    res["accuracy"], fields = accuracy(model, ts, args)
+    refine_steps = steps_for_nfe(args.samplers[0], max(args.nfe))
+    budget = GuidanceConfig().max_sweeps * sampler_nfe(args.samplers[0], refine_steps)
+    res["jacobi_only"] = jacobi_only(ts, budget)
+    res["refinement"] = refinement(ts, {
+        f"{args.samplers[0]} NFE {sampler_nfe(args.samplers[0], refine_steps)}, guidance "
+        f"{'on' if g else 'off'}": fields[(args.samplers[0], refine_steps, g)]
+        for g in (False, True)}, args.tol)
     res["speed"] = speed(model, ts, args)
-    res["refinement"] = refinement(model, ts, args)
     if args.out:
         write_json(args.out, res)
     print(markdown(res))

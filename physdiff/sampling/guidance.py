@@ -58,7 +58,7 @@ class GuidanceConfig:
     0.8
     """
 
-    max_sweeps: int = 32
+    max_sweeps: int = 128
     omega: float = 0.8
     tau: float = 1.0
     tol: float = 1e-6
