@@ -30,8 +30,8 @@ def test_numpy_round_trip_matches_solve_fd():
 
 def test_spec_forms_of_bc():
     rho = _rho((9, 9))
-    a = solve(rho, {"default": 0.0, "left": ("neumann", 1.0)})
-    b = solve(rho, BoundaryConditions(left=("neumann", 1.0), right=0.0, bottom=0.0, top=0.0))
+    a = solve(rho, {"default": 0.0, "left": ("neumann", 1.0)}, method="fd")
+    b = solve(rho, BoundaryConditions(left=("neumann", 1.0), right=0.0, bottom=0.0, top=0.0), method="fd")
     np.testing.assert_array_equal(a, b)
 
 
@@ -40,7 +40,7 @@ def test_torch_round_trip(dtype):
     torch = pytest.importorskip("torch")
     rho_np = _rho()
     rho = torch.from_numpy(rho_np).to(getattr(torch, dtype))
-    phi = solve(rho, BC)
+    phi = solve(rho, BC, method="fd")
     assert isinstance(phi, torch.Tensor)
     assert phi.dtype == (torch.float64 if dtype == "int64" else rho.dtype)
     assert phi.device == rho.device
@@ -62,7 +62,7 @@ def _dataarray(extent=(2.0, 1.0)):
 
 def test_xarray_round_trip_infers_extent_and_keeps_coords():
     rho = _dataarray()
-    phi = solve(rho, BC)
+    phi = solve(rho, BC, method="fd")
     assert isinstance(phi, xr.DataArray) and phi.name == "phi"
     assert phi.dims == rho.dims and list(phi.sample.values) == [10, 11]
     np.testing.assert_array_equal(phi.x, rho.x)
@@ -73,13 +73,13 @@ def test_xarray_round_trip_infers_extent_and_keeps_coords():
 
 def test_xarray_extent_mismatch_raises():
     with pytest.raises(ValueError, match="disagrees"):
-        solve(_dataarray(), BC, extent=(1.0, 1.0))
+        solve(_dataarray(), BC, extent=(1.0, 1.0), method="fd")
 
 
 def test_xarray_needs_y_x_dims():
     rho = _dataarray().transpose("x", "y", "sample")
     with pytest.raises(ValueError, match=r"\('y', 'x'\)"):
-        solve(rho, BC)
+        solve(rho, BC, method="fd")
 
 
 def test_unknown_method_lists_methods():
@@ -96,8 +96,24 @@ def test_diffusion_missing_module_is_value_error(monkeypatch):
 def test_import_does_not_pull_torch():
     import subprocess
 
-    code = "import sys, physdiff; physdiff.solve([[0.0] * 3] * 3, 'dirichlet'); " \
+    code = "import sys, physdiff; physdiff.solve([[0.0] * 3] * 3, 'dirichlet', method='fd'); " \
            "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_default_solve_uses_the_shipped_model():
+    """``solve(rho, bc)`` with no method or model samples the shipped 64x64 model."""
+    grid = np.linspace(0.0, 1.0, 64)
+    rho = np.sin(np.pi * grid)[:, None] * np.sin(2 * np.pi * grid)[None, :]
+    bc = BoundaryConditions.dirichlet(left=1.0, right=0.0, bottom=0.0, top=0.0)
+    phi = solve(rho, bc, steps=2)
+    assert phi.shape == (64, 64) and np.isfinite(phi).all()
+    np.testing.assert_array_equal(phi[:, 0][1:-1], 1.0)  # Dirichlet values are exact
+    assert not np.array_equal(phi, solve(rho, bc, method="fd"))  # a sample, not the FD answer
+
+
+def test_default_model_names_what_it_covers():
+    with pytest.raises(ValueError, match=r"covers a 64x64 grid.*method='fd'"):
+        solve(np.zeros((33, 33)), "dirichlet")

@@ -114,5 +114,6 @@ class PoissonDiffusionModel(nn.Module):
             raise ValueError(
                 f"the model covers a {want_shape[0]}x{want_shape[1]} grid with extent "
                 f"{want_ext} but got {tuple(shape)} with extent {tuple(extent)}; use "
-                f"method='fd' for the exact solver or a model trained on this grid"
+                f"method='fd' for the exact solver, resample rho and the boundary data onto "
+                f"the model's grid, or use a model trained on this grid"
             )

@@ -62,29 +62,26 @@ def _load(path: str, stamp: tuple[tuple[str, int], ...], device: str) -> Any:
 def resolve_model(model: Any, device: torch.device) -> Any:
     """A model on ``device``: load a folder path once (cached), or move a loaded model.
 
+    ``None`` means the shipped default model (:func:`physdiff.models.default.default_model_path`).
     A loaded model (anything with ``config`` and ``condition``) is moved to ``device`` in
     place. Paths are cached by absolute path, file modification times and device.
 
     Raises
     ------
     ValueError
-        ``model`` is None (no shipped default model exists yet), or not a model, or a folder
-        that is not a (valid) model.
+        ``model`` is not a model, or a folder that is not a (valid) model.
     FileNotFoundError
         The folder does not exist.
 
     Examples
     --------
-    >>> resolve_model(None, torch.device("cpu"))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: method='diffusion' needs model=...
+    >>> list(resolve_model(None, torch.device("cpu")).config.grid_shape)
+    [64, 64]
     """
     if model is None:
-        raise ValueError(
-            "method='diffusion' needs model=... (a saved model folder or a model from "
-            "physdiff.load_model) for now: no default model is shipped yet. Train one with "
-            "`physdiff train`, or use method='fd' for the exact solver")
+        from ..models.default import default_model_path
+
+        model = default_model_path()
     if isinstance(model, (str, os.PathLike)):
         path = Path(model).expanduser().resolve()
         return _load(str(path), _stamp(path), str(device))

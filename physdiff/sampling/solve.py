@@ -196,7 +196,7 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
 
 
 def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
-                    model: Any = None, steps: int = 18, seed: int | Sequence[int] = 0,
+                    model: Any = None, steps: int = 10, seed: int | Sequence[int] = 0,
                     guidance: bool | GuidanceConfig | Mapping[str, Any] = True,
                     sampler: str = "heun", n_samples: int = 1, refine: bool = False,
                     tol: float | None = None, device: str | torch.device = "auto",
@@ -214,7 +214,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         ``(Lx, Ly)``; must be the model's.
     model : str, PathLike or PoissonDiffusionModel
         A model folder (loaded once and cached) or a loaded model (moved to ``device``).
-        Required until a default model ships.
+        Default: the shipped model (``physdiff/default_model``, 64x64 on the unit square).
     steps : int
         Sampler steps on the Karras schedule (Heun: ``2 * steps - 1`` network evaluations).
     seed : int or sequence of int
@@ -258,7 +258,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     >>> solve_diffusion(np.zeros((16, 16)), "dirichlet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: method='diffusion' needs model=...
+    ValueError: the model covers a 64x64 grid...
     """
     rho = _check_rho(rho)
     steps, n_samples = _check_count(steps, "steps"), _check_count(n_samples, "n_samples")

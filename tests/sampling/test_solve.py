@@ -122,7 +122,7 @@ def bad_calls(tiny_model, case, tmp_path):
     nan[0, 3, 3] = np.nan
     m = dict(model=tiny_model)
     return {
-        "no model": (dict(rho=rho, bc=bc), ValueError, "model="),
+        "no model": (dict(rho=rho, bc=bc), ValueError, r"covers a 64x64 grid.*method='fd'"),
         "missing folder": (dict(rho=rho, bc=bc, model=tmp_path / "nope"), FileNotFoundError,
                            "no model folder"),
         "corrupt folder": (dict(rho=rho, bc=bc, model=corrupt), ValueError, "corrupt"),

@@ -116,12 +116,3 @@ def test_all_kinds_exact_on_dense_transform_sizes(kx, ky, shape):
         (wy, wx) = (axis_weights(*k, n) for k, n in zip(axis_kinds(kinds), shape, strict=True))
         mean = np.einsum("bij,i,j->b", phi_u, wy, wx) / (wy.sum() * wx.sum())
         assert np.abs(mean).max() <= 1e-12 * np.abs(phi_u).max()
-
-
-def test_docstring_examples_of_tridiagonal_module():
-    import doctest
-
-    import physdiff.solvers.tridiagonal as module
-
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
