@@ -28,7 +28,8 @@ def _is_labelled(*kinds: Any) -> bool:
     return any(k.kind == "xarray" for k in kinds)
 
 
-def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None, **kwargs: Any) -> Any:
+def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None,
+          **kwargs: Any) -> Any:
     """Solve the Poisson equation ``laplacian(phi) = rho`` on a rectangle.
 
     Parameters

@@ -31,7 +31,8 @@ def test_numpy_round_trip_matches_solve_fd():
 def test_spec_forms_of_bc():
     rho = _rho((9, 9))
     a = solve(rho, {"default": 0.0, "left": ("neumann", 1.0)}, method="fd")
-    b = solve(rho, BoundaryConditions(left=("neumann", 1.0), right=0.0, bottom=0.0, top=0.0), method="fd")
+    bc = BoundaryConditions(left=("neumann", 1.0), right=0.0, bottom=0.0, top=0.0)
+    b = solve(rho, bc, method="fd")
     np.testing.assert_array_equal(a, b)
 
 
