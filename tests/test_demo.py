@@ -1,0 +1,23 @@
+"""`physdiff demo` runs end to end on the shipped model and writes what it announces."""
+
+import json
+
+from physdiff.cli import main
+
+
+def test_demo_prints_table_and_writes_report(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n", "2", "--nfe", "3", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "fd" in printed and "diffusion-guided-nfe3" in printed and "report:" in printed
+    summary = json.loads((out / "summary.json").read_text())["problems"]
+    assert set(summary["configs"]) == {"fd", "diffusion-nfe3", "diffusion-guided-nfe3"}
+    assert summary["configs"]["fd"]["rel_residual"]["median"] < 1e-6
+    assert (out / "report.md").read_text().count("diffusion-guided-nfe3") >= 1
+    assert sorted(p.name for p in (out / "problems").glob("panels_sample*.png")) == [
+        "panels_sample0.png", "panels_sample1.png"]
+
+
+def test_demo_rejects_bad_n(capsys):
+    assert main(["demo", "--n", "0"]) == 2
+    assert "n must be >= 1" in capsys.readouterr().err
