@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from conftest import N, problems
 
 from physdiff.sampling.guidance import GuidanceConfig, GuidedDenoiser, jacobi_sweeps
 from physdiff.sampling.physics import PoissonOperator
 from physdiff.sampling.solve import solve_diffusion
 from physdiff.solvers import BoundaryConditions, Grid, make_compatible, relative_residual, solve_fd
+from tests.sampling.conftest import N, problems
 
 GRID = Grid((9, 11), extent=(1.0, 1.5))
 BCS = [BoundaryConditions.dirichlet(left=1.0, right=-0.5, bottom=0.3, top=0.0),

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from test_guidance import BCS, GRID, setup
 
 from physdiff.sampling.refine import refine_solution, symmetric_system
 from physdiff.solvers import relative_residual, solve_fd
+from tests.sampling.test_guidance import BCS, GRID, setup
 
 
 @pytest.mark.parametrize("bc", BCS, ids=["DDDD", "NDND", "PPDN", "PPPP"])

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from conftest import N, problems
 
 import physdiff
 from physdiff.models import save_model
 from physdiff.sampling.model_cache import clear_model_cache, resolve_device
 from physdiff.sampling.solve import DiffusionResult, solve_diffusion
 from physdiff.solvers import BoundaryConditions, Grid, relative_residual
+from tests.sampling.conftest import N, problems
 
 FAST = dict(steps=2, sampler="euler", device="cpu")
 

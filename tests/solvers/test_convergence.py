@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from fd_cases import problem, smooth_axis, trapezoid_mean
 
 from physdiff.solvers import make_compatible, solve_fd
+from tests.solvers.fd_cases import problem, smooth_axis, trapezoid_mean
 
 D, N, P = ("dirichlet",) * 2, ("neumann",) * 2, ("periodic",) * 2
 DN, ND = ("dirichlet", "neumann"), ("neumann", "dirichlet")

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from fd_cases import ALL_KIND_PAIRS, exact_axis, problem, trapezoid_mean
 
 from physdiff.solvers import boundary_error, laplacian, relative_residual, solve_fd
+from tests.solvers.fd_cases import ALL_KIND_PAIRS, exact_axis, problem, trapezoid_mean
 
 EXTENT = (1.3, 0.8)
 SHAPE = (9, 12)

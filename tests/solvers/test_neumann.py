@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from fd_cases import trapezoid_mean
 
 from physdiff.solvers import BoundaryConditions, make_compatible, relative_residual, solve_fd
+from tests.solvers.fd_cases import trapezoid_mean
 
 
 def test_incompatible_pure_neumann_raises_with_physics_message():

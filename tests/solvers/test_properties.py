@@ -1,7 +1,6 @@
 """Hypothesis property tests: random shapes, boundary kinds and data."""
 
 import numpy as np
-from fd_cases import AXIS_KINDS, random_bc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +11,7 @@ from physdiff.solvers import (
     relative_residual,
     solve_fd,
 )
+from tests.solvers.fd_cases import AXIS_KINDS, random_bc
 
 problems = st.tuples(st.integers(3, 20), st.integers(3, 20), st.sampled_from(AXIS_KINDS),
                      st.sampled_from(AXIS_KINDS), st.integers(0, 2**32 - 1),

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
-from fd_cases import ALL_KIND_PAIRS, random_bc
 
 from physdiff.solvers import Grid, assemble_laplacian, build_rhs, solve_fd
 from physdiff.solvers.sparse import factorized_laplacian
 from physdiff.solvers.system import apply_operator, resolve_for
+from tests.solvers.fd_cases import ALL_KIND_PAIRS, random_bc
 
 NONSINGULAR = [p for p in ALL_KIND_PAIRS if "dirichlet" in p[0] + p[1]]
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
-from fd_cases import ALL_KIND_PAIRS, AXIS_KINDS, random_bc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from physdiff.solvers.fd import solver_path, transposed_kinds
 from physdiff.solvers.sparse import factorized_laplacian
 from physdiff.solvers.spectral import line_factors
 from physdiff.solvers.system import resolve_for
+from tests.solvers.fd_cases import ALL_KIND_PAIRS, AXIS_KINDS, random_bc
 
 MIXED = [("dirichlet", "neumann"), ("neumann", "dirichlet")]
 EQUAL = [("dirichlet", "dirichlet"), ("neumann", "neumann"), ("periodic", "periodic")]

@@ -5,7 +5,6 @@ import pytest
 import scipy.fft as fft
 import scipy.linalg as sla
 import scipy.sparse.linalg as spla
-from fd_cases import ALL_KIND_PAIRS, random_bc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from physdiff.solvers.spectral import (
 )
 from physdiff.solvers.system import apply_operator, axis_kinds, axis_weights, resolve_for
 from physdiff.solvers.tridiagonal import factor_tridiagonal, solve_factored
+from tests.solvers.fd_cases import ALL_KIND_PAIRS, random_bc
 
 
 def _kinds(kx, ky):
