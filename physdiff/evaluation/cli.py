@@ -73,6 +73,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_train_baseline(args: argparse.Namespace) -> int:
     """Train a U-Net or FNO baseline; its settings follow ``--like`` when given."""
+    from .._device import resolve_device
     from ..datasets import PoissonDataset
     from ..training.setup import model_config_for
     from .baseline_training import (
@@ -81,7 +82,6 @@ def run_train_baseline(args: argparse.Namespace) -> int:
         settings_like,
         train_baseline,
     )
-    from .harness import resolve_device
 
     if args.like and args.like_config:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._device import resolve_device
 from ..solvers import residual
 from .figures import write_figures
 from .methods import Prediction, predict_fd, predict_regression
@@ -30,7 +31,7 @@ from .report import summarize_results, write_report, write_summary
 from .results import MethodResult, to_dataset, write_netcdf
 from .testset import TestSet, load_test_set
 
-__all__ = ["METHODS", "EvalSettings", "evaluate", "resolve_device"]
+__all__ = ["METHODS", "EvalSettings", "evaluate"]
 
 #: Method names ``evaluate`` knows.
 METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
@@ -67,22 +68,6 @@ class EvalSettings:
             if kind in methods and not self.baselines.get(kind):
                 raise ValueError(f"method {kind!r} needs a trained baseline folder; pass "
                                  f"--{kind} DIR (train one with `physdiff train-baseline`)")
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; a CUDA request without CUDA is an error.
-
-    Examples
-    --------
-    >>> resolve_device("cpu").type
-    'cpu'
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
-    return dev
 
 
 @dataclass

@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``physdiff train`` with parsed arguments; returns the exit status."""
+    from .._device import resolve_device
     from .settings import load_run_settings
-    from .setup import resolve_device
     from .trainer import Trainer
 
     if args.resume and args.overwrite:
@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace) -> int:
     settings = load_run_settings(args.config, args.overrides)
     if args.out:
         settings.out = args.out
-    device = resolve_device(args.device)
+    device = resolve_device(args.device).type
     dataset, ckpt = _prepare(settings, args, device)
     trainer = Trainer(settings, dataset, settings.out, resume_from=ckpt, device=device,
                       progress=not args.no_progress)

@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..models.config import ModelConfig
 from .checkpoint import latest_checkpoint
 from .settings import DataSettings
 
-__all__ = ["prepare_run_dir", "open_training_data", "model_config_for", "resolve_device"]
+__all__ = ["prepare_run_dir", "open_training_data", "model_config_for"]
 
 
 def prepare_run_dir(out: str | Path, *, resume: bool, overwrite: bool) -> Path | None:
@@ -90,14 +88,3 @@ def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
                 raise ValueError(f"the model config sets {key}={given} but the dataset has "
                                  f"{derived[key]}; fix the model config or use other data")
     return ModelConfig.from_dict({**dict(arch), **derived})
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu")
-    return device

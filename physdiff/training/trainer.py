@@ -68,7 +68,7 @@ class Trainer:
     resume_from : Path, optional
         A checkpoint folder to continue from.
     device : {"cpu", "cuda"}
-        Resolved device (see :func:`.setup.resolve_device`).
+        Resolved device type (see :func:`physdiff._device.resolve_device`).
     progress : bool
         Show a tqdm bar (main process only).
     """
