@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "evaluate": "harness", "EvalSettings": "harness", "METHODS": "harness",
+    "evaluate": "harness", "rebuild": "harness", "EvalSettings": "harness", "METHODS": "harness",
     "relative_l2": "metrics", "problem_metrics": "metrics", "summarize": "metrics",
     "RegressionBaseline": "baselines", "load_baseline": "baselines",
     "save_baseline": "baselines", "train_baseline": "baseline_training",

@@ -57,8 +57,12 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run :func:`physdiff.evaluation.evaluate` from parsed options; prints the report path."""
-    from .harness import EvalSettings, evaluate
+    from .harness import EvalSettings, evaluate, rebuild
 
+    if args.rebuild:
+        rebuild(args.rebuild)
+        print(f"rebuilt {Path(args.rebuild) / 'report.md'}")
+        return 0
     o = _merged(args)
     settings = EvalSettings(
         nfe=[int(n) for n in o["nfe"]], guidance=_GUIDANCE[o["guidance"]],
@@ -129,6 +133,8 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
+    p.add_argument("--rebuild", metavar="OUT",
+                   help="only re-derive figures, summary.json and report.md from OUT's netCDF")
     p.set_defaults(func=run_evaluate)
 
 

@@ -12,6 +12,7 @@ writes under ``out_dir``::
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .figures import write_figures
 from .methods import Prediction, predict_fd, predict_regression
 from .metrics import problem_metrics, relative_spread
 from .report import summarize_results, write_report, write_summary
-from .results import MethodResult, to_dataset, write_netcdf
+from .results import MethodResult, read_results, to_dataset, write_netcdf
 from .testset import TestSet, load_test_set
 
 __all__ = ["METHODS", "EvalSettings", "evaluate"]
@@ -287,8 +288,45 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     for ts in test_sets:
         ds = _evaluate_set(ts, configs, models, s, device, out_dir, attrs)
         summaries[ts.name] = summarize_results(ds)
-    figures = {ts.name: sorted(str(p.relative_to(out_dir)) for p in (out_dir / ts.name)
-                               .glob("*.png")) for ts in test_sets}
+    _write_reports(out_dir, summaries)
+    return summaries
+
+
+def _write_reports(out_dir: Path, summaries: dict[str, Any]) -> None:
+    figures = {name: sorted(str(p.relative_to(out_dir)) for p in (out_dir / name).glob("*.png"))
+               for name in summaries}
     write_summary(summaries, out_dir / "summary.json")
     write_report(summaries, out_dir / "report.md", figures=figures)
+
+
+def rebuild(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Re-derive figures, ``summary.json`` and ``report.md`` from the netCDF files only.
+
+    For a run whose report code changed, or whose report was lost; test sets keep the
+    order of an existing ``summary.json``.
+
+    Examples
+    --------
+    >>> rebuild("/no/such/eval")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no <test set>/metrics.nc under /no/such/eval; ...
+    """
+    out_dir = Path(out_dir)
+    names = sorted(p.parent.name for p in out_dir.glob("*/metrics.nc"))
+    if not names:
+        raise FileNotFoundError(f"no <test set>/metrics.nc under {out_dir}; run "
+                                f"`physdiff evaluate` first")
+    old = out_dir / "summary.json"
+    if old.is_file():
+        order = [n for n in json.loads(old.read_text()) if n in names]
+        names = order + [n for n in names if n not in order]
+    summaries = {}
+    for name in names:
+        ds = read_results(out_dir / name / "metrics.nc")
+        panels_file = out_dir / name / "panels.nc"
+        panels = read_results(panels_file) if panels_file.is_file() else None
+        write_figures(ds, panels, out_dir / name)
+        summaries[name] = summarize_results(ds)
+    _write_reports(out_dir, summaries)
     return summaries

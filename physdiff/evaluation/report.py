@@ -18,7 +18,8 @@ import xarray as xr
 
 from .metrics import METRICS, summarize
 
-__all__ = ["summarize_results", "render_report", "write_summary", "write_report"]
+__all__ = ["summarize_results", "calibration", "render_report", "write_summary",
+           "write_report"]
 
 _HEADERS = {"rel_l2": "rel. L2", "rel_residual": "rel. residual", "bc_error": "BC error"}
 
@@ -50,9 +51,33 @@ def summarize_results(ds: xr.Dataset) -> dict[str, Any]:
         }
         for name in METRICS + ("ens_std",):
             entry[name] = summarize(row[name].values)
+        if entry["n_samples"] > 1:
+            entry["calibration"] = calibration(row.ens_std.values, row.rel_l2.values)
         configs[label] = entry
     attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in ds.attrs.items()}
     return {"n_samples": int(ds.sizes["sample"]), "attrs": attrs, "configs": configs}
+
+
+def calibration(spread: np.ndarray, error: np.ndarray) -> dict[str, float]:
+    """How well an ensemble's spread predicts its error, over samples.
+
+    ``spearman``: rank correlation of spread and error (1: the spread orders the samples by
+    error perfectly); ``median_ratio``: median of error / spread (1: calibrated, > 1: the
+    ensemble is over-confident).
+
+    Examples
+    --------
+    >>> c = calibration(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0]))
+    >>> c["spearman"], c["median_ratio"]
+    (1.0, 2.0)
+    """
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(spread) & np.isfinite(error) & (spread > 0)
+    if ok.sum() < 2:
+        return {"spearman": float("nan"), "median_ratio": float("nan")}
+    rho = spearmanr(spread[ok], error[ok]).statistic
+    return {"spearman": float(rho), "median_ratio": float(np.median(error[ok] / spread[ok]))}
 
 
 def _fmt(x: float) -> str:
@@ -95,11 +120,13 @@ def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff e
             out += ["Boundary kinds (left right bottom top) the diffusion model never saw in "
                     f"training, admitted for this shift test: {attrs['unseen_kinds']}.", ""]
         out += _table(summary)
-        calib = {k: e["ens_std"]["median"] for k, e in summary["configs"].items()
-                 if e["n_samples"] > 1}
-        if calib:
-            out += ["", "Ensemble spread (median relative std over the draws): "
-                    + ", ".join(f"{k}: {_fmt(v)}" for k, v in calib.items())]
+        for k, e in summary["configs"].items():
+            if e["n_samples"] > 1:
+                c = e["calibration"]
+                out += ["", f"Calibration of {k}: median spread ||std||/||φ*|| "
+                        f"{_fmt(e['ens_std']['median'])}, median error/spread "
+                        f"{_fmt(c['median_ratio'])} (1 = calibrated), Spearman rank "
+                        f"correlation of spread and error {_fmt(c['spearman'])}."]
         for fig in (figures or {}).get(name, []):
             out += ["", f"![{Path(fig).stem}]({fig})"]
         out.append("")

@@ -87,3 +87,20 @@ def test_figures_are_real_pngs_of_sensible_size(evaluated):
         h, w = imread(path).shape[:2]
         assert 200 <= w <= 3000 and 200 <= h <= 3000, (name, w, h)
         assert imread(path).std() > 0.01                       # not a blank canvas
+
+
+def test_rebuild_reproduces_summary_from_netcdf(evaluated, tmp_path):
+    import shutil
+
+    from physdiff.evaluation.harness import rebuild
+
+    out, summaries, _ = evaluated
+    copy = tmp_path / "copy"
+    shutil.copytree(out / "tiny", copy / "tiny", ignore=shutil.ignore_patterns("*.png"))
+    rebuilt = rebuild(copy)
+    assert json.loads((copy / "summary.json").read_text()) == json.loads(
+        (out / "summary.json").read_text())
+    assert rebuilt["tiny"]["configs"].keys() == summaries["tiny"]["configs"].keys()
+    assert (copy / "tiny" / "distributions.png").is_file() and (copy / "report.md").is_file()
+    ens = rebuilt["tiny"]["configs"]["diffusion-guided-ens2-nfe3"]["calibration"]
+    assert -1.0 <= ens["spearman"] <= 1.0 and ens["median_ratio"] > 0
