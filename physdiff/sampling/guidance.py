@@ -150,7 +150,8 @@ class GuidedDenoiser:
     Attributes
     ----------
     stats : dict
-        Running totals: ``calls`` (denoiser evaluations) and ``sweeps`` (per-sample sweeps).
+        Running totals: ``calls`` (denoiser evaluations) and ``sweeps``, a ``(B,)`` tensor of
+        the Jacobi sweeps each sample has taken.
 
     Examples
     --------
@@ -169,11 +170,12 @@ class GuidedDenoiser:
     rho: torch.Tensor
     sigma_data: float
     config: GuidanceConfig = field(default_factory=GuidanceConfig)
-    stats: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "sweeps": 0})
+    stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # targets are relative residuals in the sense the evaluation reports
         self._ref_norm = self.op.reference_norm(self.rho)
+        self.stats.update(calls=0, sweeps=torch.zeros(self.rho.shape[0], dtype=torch.long))
 
     def target(self, sigma: torch.Tensor) -> torch.Tensor:
         """``(B,)`` absolute residual norms at which the sweeps stop at noise level sigma."""
@@ -191,7 +193,7 @@ class GuidedDenoiser:
         x0 = self.op.apply_bc(x0.detach())
         x0, sweeps = jacobi_sweeps(self.op, x0, self.rho, self.target(sigma), cfg.max_sweeps,
                                    cfg.omega)
-        self.stats["sweeps"] += int(sweeps.sum())
+        self.stats["sweeps"] += sweeps.cpu()
         return x0
 
     def _dps(self, x: torch.Tensor, sigma: torch.Tensor, cond: Any) -> torch.Tensor:

@@ -61,6 +61,8 @@ class DiffusionResult:
         Denoiser evaluations per sample.
     refine_iterations : ndarray or None
         CG iterations per problem when refinement ran.
+    guidance_sweeps : ndarray or None
+        Jacobi sweeps each sample took during guided sampling (``batch + (K,)``).
     """
 
     phi: np.ndarray
@@ -68,6 +70,7 @@ class DiffusionResult:
     std: np.ndarray
     nfe: int
     refine_iterations: np.ndarray | None = None
+    guidance_sweeps: np.ndarray | None = None
 
     def map_arrays(self, fn: Callable[[np.ndarray, str], Any]) -> DiffusionResult:
         """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
@@ -149,8 +152,9 @@ def _model_denoiser(model: Any, device: torch.device) -> Callable[..., torch.Ten
 
 
 def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], seeds: np.ndarray,
-                  extent: tuple[float, float], plan: dict[str, Any]) -> np.ndarray:
-    """Sample one chunk of (problem, sample) items; returns physical phi ``(n, ny, nx)``."""
+                  extent: tuple[float, float], plan: dict[str, Any]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Sample one chunk of (problem, sample) items: physical phi ``(n, ny, nx)``, sweeps."""
     dev = plan["device"]
     rho_t = torch.as_tensor(rho, dtype=torch.float32, device=dev)
     cond, scale = model.condition(rho_t, fields, extent)
@@ -164,7 +168,8 @@ def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], se
     x = float(sigmas[0]) * randn_per_sample(seeds, (1,) + rho.shape[-2:], device=dev)
     with torch.no_grad():
         out = op.apply_bc(plan["sampler"](denoiser, x, sigmas, cond))
-    return (out[:, 0].double() * safe.double().view(-1, 1, 1)).cpu().numpy()
+    sweeps = denoiser.stats["sweeps"] if plan["guidance"] is not None else torch.zeros(len(x))
+    return (out[:, 0].double() * safe.double().view(-1, 1, 1)).cpu().numpy(), sweeps.numpy()
 
 
 def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
@@ -176,8 +181,9 @@ def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
 
 
 def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
-                plan: dict[str, Any]) -> np.ndarray:
-    """All samples, ``(n_problems, K, ny, nx)``, in chunks of ``plan["batch_size"]`` items."""
+                plan: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """All samples ``(n_problems, K, ny, nx)`` and their guidance sweeps ``(n_problems, K)``,
+    in chunks of ``plan["batch_size"]`` items."""
     n, k = seeds.shape
     shape = rho.shape[-2:]
     rho_flat = rho.reshape((n,) + shape)
@@ -185,14 +191,15 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
               bc.to_fields(rho.shape[:-2]).items()}
     problem = np.repeat(np.arange(n), k)
     flat_seeds = seeds.reshape(-1)
-    out = np.empty((n * k,) + shape)
+    out, sweeps = np.empty((n * k,) + shape), np.zeros(n * k, dtype=np.int64)
     starts = range(0, n * k, plan["batch_size"])
     for start in tqdm(starts, disable=not plan["progress"], desc="diffusion solve"):
         idx = slice(start, start + plan["batch_size"])
         sel = problem[idx]
-        out[idx] = _sample_chunk(net, rho_flat[sel], {m: f[sel] for m, f in fields.items()},
-                                 flat_seeds[idx], bc.grid.extent, plan)
-    return out.reshape((n, k) + shape)
+        out[idx], sweeps[idx] = _sample_chunk(
+            net, rho_flat[sel], {m: f[sel] for m, f in fields.items()}, flat_seeds[idx],
+            bc.grid.extent, plan)
+    return out.reshape((n, k) + shape), sweeps.reshape(n, k)
 
 
 def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
@@ -277,8 +284,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     cfg = net.config
     plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
-    samples = _sample_all(net, rho, resolved, seeds, plan).reshape(
-        batch + (n_samples,) + resolved.grid.shape)
+    samples, sweeps = _sample_all(net, rho, resolved, seeds, plan)
+    samples = samples.reshape(batch + (n_samples,) + resolved.grid.shape)
     samples = enforce_constraints(np.moveaxis(samples, -3, 0), resolved)
     samples = np.moveaxis(samples, 0, -3)
     phi = samples.mean(axis=-3)
@@ -289,4 +296,5 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         phi, iterations = refined.phi, refined.iterations
     if n_samples == 1 and not return_info:
         return phi
-    return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations)
+    return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations,
+                           sweeps.reshape(batch + (n_samples,)) if plan["guidance"] else None)

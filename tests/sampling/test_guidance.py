@@ -85,10 +85,10 @@ def test_guided_denoiser_lowers_residual_and_holds_dirichlet():
     assert float(op.relative_residual(out, rho_t)) < 0.1 * float(before)
     mask = op.dirichlet_mask[0]
     assert torch.equal(out[0, 0][mask], op.dirichlet_value[0][mask])
-    assert guided.stats == {"calls": 1, "sweeps": 8}
+    assert guided.stats["calls"] == 1 and guided.stats["sweeps"].tolist() == [8]
     # at a large noise level the estimate is trusted only roughly: no sweeps are spent
     guided(x, torch.tensor([50.0], dtype=torch.float64), None)
-    assert guided.stats["sweeps"] == 8
+    assert guided.stats["sweeps"].tolist() == [8]
 
 
 def test_dps_step_lowers_residual():

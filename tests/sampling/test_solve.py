@@ -86,6 +86,7 @@ def test_uncertainty_from_several_samples(tiny_model, case):
     np.testing.assert_allclose(res.std, res.samples.std(axis=1, ddof=1))
     assert res.std[:, 1:-1, 1:-1].min() > 0 and res.std[:, 0].max() == 0
     assert res.nfe == 2
+    assert res.guidance_sweeps.shape == (2, 3) and res.guidance_sweeps.min() > 0
     # samples are seeded per (problem, sample) pair: asking for more keeps the first ones
     more = solve_diffusion(rho[:2], "dirichlet", model=tiny_model, n_samples=4, **FAST)
     np.testing.assert_allclose(more.samples[:, :3], res.samples, rtol=1e-5, atol=1e-6)
