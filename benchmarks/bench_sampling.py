@@ -10,9 +10,9 @@ On a test set (a physdiff dataset file with the exact FD solutions) and a traine
 2. **speed**: milliseconds per solve at batch 1 and batch 256 (median of repeats), guided
    and unguided, on the chosen device.
 3. **refinement**: CG iterations to a relative residual of ``--tol`` from a zero start and
-   from the diffusion samples (guided and unguided) of the first sampler at the largest NFE;
-4. **control**: weighted Jacobi from zero without the network, given the sweep budget a
-   guided run may spend (``max_sweeps`` x NFE), to show what the network contributes.
+   from the diffusion samples (guided and unguided) of the most accurate guided setting;
+4. **control**: weighted Jacobi from zero without the network, given as many sweeps as the
+   most accurate guided setting spent (median), to show what the network contributes.
 
 Every problem is seeded by its index in the file, so the numbers do not depend on batching.
 Writes a JSON file (``--out``, atomically) and prints Markdown tables for BENCHMARKS.md.
@@ -58,27 +58,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="test set (.nc or .zarr) with exact phi")
     p.add_argument("--limit", type=int, default=200, help="first N problems of the test set")
     p.add_argument("--nfe", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
-    p.add_argument("--samplers", nargs="+", default=["dpmpp_2m", "heun"],
-                   help="the first one also gives the refinement starts (at the largest NFE)")
+    p.add_argument("--samplers", nargs="+", default=["dpmpp_2m", "heun"])
     p.add_argument("--timing-steps", type=int, default=4, help="Heun steps for the speed runs")
     p.add_argument("--timing-batch", type=int, nargs="+", default=[1, 256])
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--tol", type=float, default=1e-8, help="refinement tolerance")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default=None, help="JSON results file")
     return p.parse_args(argv)
 
 
-def solve_set(model: Any, ts: TestSet, batch_size: int, **kw: Any) -> tuple[np.ndarray, float]:
-    """Solve every problem (seeded by its index in the file); returns (phi, seconds)."""
-    phi = np.empty_like(ts.rho)
+def solve_set(model: Any, ts: TestSet, batch_size: int, **kw: Any
+              ) -> tuple[np.ndarray, float, float]:
+    """Solve every problem (seeded by its index in the file).
+
+    Returns the fields, the seconds taken and the median number of guidance sweeps.
+    """
+    phi, sweeps = np.empty_like(ts.rho), np.zeros(len(ts))
     start = time.perf_counter()
     for idx in ts.batches(batch_size):
-        phi[idx] = solve_diffusion(ts.rho[idx], ts.bc(idx), extent=ts.extent, model=model,
-                                   seed=[int(s) for s in ts.sample[idx]],
-                                   batch_size=batch_size, **kw)
-    return phi, time.perf_counter() - start
+        res = solve_diffusion(ts.rho[idx], ts.bc(idx), extent=ts.extent, model=model,
+                              seed=[int(s) for s in ts.sample[idx]], batch_size=batch_size,
+                              return_info=True, **kw)
+        phi[idx] = res.phi
+        if res.guidance_sweeps is not None:
+            sweeps[idx] = res.guidance_sweeps[:, 0]
+    return phi, time.perf_counter() - start, float(np.median(sweeps))
 
 
 def spread(values: np.ndarray) -> dict[str, float]:
@@ -106,14 +114,15 @@ def accuracy(model: Any, ts: TestSet, args: argparse.Namespace
             steps = steps_for_nfe(sampler, nfe)
             for guided in (False, True):
                 key = (sampler, steps, guided)
-                if key not in fields:
-                    fields[key], sec = solve_set(model, ts, args.batch_size, steps=steps,
-                                                 sampler=sampler, guidance=guided,
-                                                 device=args.device)
-                    rows.append({"sampler": sampler, "steps": steps,
-                                 "nfe": sampler_nfe(sampler, steps), "guidance": guided,
-                                 **summary(ts, fields[key], sec)})
-                    print(json.dumps(rows[-1]), file=sys.stderr)
+                if key in fields:
+                    continue
+                fields[key], sec, sweeps = solve_set(model, ts, args.batch_size, steps=steps,
+                                                     sampler=sampler, guidance=guided,
+                                                     device=args.device)
+                rows.append({"sampler": sampler, "steps": steps,
+                             "nfe": sampler_nfe(sampler, steps), "guidance": guided,
+                             "median_sweeps": sweeps, **summary(ts, fields[key], sec)})
+                print(json.dumps(rows[-1]), file=sys.stderr)
     return rows, fields
 
 
@@ -186,7 +195,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| {r['batch']} | {r['nfe']} | {'on' if r['guidance'] else 'off'} | "
                      f"{r['ms_per_solve']:.1f} |")
     c = res["jacobi_only"]
-    lines += ["", f"Control, weighted Jacobi from zero without the network, {c['sweeps']} sweeps: "
+    lines += ["", f"Control, weighted Jacobi from zero without the network, {c['sweeps']} sweeps "
+              f"(the median a {c['matches']} run spent): "
               f"rel L2 median {c['rel_l2']['median']:.3g} (p95 {c['rel_l2']['p95']:.3g}), "
               f"rel residual median {c['rel_residual']['median']:.3g} "
               f"(p95 {c['rel_residual']['p95']:.3g}), {c['ms_per_problem']:.1f} ms/problem."]
@@ -209,6 +219,8 @@ def write_json(path: str, data: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
     ts = load_test_set(args.data, limit=args.limit)
     res = {"model": args.model, "data": args.data, "n": len(ts), "grid": list(ts.rho.shape[1:]),
@@ -217,13 +229,13 @@ def main(argv: list[str] | None = None) -> int:
            "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
            "guidance_config": GuidanceConfig().__dict__}
     res["accuracy"], fields = accuracy(model, ts, args)
-    refine_steps = steps_for_nfe(args.samplers[0], max(args.nfe))
-    budget = GuidanceConfig().max_sweeps * sampler_nfe(args.samplers[0], refine_steps)
-    res["jacobi_only"] = jacobi_only(ts, budget)
+    best = min((r for r in res["accuracy"] if r["guidance"]),
+               key=lambda r: r["rel_l2"]["median"])
+    res["jacobi_only"] = {"matches": f"{best['sampler']} NFE {best['nfe']} guided",
+                          **jacobi_only(ts, int(best["median_sweeps"]))}
     res["refinement"] = refinement(ts, {
-        f"{args.samplers[0]} NFE {sampler_nfe(args.samplers[0], refine_steps)}, guidance "
-        f"{'on' if g else 'off'}": fields[(args.samplers[0], refine_steps, g)]
-        for g in (False, True)}, args.tol)
+        f"{best['sampler']} NFE {best['nfe']}, guidance {'on' if g else 'off'}":
+        fields[(best["sampler"], best["steps"], g)] for g in (False, True)}, args.tol)
     res["speed"] = speed(model, ts, args)
     if args.out:
         write_json(args.out, res)
