@@ -51,6 +51,19 @@ class ModelConfig:
         Dropout inside the residual blocks.
     coord_channels : bool
         Whether ``x / Lx`` and ``y / Ly`` are given to the network as two extra channels.
+    formulation : {"edm", "refiner"}
+        ``"edm"``: sample from noise at ``sigma_max`` (Karras et al. 2022). ``"refiner"``:
+        regression first -- the denoiser at ``sigma_max`` ignores its input and predicts phi
+        from the problem alone -- then a few denoising refinements at noise levels in
+        ``[refine_sigma_min, refine_sigma_max]`` (PDE-Refiner, Lippe et al. 2023).
+    lift : {"none", "coons"}
+        Work relative to the Coons lift of the Dirichlet data
+        (:mod:`physdiff.models.lifting`).
+    p_regression : float
+        ``"refiner"`` training: fraction of samples trained as the regression step.
+    refine_sigma_min, refine_sigma_max : float
+        ``"refiner"``: range of the refinement noise levels (normalised units), log-uniform
+        in training, geometric in sampling.
 
     Examples
     --------
@@ -76,6 +89,11 @@ class ModelConfig:
     norm_num_groups: int = 8
     dropout: float = 0.0
     coord_channels: bool = True
+    formulation: str = "edm"
+    lift: str = "none"
+    p_regression: float = 0.5
+    refine_sigma_min: float = 1e-3
+    refine_sigma_max: float = 0.1
 
     def __post_init__(self) -> None:
         for name in _PAIR_FIELDS:
@@ -112,6 +130,17 @@ class ModelConfig:
                 f"model config: attention_levels has {len(self.attention_levels)} entries but "
                 f"block_out_channels has {len(self.block_out_channels)}; give one per level"
             )
+        if self.formulation not in ("edm", "refiner"):
+            raise ValueError(f"model config: formulation must be 'edm' or 'refiner', got "
+                             f"{self.formulation!r}")
+        if self.lift not in ("none", "coons"):
+            raise ValueError(f"model config: lift must be 'none' or 'coons', got {self.lift!r}")
+        if not 0 <= self.p_regression <= 1:
+            raise ValueError(f"model config: p_regression must be in [0, 1], got "
+                             f"{self.p_regression}")
+        if not 0 < self.refine_sigma_min <= self.refine_sigma_max < self.sigma_max:
+            raise ValueError("model config: need 0 < refine_sigma_min <= refine_sigma_max "
+                             "< sigma_max")
         bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
         if bad:
             raise ValueError(

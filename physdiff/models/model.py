@@ -51,7 +51,9 @@ class PoissonDiffusionModel(nn.Module):
         self.config = config
         #: JSON metadata read by :func:`~physdiff.models.load_model` (normalization, ...).
         self.extras: dict[str, Any] = {}
-        self.denoiser = EDMPrecond(UNetDenoiserNet(config), config.sigma_data)
+        self.denoiser = EDMPrecond(
+            UNetDenoiserNet(config), config.sigma_data, lift=config.lift == "coons",
+            regression_sigma=config.sigma_max if config.formulation == "refiner" else None)
 
     @property
     def grid(self) -> Grid:

@@ -9,12 +9,26 @@ standard deviation, the denoiser is
 with ``c_skip = sigma_d^2 / (sigma^2 + sigma_d^2)``, ``c_out = sigma sigma_d /
 sqrt(sigma^2 + sigma_d^2)``, ``c_in = 1 / sqrt(sigma^2 + sigma_d^2)`` and
 ``c_noise = ln(sigma) / 4``. Conditioning channels are concatenated after ``c_in x``.
+
+Two options serve the regression-first recipe (see ``docs/training.md``):
+
+* ``lift=True`` works in *lifted* units: the explicit Dirichlet lift ``P(cond)`` of
+  :func:`physdiff.models.lifting.coons_lift` is subtracted from ``x`` before the network and
+  added back after, so ``D(x) = P + c_skip (x - P) + c_out F(c_in (x - P), ...)`` and the
+  network only learns what the source drives (``sigma_data`` is then the spread of
+  ``phi / s - P``);
+* ``regression_sigma``: at ``sigma >= regression_sigma`` the noisy input is ignored (set
+  to 0 after lifting), so ``D(., regression_sigma, cond)`` is a pure regression of phi on
+  the problem -- the first step of PDE-Refiner (Lippe et al. 2023, pdearena
+  ``pdearena/models/pderefiner.py``), with the later steps denoising at small sigma.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .lifting import coons_lift
 
 __all__ = ["EDMPrecond", "edm_coefficients"]
 
@@ -44,7 +58,11 @@ class EDMPrecond(nn.Module):
     net : nn.Module
         Takes ``(B, 1 + C, ny, nx)`` and labels ``(B,)``, returns ``(B, 1, ny, nx)``.
     sigma_data : float
-        Standard deviation of the clean (normalised) data.
+        Standard deviation of the clean (normalised, lifted when ``lift``) data.
+    lift : bool
+        Subtract the Coons lift of the Dirichlet data before the network, add it after.
+    regression_sigma : float, optional
+        Noise level at and above which the input is ignored (pure regression).
 
     Examples
     --------
@@ -56,10 +74,13 @@ class EDMPrecond(nn.Module):
     0.5
     """
 
-    def __init__(self, net: nn.Module, sigma_data: float) -> None:
+    def __init__(self, net: nn.Module, sigma_data: float, *, lift: bool = False,
+                 regression_sigma: float | None = None) -> None:
         super().__init__()
         self.net = net
         self.sigma_data = float(sigma_data)
+        self.lift = bool(lift)
+        self.regression_sigma = None if regression_sigma is None else float(regression_sigma)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float,
                 cond: torch.Tensor) -> torch.Tensor:
@@ -69,6 +90,13 @@ class EDMPrecond(nn.Module):
         sigma = sigma.reshape(-1).expand(x.shape[0])
         c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, self.sigma_data)
         view = (-1, 1, 1, 1)
+        base = coons_lift(cond.to(x.dtype)) if self.lift else None
+        if base is not None:
+            x = x - base
+        if self.regression_sigma is not None:
+            keep = (sigma < self.regression_sigma * (1 - 1e-6)).to(x.dtype).view(view)
+            x = x * keep
         x_in = torch.cat([c_in.view(view) * x, cond.to(x.dtype)], dim=1)
         f = self.net(x_in, c_noise).to(torch.float32)
-        return c_skip.view(view) * x + c_out.view(view) * f
+        out = c_skip.view(view) * x + c_out.view(view) * f
+        return out if base is None else out + base

@@ -55,6 +55,10 @@ class TrainSettings:
     val_every: int = 500
     val_steps: int = 8  #: Heun steps of the validation sample
     log_every: int = 10
+    symmetries: bool = False  #: random symmetry of the square per sample (exact augmentation)
+    superposition: float = 0.0  #: fraction of samples replaced by a same-kind superposition
+    relative_loss: bool = False  #: weight each sample's error by 1 / its mean square
+    physics_weight: float = 0.0  #: weight of the relative residual of the estimate (PIDM)
 
     def __post_init__(self) -> None:
         # YAML reads "5e-4" as a string (YAML 1.1 wants "5.0e-4"): coerce by declared type.
@@ -79,6 +83,9 @@ class TrainSettings:
             raise ValueError("train.lr must be > 0, warmup_steps >= 0 and grad_clip >= 0")
         if self.max_minutes is not None and not self.max_minutes >= 0:
             raise ValueError(f"train.max_minutes must be >= 0 or null, got {self.max_minutes}")
+        if not 0 <= self.superposition <= 1 or self.physics_weight < 0:
+            raise ValueError("train.superposition must be in [0, 1] and train.physics_weight "
+                             ">= 0")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.mixed_precision not in ("auto", "bf16", "no"):

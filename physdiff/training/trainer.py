@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 from ..models.config import ModelConfig
 from ..models.io import save_model
 from ..models.model import PoissonDiffusionModel
+from .augment import augment_batch
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .data_order import StepBatchSampler
-from .loss import EDMLoss
+from .loss import EDMLoss, RefinerLoss
 from .run_log import RunLog
 from .settings import RunSettings
 from .setup import model_config_for
@@ -107,7 +108,7 @@ class Trainer:
         self.eval_model.to(acc.device)
         self.ema.to(acc.device)
         self.train_fn = torch.compile(self.net) if self.t.compile else self.net
-        self.loss_fn = EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
+        self.loss_fn = make_loss(cfg, self.t)
         self.param_names = [n for n, _ in self.model.named_parameters()]
 
     def _split_data(self) -> None:
@@ -167,9 +168,17 @@ class Trainer:
         """One optimisation step on ``batch``; returns the loss averaged over processes."""
         acc = self.accelerator
         batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
+        gen = self._noise_generator()
+        extent = tuple(self.model.config.extent)
+        if self.t.symmetries or self.t.superposition > 0:
+            batch = augment_batch(batch, extent, gen, symmetries=self.t.symmetries,
+                                  superposition=self.t.superposition)
         cond, _ = self.model.condition_batch(batch)
+        kwargs = {}
+        if self.t.physics_weight > 0:
+            kwargs["residual_fn"] = _residual_fn(batch, extent)
         with acc.autocast():
-            loss = self.loss_fn(self.train_fn, batch["phi"], cond, self._noise_generator()).mean()
+            loss = self.loss_fn(self.train_fn, batch["phi"], cond, gen, **kwargs).mean()
         mean_loss = float(acc.reduce(loss.detach().clone(), "mean"))
         if not math.isfinite(mean_loss):
             raise NaNLossError(self._nan_message())
@@ -266,6 +275,40 @@ class Trainer:
         over = torch.tensor(float(time.perf_counter() - start > 60 * self.t.max_minutes),
                             device=self.accelerator.device)
         return bool(self.accelerator.reduce(over, "sum") > 0)
+
+
+def make_loss(cfg: ModelConfig, train: Any) -> EDMLoss:
+    """The loss of the model's formulation with the run's loss options.
+
+    Examples
+    --------
+    >>> from physdiff.training.settings import TrainSettings
+    >>> type(make_loss(ModelConfig(formulation="refiner"), TrainSettings())).__name__
+    'RefinerLoss'
+    """
+    if cfg.formulation == "refiner":
+        return RefinerLoss(cfg.sigma_data, cfg.sigma_max, cfg.p_regression,
+                           cfg.refine_sigma_min, cfg.refine_sigma_max,
+                           relative=train.relative_loss, physics_weight=train.physics_weight)
+    if train.relative_loss or train.physics_weight > 0:
+        raise ValueError("train.relative_loss and train.physics_weight need the 'refiner' "
+                         "formulation (model.formulation: refiner)")
+    return EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
+
+
+def _residual_fn(batch: dict[str, torch.Tensor], extent: tuple[float, float]) -> Any:
+    """``phi -> (residual, reference norm)`` of the batch's problems (normalised units)."""
+    from ..models.conditioning import FIELD_CHANNELS
+    from ..sampling.physics import PoissonOperator
+
+    op = PoissonOperator.from_fields({k: batch[k][:, 0] for k in FIELD_CHANNELS}, extent,
+                                     device=batch["rho"].device)
+    rho = batch["rho"][:, 0].float()
+
+    def fn(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return op.residual(phi[:, 0], rho), op.reference_norm(rho)
+
+    return fn
 
 
 def _json_safe(data: Any) -> Any:
