@@ -39,7 +39,7 @@ from .model_cache import resolve_device, resolve_model
 from .noise import derive_seeds, randn_per_sample
 from .physics import PoissonOperator
 from .refine import refine_solution
-from .samplers import get_sampler, sampler_nfe
+from .samplers import get_sampler, refiner_sigmas, sampler_nfe
 from .schedules import karras_sigmas
 
 __all__ = ["DiffusionResult", "solve_diffusion", "enforce_constraints"]
@@ -63,6 +63,8 @@ class DiffusionResult:
         CG iterations per problem when refinement ran.
     guidance_sweeps : ndarray or None
         Jacobi sweeps each sample took during guided sampling (``batch + (K,)``).
+    guidance_cg : ndarray or None
+        Conjugate-gradient iterations each sample took during guided sampling.
     """
 
     phi: np.ndarray
@@ -71,6 +73,7 @@ class DiffusionResult:
     nfe: int
     refine_iterations: np.ndarray | None = None
     guidance_sweeps: np.ndarray | None = None
+    guidance_cg: np.ndarray | None = None
 
     def map_arrays(self, fn: Callable[[np.ndarray, str], Any]) -> DiffusionResult:
         """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
@@ -131,14 +134,25 @@ def enforce_constraints(phi: np.ndarray, bc: ResolvedBC) -> np.ndarray:
     return phi
 
 
-def _guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any]
-                     ) -> GuidanceConfig | None:
+#: ``guidance=True`` for a model of the "refiner" formulation: its estimates are already
+#: close, so a few sweeps (high frequencies) and CG iterations (low frequencies) per call.
+REFINER_GUIDANCE = GuidanceConfig(max_sweeps=4, cg_iters=8)
+#: default steps per formulation (see docs/sampling.md for the measurements behind them)
+DEFAULT_STEPS = {"edm": 10, "refiner": 3}
+#: default sampler per formulation
+DEFAULT_SAMPLER = {"edm": "heun", "refiner": "refiner"}
+
+
+def _guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any],
+                     formulation: str = "edm") -> GuidanceConfig | None:
     if isinstance(guidance, GuidanceConfig):
         return guidance
     if isinstance(guidance, Mapping):
         return GuidanceConfig(**guidance)
     if isinstance(guidance, (bool, np.bool_)):
-        return GuidanceConfig() if guidance else None
+        if not guidance:
+            return None
+        return REFINER_GUIDANCE if formulation == "refiner" else GuidanceConfig()
     raise ValueError(f"guidance must be True, False, a GuidanceConfig or a dict of its fields; "
                      f"got {guidance!r}")
 
@@ -168,8 +182,11 @@ def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], se
     x = float(sigmas[0]) * randn_per_sample(seeds, (1,) + rho.shape[-2:], device=dev)
     with torch.no_grad():
         out = op.apply_bc(plan["sampler"](denoiser, x, sigmas, cond))
-    sweeps = denoiser.stats["sweeps"] if plan["guidance"] is not None else torch.zeros(len(x))
-    return (out[:, 0].double() * safe.double().view(-1, 1, 1)).cpu().numpy(), sweeps.numpy()
+    zeros = torch.zeros(len(x), dtype=torch.long)
+    guided = plan["guidance"] is not None
+    work = torch.stack([denoiser.stats["sweeps"] if guided else zeros,
+                        denoiser.stats["cg"] if guided else zeros], dim=1)
+    return (out[:, 0].double() * safe.double().view(-1, 1, 1)).cpu().numpy(), work.numpy()
 
 
 def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
@@ -182,8 +199,8 @@ def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
 
 def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
                 plan: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """All samples ``(n_problems, K, ny, nx)`` and their guidance sweeps ``(n_problems, K)``,
-    in chunks of ``plan["batch_size"]`` items."""
+    """All samples ``(n_problems, K, ny, nx)`` and their guidance work ``(n_problems, K, 2)``
+    (Jacobi sweeps, CG iterations), in chunks of ``plan["batch_size"]`` items."""
     n, k = seeds.shape
     shape = rho.shape[-2:]
     rho_flat = rho.reshape((n,) + shape)
@@ -191,7 +208,7 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
               bc.to_fields(rho.shape[:-2]).items()}
     problem = np.repeat(np.arange(n), k)
     flat_seeds = seeds.reshape(-1)
-    out, sweeps = np.empty((n * k,) + shape), np.zeros(n * k, dtype=np.int64)
+    out, sweeps = np.empty((n * k,) + shape), np.zeros((n * k, 2), dtype=np.int64)
     starts = range(0, n * k, plan["batch_size"])
     for start in tqdm(starts, disable=not plan["progress"], desc="diffusion solve"):
         idx = slice(start, start + plan["batch_size"])
@@ -199,13 +216,14 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
         out[idx], sweeps[idx] = _sample_chunk(
             net, rho_flat[sel], {m: f[sel] for m, f in fields.items()}, flat_seeds[idx],
             bc.grid.extent, plan)
-    return out.reshape((n, k) + shape), sweeps.reshape(n, k)
+    return out.reshape((n, k) + shape), sweeps.reshape(n, k, 2)
 
 
 def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
-                    model: Any = None, steps: int = 10, seed: int | Sequence[int] = 0,
+                    model: Any = None, steps: int | None = None,
+                    seed: int | Sequence[int] = 0,
                     guidance: bool | GuidanceConfig | Mapping[str, Any] = True,
-                    sampler: str = "heun", n_samples: int = 1, refine: bool = False,
+                    sampler: str | None = None, n_samples: int = 1, refine: bool = False,
                     tol: float | None = None, device: str | torch.device = "auto",
                     batch_size: int = 64, progress: bool = False,
                     return_info: bool = False) -> np.ndarray | DiffusionResult:
@@ -222,15 +240,21 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     model : str, PathLike or PoissonDiffusionModel
         A model folder (loaded once and cached) or a loaded model (moved to ``device``).
         Default: the shipped model (``physdiff/default_model``, 64x64 on the unit square).
-    steps : int
-        Sampler steps on the Karras schedule (Heun: ``2 * steps - 1`` network evaluations).
+    steps : int, optional
+        Sampler steps. EDM models: steps on the Karras schedule (Heun: ``2 * steps - 1``
+        network evaluations), default 10. "refiner" models: one regression step plus
+        ``steps - 1`` refinements, one network evaluation each, default 3. Every count >= 1
+        is safe (no blow-up at few steps).
     seed : int or sequence of int
         Base seed, or one seed per problem; results do not depend on ``batch_size``.
     guidance : bool, GuidanceConfig or dict
         Physics-consistent sampling (:mod:`physdiff.sampling.guidance`); False samples the
-        model alone. Dirichlet values are exact either way.
-    sampler : {"heun", "euler", "dpmpp_2m"}
-        The ODE sampler.
+        model alone. Dirichlet values are exact either way. True means Jacobi sweeps for
+        EDM models and :data:`REFINER_GUIDANCE` (sweeps and CG) for "refiner" models.
+    sampler : {"heun", "euler", "dpmpp_2m", "refiner"}, optional
+        The sampler; default the model's (``"heun"`` for EDM models, ``"refiner"`` for
+        "refiner" models). The ODE samplers need an EDM model and ``"refiner"`` needs a
+        "refiner" model.
     n_samples : int
         Independent samples per problem; with more than one, a :class:`DiffusionResult` with
         their mean (as ``phi``) and per-node ``std`` is returned.
@@ -268,9 +292,12 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     ValueError: the model covers a 64x64 grid...
     """
     rho = _check_rho(rho)
-    steps, n_samples = _check_count(steps, "steps"), _check_count(n_samples, "n_samples")
-    plan = {"sampler": get_sampler(sampler), "guidance": _guidance_config(guidance),
-            "batch_size": _check_count(batch_size, "batch_size"), "progress": bool(progress)}
+    n_samples = _check_count(n_samples, "n_samples")
+    if steps is not None:
+        steps = _check_count(steps, "steps")
+    if sampler is not None:
+        get_sampler(sampler)
+    plan = {"batch_size": _check_count(batch_size, "batch_size"), "progress": bool(progress)}
     if tol is not None and not 0.0 < float(tol) < 1.0:
         raise ValueError(f"tol must be in (0, 1), e.g. 1e-8; got {tol}")
     resolved = resolve_for(BoundaryConditions.from_spec(bc) if not isinstance(bc, ResolvedBC)
@@ -282,7 +309,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     net = resolve_model(model, plan["device"])
     net.check_problem(resolved.grid, resolved.kinds)
     cfg = net.config
-    plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
+    sampler, steps = _sampling_plan(cfg, sampler, steps, plan)
+    plan["guidance"] = _guidance_config(guidance, cfg.formulation)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
     samples, sweeps = _sample_all(net, rho, resolved, seeds, plan)
     samples = samples.reshape(batch + (n_samples,) + resolved.grid.shape)
@@ -296,5 +324,26 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         phi, iterations = refined.phi, refined.iterations
     if n_samples == 1 and not return_info:
         return phi
+    guided = plan["guidance"] is not None
     return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations,
-                           sweeps.reshape(batch + (n_samples,)) if plan["guidance"] else None)
+                           sweeps[..., 0].reshape(batch + (n_samples,)) if guided else None,
+                           sweeps[..., 1].reshape(batch + (n_samples,)) if guided else None)
+
+
+def _sampling_plan(cfg: Any, sampler: str | None, steps: int | None,
+                   plan: dict[str, Any]) -> tuple[str, int]:
+    """Fill ``plan`` with the sampler and its schedule for a model config; check the pair."""
+    sampler = DEFAULT_SAMPLER[cfg.formulation] if sampler is None else str(sampler).lower()
+    steps = DEFAULT_STEPS[cfg.formulation] if steps is None else steps
+    if (sampler == "refiner") != (cfg.formulation == "refiner"):
+        raise ValueError(
+            f"sampler {sampler!r} does not fit a model of the {cfg.formulation!r} "
+            f"formulation: use sampler={DEFAULT_SAMPLER[cfg.formulation]!r} (or leave "
+            f"sampler unset)")
+    plan["sampler"] = get_sampler(sampler)
+    if sampler == "refiner":
+        plan["sigmas"] = refiner_sigmas(steps, cfg.sigma_max, cfg.refine_sigma_min,
+                                        cfg.refine_sigma_max)
+    else:
+        plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
+    return sampler, steps

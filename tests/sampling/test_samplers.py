@@ -21,7 +21,7 @@ from physdiff.sampling import (
     steps_for_nfe,
 )
 
-NAMES = sorted(SAMPLERS)
+NAMES = sorted(n for n in SAMPLERS if n != "refiner")  # the ODE integrators
 S_DATA = 0.7
 
 

@@ -1,0 +1,286 @@
+"""Fixed-CPU-budget ablation of the learned solver's recipe (issue: learn the operator).
+
+Every arm trains the same architecture family on the same data in the same order from the
+same seed; arms take turns step by step in ONE process pinned to ``--threads`` threads, so
+machine load hits them alike, and each arm stops when it has spent ``--minutes`` of CPU
+time (``time.process_time`` around its own steps; validation is not charged). The learning
+rate follows a cosine over the arm's CPU budget, so every arm ends its schedule.
+
+Validation (every ``--val-every`` CPU-minutes and at the end) on the first ``--n-val``
+problems of a held-out test set, EMA weights:
+
+* network alone: the formulation's sampler at a few NFE (refiner: 1, 2, 4; EDM: Heun at 9
+  and 19 NFE), median and p95 of the relative L2 of phi;
+* guided: the best network-alone estimate followed by ``--cg`` conjugate-gradient
+  iterations on the exact discrete system (:func:`physdiff.sampling.refine_solution`),
+  against the control of the same CG iterations from zero.
+
+Interrupted runs resume from each arm's last validation state (``--out`` holds it).
+
+    python benchmarks/ablation.py --arms edm refiner refiner+aug --out runs/ablation/a
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ARCH = {"block_out_channels": [16, 32, 64, 64], "layers_per_block": 1,
+        "attention_levels": [False, False, False, True], "attention_head_dim": 16,
+        "norm_num_groups": 8, "coord_channels": True}
+
+#: arm name -> (model config overrides, train options)
+ARMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "edm": ({"formulation": "edm"}, {}),
+    "refiner": ({"formulation": "refiner"}, {}),
+    "refiner+aug": ({"formulation": "refiner"}, {"symmetries": True, "superposition": 0.5}),
+    "refiner+aug+lift": ({"formulation": "refiner", "lift": "coons"},
+                         {"symmetries": True, "superposition": 0.5}),
+    "refiner+aug+lift+rel": ({"formulation": "refiner", "lift": "coons"},
+                             {"symmetries": True, "superposition": 0.5, "relative": True}),
+    "refiner+aug+lift+pinn": ({"formulation": "refiner", "lift": "coons"},
+                              {"symmetries": True, "superposition": 0.5,
+                               "physics_weight": 1e-6}),
+}
+
+
+@dataclass
+class Arm:
+    name: str
+    model: Any
+    ema: Any
+    opt: Any
+    loss: Any
+    options: dict[str, Any]
+    step: int = 0
+    cpu: float = 0.0
+    next_val: float = 0.0
+    losses: list[float] = field(default_factory=list)
+
+
+def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
+    from diffusers.training_utils import EMAModel
+
+    from physdiff.models import PoissonDiffusionModel
+    from physdiff.training.loss import EDMLoss, RefinerLoss
+    from physdiff.training.setup import model_config_for
+
+    overrides, options = ARMS[name]
+    cfg = model_config_for({**ARCH, **overrides}, dataset)
+    torch.manual_seed(seed)
+    model = PoissonDiffusionModel(cfg)
+    ema = EMAModel(model.parameters(), decay=0.999)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    if cfg.formulation == "edm":
+        loss = EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
+    else:
+        loss = RefinerLoss(cfg.sigma_data, cfg.sigma_max, cfg.p_regression,
+                           cfg.refine_sigma_min, cfg.refine_sigma_max,
+                           relative=options.get("relative", False),
+                           physics_weight=options.get("physics_weight", 0.0))
+    return Arm(name, model, ema, opt, loss, options)
+
+
+def batch_at(dataset: Any, order: np.ndarray, step: int, batch_size: int) -> dict[str, Any]:
+    from physdiff.training.validation import collate_samples
+
+    start = (step * batch_size) % (len(order) - batch_size)
+    return collate_samples(dataset, order[start:start + batch_size])
+
+
+def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
+               budget_s: float, warmup: int) -> float:
+    from physdiff.models.conditioning import FIELD_CHANNELS
+    from physdiff.sampling.physics import PoissonOperator
+    from physdiff.training.augment import augment_batch
+
+    gen = torch.Generator().manual_seed(int(seed * 1_000_003 + arm.step))
+    extent = tuple(arm.model.config.extent)
+    o = arm.options
+    if o.get("symmetries") or o.get("superposition"):
+        batch = augment_batch(batch, extent, gen, symmetries=bool(o.get("symmetries")),
+                              superposition=float(o.get("superposition", 0.0)))
+    frac = min(arm.cpu / budget_s, 1.0)
+    scale = min(1.0, (arm.step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * frac))
+    for g in arm.opt.param_groups:
+        g["lr"] = lr * max(scale, 0.02)
+    cond, _ = arm.model.condition_batch(batch)
+    kwargs = {}
+    if o.get("physics_weight"):
+        op = PoissonOperator.from_fields({k: batch[k][:, 0] for k in FIELD_CHANNELS}, extent)
+        rho = batch["rho"][:, 0]
+
+        def residual_fn(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return op.residual(phi[:, 0], rho), op.reference_norm(rho)
+
+        kwargs["residual_fn"] = residual_fn
+    loss = arm.loss(arm.model, batch["phi"], cond, gen, **kwargs).mean()
+    if not math.isfinite(float(loss)):
+        raise FloatingPointError(f"arm {arm.name}: loss {float(loss)} at step {arm.step}")
+    arm.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(arm.model.parameters(), 1.0)
+    arm.opt.step()
+    arm.ema.step(arm.model.parameters())
+    arm.step += 1
+    return float(loss)
+
+
+class Validator:
+    """Fixed held-out problems; scores an arm's EMA weights alone and with CG."""
+
+    def __init__(self, path: str, n: int, cg_iters: int) -> None:
+        from physdiff.datasets import PoissonDataset
+        from physdiff.training.validation import collate_samples
+
+        self.ds = PoissonDataset(path)
+        self.idx = list(range(n))
+        self.batch = collate_samples(self.ds, self.idx)
+        self.cg = cg_iters
+        self.scale = self.batch["scale"].double().numpy()
+        self.phi = self.batch["phi"][:, 0].double().numpy() * self.scale[:, None, None]
+        self.rho = self.batch["rho"][:, 0].double().numpy() * self.scale[:, None, None]
+        self.control = self._cg(np.zeros_like(self.phi))
+
+    def _cg(self, phi: np.ndarray) -> np.ndarray:
+        from physdiff.sampling.refine import refine_solution
+
+        out = np.empty_like(phi)
+        for j, i in enumerate(self.idx):
+            bc = self.ds.bc_of(i).resolve(self.ds.grid, ())
+            out[j] = refine_solution(phi[j], self.rho[j], bc, tol=1e-14, maxiter=self.cg).phi
+        return self._rel(out)
+
+    def _rel(self, phi: np.ndarray) -> np.ndarray:
+        return (np.linalg.norm((phi - self.phi).reshape(len(phi), -1), axis=1)
+                / np.linalg.norm(self.phi.reshape(len(phi), -1), axis=1))
+
+    @torch.no_grad()
+    def __call__(self, arm: Arm) -> dict[str, float]:
+        from physdiff.models import PoissonDiffusionModel
+        from physdiff.sampling import karras_sigmas, randn_per_sample, sample_heun
+        from physdiff.sampling.samplers import refiner_sigmas, sample_refiner
+
+        cfg = arm.model.config
+        model = PoissonDiffusionModel(cfg).eval()
+        arm.ema.copy_to(model.parameters())
+        cond, _ = model.condition_batch(self.batch)
+        noise = randn_per_sample(list(range(len(self.idx))), (1, *cfg.grid_shape))
+        out: dict[str, float] = {}
+        best = None
+        if cfg.formulation == "refiner":
+            runs = [(nfe, refiner_sigmas(nfe, cfg.sigma_max, cfg.refine_sigma_min,
+                                         cfg.refine_sigma_max), sample_refiner)
+                    for nfe in (1, 2, 4)]
+        else:
+            runs = [(2 * steps - 1, karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max),
+                     sample_heun) for steps in (5, 10)]
+        for nfe, sigmas, sampler in runs:
+            phi = sampler(model, noise * sigmas[0], sigmas, cond)[:, 0].double().numpy()
+            phi = phi * self.scale[:, None, None]
+            rel = self._rel(phi)
+            out[f"alone_nfe{nfe}"] = float(np.median(rel))
+            out[f"alone_nfe{nfe}_p95"] = float(np.quantile(rel, 0.95))
+            best = phi
+        rel = self._cg(best)
+        out[f"guided_cg{self.cg}"] = float(np.median(rel))
+        out[f"guided_cg{self.cg}_p95"] = float(np.quantile(rel, 0.95))
+        out[f"control_cg{self.cg}"] = float(np.median(self.control))
+        return out
+
+
+def save_state(arm: Arm, out: Path) -> None:
+    path = out / f"{arm.name}.pt"
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save({"model": arm.model.state_dict(), "ema": arm.ema.state_dict(),
+                "opt": arm.opt.state_dict(), "step": arm.step, "cpu": arm.cpu,
+                "next_val": arm.next_val, "config": arm.model.config.to_dict()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(arm: Arm, out: Path) -> None:
+    path = out / f"{arm.name}.pt"
+    if not path.exists():
+        return
+    st = torch.load(path, weights_only=False)
+    arm.model.load_state_dict(st["model"])
+    arm.ema.load_state_dict(st["ema"])
+    arm.opt.load_state_dict(st["opt"])
+    arm.step, arm.cpu, arm.next_val = st["step"], st["cpu"], st["next_val"]
+    print(f"{arm.name}: resumed at step {arm.step}, {arm.cpu / 60:.1f} CPU-min")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arms", nargs="+", choices=sorted(ARMS), required=True)
+    p.add_argument("--data", default="datasets/default.nc")
+    p.add_argument("--val-data", default="datasets/test-id.nc")
+    p.add_argument("--n-val", type=int, default=64)
+    p.add_argument("--minutes", type=float, default=20.0, help="CPU-minutes per arm")
+    p.add_argument("--val-every", type=float, default=4.0, help="CPU-minutes")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--cg", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from tqdm.auto import tqdm
+
+    from physdiff.datasets import PoissonDataset
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = PoissonDataset(args.data)
+    order = np.random.default_rng(args.seed).permutation(len(dataset))
+    validator = Validator(args.val_data, args.n_val, args.cg)
+    arms = [build_arm(a, dataset, args.seed, args.lr) for a in args.arms]
+    for arm in arms:
+        load_state(arm, out)
+    budget = 60 * args.minutes
+    log_path = out / "curves.jsonl"
+    bar = tqdm(total=len(arms) * args.minutes, unit="cpu-min", desc="ablation",
+               initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
+               mininterval=30)
+    with open(log_path, "a") as f:
+        while any(a.cpu < budget for a in arms):
+            for arm in arms:
+                if arm.cpu >= budget:
+                    continue
+                batch = batch_at(dataset, order, arm.step, args.batch_size)
+                t0 = time.process_time()
+                arm.losses.append(train_step(arm, batch, args.seed, args.lr, budget,
+                                             args.warmup))
+                used = time.process_time() - t0
+                arm.cpu += used
+                bar.update(used / 60)
+                if arm.cpu >= arm.next_val or arm.cpu >= budget:
+                    metrics = validator(arm)
+                    row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
+                           "samples": arm.step * args.batch_size,
+                           "samples_per_cpu_s": arm.step * args.batch_size / arm.cpu,
+                           "loss": float(np.mean(arm.losses[-50:])), "wall": time.time(),
+                           **metrics}
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in row.items() if k != "wall"))
+                    arm.next_val = arm.cpu + 60 * args.val_every
+                    save_state(arm, out)
+    bar.close()
+
+
+if __name__ == "__main__":
+    main()
