@@ -50,7 +50,32 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "refiner+aug+lift+pinn": ({"formulation": "refiner", "lift": "coons"},
                               {"symmetries": True, "superposition": 0.5,
                                "physics_weight": 1e-6}),
+    # the baselines of physdiff.evaluation (one-shot regression, MSE on phi / s, as
+    # `physdiff train-baseline` trains them), at the same CPU budget
+    "unet-regression": ({}, {"baseline": "unet"}),
+    "fno-regression": ({}, {"baseline": "fno"}),
 }
+
+
+class _Regression(torch.nn.Module):
+    """A regression baseline with the denoiser's call signature (input and sigma ignored)."""
+
+    def __init__(self, net: Any) -> None:
+        super().__init__()
+        self.net = net
+        self.config = net.config
+
+    def forward(self, x: torch.Tensor, sigma: Any, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(cond)
+
+    def condition_batch(self, batch: dict[str, torch.Tensor]) -> Any:
+        return self.net.condition_batch(batch)
+
+
+class _MSE:
+    def __call__(self, model: Any, y: torch.Tensor, cond: torch.Tensor, gen: Any
+                 ) -> torch.Tensor:
+        return ((model(y, None, cond) - y) ** 2).mean(dim=(1, 2, 3))
 
 
 @dataclass
@@ -77,6 +102,13 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
     overrides, options = ARMS[name]
     cfg = model_config_for({**ARCH, **overrides}, dataset)
     torch.manual_seed(seed)
+    if options.get("baseline"):
+        from physdiff.evaluation.baselines import RegressionBaseline
+
+        model = _Regression(RegressionBaseline(options["baseline"], cfg))
+        ema = EMAModel(model.parameters(), decay=0.999)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        return Arm(name, model, ema, opt, _MSE(), options)
     model = PoissonDiffusionModel(cfg)
     ema = EMAModel(model.parameters(), decay=0.999)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -171,13 +203,20 @@ class Validator:
         from physdiff.sampling.samplers import refiner_sigmas, sample_refiner
 
         cfg = arm.model.config
-        model = PoissonDiffusionModel(cfg).eval()
+        if arm.options.get("baseline"):
+            import copy
+
+            model = copy.deepcopy(arm.model).eval()
+        else:
+            model = PoissonDiffusionModel(cfg).eval()
         arm.ema.copy_to(model.parameters())
         cond, _ = model.condition_batch(self.batch)
         noise = randn_per_sample(list(range(len(self.idx))), (1, *cfg.grid_shape))
         out: dict[str, float] = {}
         best = None
-        if cfg.formulation == "refiner":
+        if arm.options.get("baseline"):
+            runs = [(1, torch.tensor([1.0, 0.0]), sample_refiner)]
+        elif cfg.formulation == "refiner":
             runs = [(nfe, refiner_sigmas(nfe, cfg.sigma_max, cfg.refine_sigma_min,
                                          cfg.refine_sigma_max), sample_refiner)
                     for nfe in (1, 2, 4)]
@@ -203,7 +242,8 @@ def save_state(arm: Arm, out: Path) -> None:
     tmp = path.with_suffix(".pt.tmp")
     torch.save({"model": arm.model.state_dict(), "ema": arm.ema.state_dict(),
                 "opt": arm.opt.state_dict(), "step": arm.step, "cpu": arm.cpu,
-                "next_val": arm.next_val, "config": arm.model.config.to_dict()}, tmp)
+                "next_val": arm.next_val, "config": arm.model.config.to_dict(),
+                "options": arm.options}, tmp)
     os.replace(tmp, path)
 
 

@@ -21,7 +21,7 @@ _EVAL_DEFAULTS: dict[str, Any] = {
     "model": None, "data": None, "methods": ["fd", "diffusion", "unet", "fno"],
     "nfe": [1, 2, 4, 8, 16, 32], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
     "unet": None, "fno": None, "out": "runs/eval", "limit": None, "batch_size": 64,
-    "sampler": "heun", "seed": 0, "device": "auto", "n_panels": 2,
+    "sampler": "auto", "seed": 0, "device": "auto", "n_panels": 2,
 }
 
 
@@ -129,7 +129,8 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--out", help="output folder (default runs/eval)")
     p.add_argument("--limit", type=int, help="use only the first N samples of each set")
     p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--sampler", help="diffusion sampler (heun, euler, dpmpp_2m)")
+    p.add_argument("--sampler", help="diffusion sampler: auto (the model's own), heun, "
+                   "euler, dpmpp_2m (EDM models) or refiner (refiner models)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")

@@ -46,7 +46,7 @@ class EvalSettings:
     guidance: Sequence[bool] = (False, True)
     n_samples: int = 1
     ensemble_nfe: int | None = None
-    sampler: str = "heun"
+    sampler: str = "auto"  #: "auto": the model's own (heun for EDM, refiner for refiner models)
     batch_size: int = 64
     limit: int | None = None
     seed: int = 0
@@ -277,6 +277,11 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
             raise FileNotFoundError(f"no test set at {p}; generate it with `physdiff generate`")
     device = resolve_device(s.device)
     models = _load_models(model_dir, methods, s, device)
+    if s.sampler == "auto":
+        from ..sampling.solve import DEFAULT_SAMPLER
+
+        net = models.get("diffusion")
+        s.sampler = DEFAULT_SAMPLER[net.config.formulation] if net is not None else "heun"
     test_sets = [load_test_set(p, s.limit) for p in paths]
     for ts in test_sets:
         for name, model in models.items():
