@@ -259,6 +259,27 @@ def load_state(arm: Arm, out: Path) -> None:
     print(f"{arm.name}: resumed at step {arm.step}, {arm.cpu / 60:.1f} CPU-min")
 
 
+def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
+    """Write one arm's EMA weights (and raw weights) as a physdiff model folder."""
+    from physdiff.datasets import PoissonDataset
+    from physdiff.models import PoissonDiffusionModel
+    from physdiff.models.io import save_model
+
+    if len(args.arms) != 1 or ARMS[args.arms[0]][1].get("baseline"):
+        raise SystemExit("--export takes exactly one diffusion arm")
+    dataset = PoissonDataset(args.data)
+    arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
+    load_state(arm, out)
+    model = PoissonDiffusionModel(arm.model.config).eval()
+    arm.ema.copy_to(model.parameters())
+    extras = {"normalization": dataset.stats,
+              "training": {"recipe": f"benchmarks/ablation.py arm {arm.name}",
+                           "options": arm.options, "steps": arm.step,
+                           "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size}}
+    save_model(model, dest, raw_state=arm.model.state_dict(), extras=extras, overwrite=False)
+    print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), required=True)
@@ -274,8 +295,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
+    p.add_argument("--export", metavar="DIR",
+                   help="write the (single) arm's EMA model from --out to DIR and stop")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.export:
+        export(args, Path(args.out), Path(args.export))
+        return
 
     from tqdm.auto import tqdm
 

@@ -87,11 +87,15 @@ class Trainer:
         ckpt = load_checkpoint(resume_from) if resume_from is not None else None
         cfg = (ModelConfig.from_dict(ckpt["state"]["model_config"]) if ckpt
                else model_config_for(settings.model, dataset))
+        if ckpt is None and self.t.init_from:
+            cfg = self._init_config(cfg)
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
         self.step = 0
         if ckpt is not None:
             self._restore(ckpt)
+        elif self.t.init_from:
+            self._init_weights()
         self._split_data()
 
     # ----- construction -------------------------------------------------------------------
@@ -110,6 +114,34 @@ class Trainer:
         self.train_fn = torch.compile(self.net) if self.t.compile else self.net
         self.loss_fn = make_loss(cfg, self.t)
         self.param_names = [n for n, _ in self.model.named_parameters()]
+
+    def _init_config(self, cfg: ModelConfig) -> ModelConfig:
+        """The config of ``train.init_from``, which must have the run's architecture."""
+        from ..models.io import load_model
+
+        init = load_model(self.t.init_from).config
+        mine, theirs = cfg.to_dict(), init.to_dict()
+        differ = sorted(k for k in mine if k not in ("sigma_data", "bc_kinds")
+                        and mine[k] != theirs.get(k))
+        if differ:
+            diffs = ", ".join(f"{k}: {theirs.get(k)} there, {mine[k]} here" for k in differ)
+            raise ValueError(f"train.init_from={self.t.init_from} has a different model "
+                             f"config ({diffs}); use a model of the same architecture and "
+                             f"formulation")
+        return init  # its sigma_data: the network was trained with that scaling
+
+    def _init_weights(self) -> None:
+        """Raw and EMA weights from ``train.init_from`` (a warm start, not a resume)."""
+        from ..models.io import load_model
+
+        path = Path(self.t.init_from)
+        has_raw = (path / "model_raw.safetensors").is_file()
+        ema = load_model(path)
+        raw = load_model(path, weights="raw") if has_raw else ema
+        self.model.load_state_dict(raw.state_dict())
+        self.ema = EMAModel(self.model.parameters(), decay=self.t.ema_decay)
+        self.ema.shadow_params = [p.detach().clone().to(self.accelerator.device)
+                                  for p in ema.parameters()]
 
     def _split_data(self) -> None:
         n, n_val = len(self.dataset), int(self.settings.data.val_samples)

@@ -193,3 +193,23 @@ def test_relative_loss_needs_the_refiner_formulation(manufactured, tiny_settings
     s = tiny_settings(relative_loss=True)
     with pytest.raises(ValueError, match="refiner"):
         Trainer(s, manufactured, s.out, progress=False)
+
+
+def test_init_from_warm_starts_and_checks_the_architecture(manufactured, tiny_settings,
+                                                           tmp_path) -> None:
+    first = tiny_settings(max_steps=6)
+    first.model.update(formulation="refiner")
+    done = Trainer(first, manufactured, first.out, progress=False).run()
+    warm = tiny_settings(max_steps=2, init_from=str(done.model_dir))
+    warm.model.update(formulation="refiner")
+    warm.out = str(tmp_path / "warm")
+    trainer = Trainer(warm, manufactured, warm.out, progress=False)
+    from physdiff.models import load_model
+
+    src = load_model(done.model_dir, weights="raw").state_dict()
+    assert all(torch.equal(src[k], v) for k, v in trainer.model.state_dict().items())
+    trainer.run()
+    bad = tiny_settings(init_from=str(done.model_dir))  # an EDM run from a refiner model
+    bad.out = str(tmp_path / "bad")
+    with pytest.raises(ValueError, match="formulation"):
+        Trainer(bad, manufactured, bad.out, progress=False)
