@@ -245,6 +245,11 @@ class GuidedDenoiser:
         The model's data standard deviation (sets the adaptive target).
     config : GuidanceConfig
         Strengths and switches.
+    schedule : list of float, optional
+        The sampler's noise levels. When given, the estimate made at level ``sigma`` is held
+        to the target of the *next* level (0 after the last call, i.e. ``tol``): for the
+        "refiner" formulation, where every call returns a complete estimate that may be
+        the answer.
 
     Attributes
     ----------
@@ -270,6 +275,7 @@ class GuidedDenoiser:
     sigma_data: float
     config: GuidanceConfig = field(default_factory=GuidanceConfig)
     stats: dict[str, Any] = field(default_factory=dict)
+    schedule: list[float] | None = None
 
     def __post_init__(self) -> None:
         # targets are relative residuals in the sense the evaluation reports
@@ -279,6 +285,10 @@ class GuidedDenoiser:
 
     def target(self, sigma: torch.Tensor) -> torch.Tensor:
         """``(B,)`` absolute residual norms at which the sweeps stop at noise level sigma."""
+        if self.schedule is not None:
+            level = float(sigma.reshape(-1)[0])
+            later = [s for s in self.schedule if s < level * (1 - 1e-6)]
+            sigma = torch.full_like(sigma, max(later) if later else 0.0)
         rel = (self.config.tau * sigma.to(self._ref_norm.dtype) / self.sigma_data)
         return rel.clamp_min(self.config.tol) * self._ref_norm
 

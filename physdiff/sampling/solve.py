@@ -176,8 +176,10 @@ def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], se
     op = PoissonOperator.from_fields(fields, extent, device=dev).scaled(safe)
     denoiser = _model_denoiser(model, dev)
     if plan["guidance"] is not None:
+        schedule = ([float(v) for v in plan["sigmas"]]
+                    if model.config.formulation == "refiner" else None)
         denoiser = GuidedDenoiser(denoiser, op, cond[:, :1], model.config.sigma_data,
-                                  plan["guidance"])
+                                  plan["guidance"], schedule=schedule)
     sigmas = plan["sigmas"]
     x = float(sigmas[0]) * randn_per_sample(seeds, (1,) + rho.shape[-2:], device=dev)
     with torch.no_grad():
