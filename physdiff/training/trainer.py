@@ -37,11 +37,15 @@ from .settings import RunSettings
 from .setup import model_config_for
 from .validation import collate_samples, validate
 
-__all__ = ["Trainer", "TrainResult", "NaNLossError"]
+__all__ = ["Trainer", "TrainResult", "NaNLossError", "DivergedError"]
 
 
 class NaNLossError(ValueError):
     """The loss became NaN or infinite; the run stopped without writing the bad state."""
+
+
+class DivergedError(ValueError):
+    """The validation error diverged; the run stopped without writing the bad state."""
 
 
 @dataclass
@@ -295,11 +299,30 @@ class Trainer:
             window = (now, step)
         if (step % t.val_every == 0 or last) and self.accelerator.is_main_process:
             row = {"step": step, **row, **self.validate()}
+            self._check_divergence(row["val_rel_l2"])
         if row:
             log.write(row)
         if step % t.checkpoint_every == 0 or last:
             self.save_checkpoint()
         return window
+
+    def _check_divergence(self, value: float) -> None:
+        """Raise :class:`DivergedError` when validation is NaN or far above its best."""
+        factor = self.t.diverge_factor
+        best = getattr(self, "_best_val", math.inf)
+        if factor > 0 and (not math.isfinite(value) or value > factor * best):
+            from .checkpoint import latest_checkpoint
+
+            good = latest_checkpoint(self.run_dir)
+            source = self.settings.source or "CONFIG"
+            raise DivergedError(
+                f"validation diverged at step {self.step}: val_rel_l2 = {value:.3g} against a "
+                f"best of {best:.3g} (train.diverge_factor = {factor}); nothing of this state "
+                f"was saved. The last good checkpoint is "
+                f"{good if good is not None else '(none yet)'}: resume from it with "
+                f"`physdiff train --config {source} --out {self.run_dir} --resume` and a lower "
+                f"train.lr")
+        self._best_val = min(best, value)
 
     def _out_of_time(self, start: float) -> bool:
         if self.t.max_minutes is None:

@@ -213,3 +213,19 @@ def test_init_from_warm_starts_and_checks_the_architecture(manufactured, tiny_se
     bad.out = str(tmp_path / "bad")
     with pytest.raises(ValueError, match="formulation"):
         Trainer(bad, manufactured, bad.out, progress=False)
+
+
+def test_diverging_validation_stops_naming_step_and_checkpoint(manufactured, tiny_settings,
+                                                               monkeypatch) -> None:
+    from physdiff.training import trainer as trainer_mod
+
+    s = tiny_settings(max_steps=12, val_every=4, checkpoint_every=4)
+    values = iter([0.5, 0.4, 100.0])
+    monkeypatch.setattr(trainer_mod.Trainer, "validate",
+                        lambda self: {"val_rel_l2": next(values)})
+    t = trainer_mod.Trainer(s, manufactured, s.out, progress=False)
+    with pytest.raises(trainer_mod.DivergedError, match=r"step 12.*step-0*8"):
+        t.run()
+    from physdiff.training.checkpoint import latest_checkpoint
+
+    assert latest_checkpoint(s.out).name.endswith("8")  # the bad step 12 was not saved
