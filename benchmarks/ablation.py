@@ -50,6 +50,12 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "refiner+aug+lift+pinn": ({"formulation": "refiner", "lift": "coons"},
                               {"symmetries": True, "superposition": 0.5,
                                "physics_weight": 1e-6}),
+    # loss options on the best non-lifted recipe (the Coons lift hurt at 4 CPU-min: it
+    # overshoots the interior, |phi/s - lift| > |phi/s| on the median sample)
+    "refiner+aug+rel": ({"formulation": "refiner"},
+                        {"symmetries": True, "superposition": 0.5, "relative": True}),
+    "refiner+aug+pinn": ({"formulation": "refiner"},
+                         {"symmetries": True, "superposition": 0.5, "physics_weight": 1e-7}),
     # the baselines of physdiff.evaluation (one-shot regression, MSE on phi / s, as
     # `physdiff train-baseline` trains them), at the same CPU budget
     "unet-regression": ({}, {"baseline": "unet"}),
