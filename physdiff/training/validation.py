@@ -1,4 +1,8 @@
-"""Validation during training: a few-step Heun sample on a fixed batch, scored two ways.
+"""Validation during training: a few-step sample on a fixed batch, scored two ways.
+
+The sampler is the model's own: Heun on the Karras schedule for EDM models,
+:func:`~physdiff.sampling.samplers.sample_refiner` (regression, then refinements) for
+"refiner" models.
 
 The fixed batch is the last ``val_samples`` samples of the dataset (never trained on). Both
 metrics are computed in normalised units, which is exact because they are scale-invariant:
@@ -19,6 +23,7 @@ import torch
 from ..models.conditioning import FIELD_CHANNELS
 from ..models.model import PoissonDiffusionModel
 from ..sampling import karras_sigmas, randn_per_sample, sample_heun
+from ..sampling.samplers import refiner_sigmas, sample_refiner
 
 __all__ = ["collate_samples", "validate"]
 
@@ -37,7 +42,7 @@ def _summary(name: str, values: torch.Tensor) -> dict[str, float]:
 @torch.no_grad()
 def validate(model: PoissonDiffusionModel, batch: Mapping[str, torch.Tensor], steps: int,
              seed: int = 0) -> dict[str, float]:
-    """Sample ``batch`` with ``steps`` Heun steps and return median/p95 relative errors.
+    """Sample ``batch`` with ``steps`` steps and return median/p95 relative errors.
 
     Returns ``val_rel_l2``, ``val_rel_l2_p95``, ``val_rel_residual`` and
     ``val_rel_residual_p95``. The initial noise of sample ``b`` is seeded with ``seed + b``,
@@ -51,9 +56,15 @@ def validate(model: PoissonDiffusionModel, batch: Mapping[str, torch.Tensor], st
     phi = batch["phi"].float()
     n = phi.shape[0]
     cfg = model.config
-    sigmas = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max).to(device, torch.float32)
+    if cfg.formulation == "refiner":
+        sigmas = refiner_sigmas(steps, cfg.sigma_max, cfg.refine_sigma_min,
+                                cfg.refine_sigma_max).to(device)
+        sampler = sample_refiner
+    else:
+        sigmas = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max).to(device, torch.float32)
+        sampler = sample_heun
     x = randn_per_sample([seed + b for b in range(n)], phi.shape[1:], device=device) * sigmas[0]
-    phi_hat = sample_heun(model, x, sigmas, cond)
+    phi_hat = sampler(model, x, sigmas, cond)
     dims = tuple(range(1, phi.dim()))
     rel_l2 = ((phi_hat - phi).square().sum(dim=dims).sqrt()
               / phi.square().sum(dim=dims).sqrt().clamp_min(1e-30))
