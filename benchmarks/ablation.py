@@ -56,6 +56,9 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                         {"symmetries": True, "superposition": 0.5, "relative": True}),
     "refiner+aug+pinn": ({"formulation": "refiner"},
                          {"symmetries": True, "superposition": 0.5, "physics_weight": 1e-7}),
+    # backbone at equal CPU cost: the FNO-style spectral network in the same recipe
+    "refiner+aug+spectral": ({"formulation": "refiner", "backbone": "spectral"},
+                             {"symmetries": True, "superposition": 0.5}),
     # the baselines of physdiff.evaluation (one-shot regression, MSE on phi / s, as
     # `physdiff train-baseline` trains them), at the same CPU budget
     "unet-regression": ({}, {"baseline": "unet"}),

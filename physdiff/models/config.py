@@ -64,6 +64,14 @@ class ModelConfig:
     refine_sigma_min, refine_sigma_max : float
         ``"refiner"``: range of the refinement noise levels (normalised units), log-uniform
         in training, geometric in sampling.
+    backbone : {"unet", "spectral"}
+        The raw network: the diffusers U-Net (:class:`~physdiff.models.UNetDenoiserNet`,
+        shaped by ``block_out_channels`` ...) or the FNO-style spectral network
+        (:class:`~physdiff.models.spectral.SpectralDenoiserNet`).
+    spectral_width, spectral_modes, spectral_layers : int
+        ``"spectral"``: channels, Fourier modes kept per axis, and blocks.
+    spectral_padding : float
+        ``"spectral"``: zero padding before the FFT, as a fraction of each side.
 
     Examples
     --------
@@ -94,6 +102,11 @@ class ModelConfig:
     p_regression: float = 0.5
     refine_sigma_min: float = 1e-3
     refine_sigma_max: float = 0.1
+    backbone: str = "unet"
+    spectral_width: int = 32
+    spectral_modes: int = 16
+    spectral_layers: int = 4
+    spectral_padding: float = 0.125
 
     def __post_init__(self) -> None:
         for name in _PAIR_FIELDS:
@@ -133,6 +146,13 @@ class ModelConfig:
         if self.formulation not in ("edm", "refiner"):
             raise ValueError(f"model config: formulation must be 'edm' or 'refiner', got "
                              f"{self.formulation!r}")
+        if self.backbone not in ("unet", "spectral"):
+            raise ValueError(f"model config: backbone must be 'unet' or 'spectral', got "
+                             f"{self.backbone!r}")
+        if min(self.spectral_width, self.spectral_modes, self.spectral_layers) < 1 or \
+                not 0 <= self.spectral_padding <= 1:
+            raise ValueError("model config: spectral_width, spectral_modes and "
+                             "spectral_layers must be >= 1 and spectral_padding in [0, 1]")
         if self.lift not in ("none", "coons"):
             raise ValueError(f"model config: lift must be 'none' or 'coons', got {self.lift!r}")
         if not 0 <= self.p_regression <= 1:

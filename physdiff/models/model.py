@@ -51,8 +51,14 @@ class PoissonDiffusionModel(nn.Module):
         self.config = config
         #: JSON metadata read by :func:`~physdiff.models.load_model` (normalization, ...).
         self.extras: dict[str, Any] = {}
+        if config.backbone == "spectral":
+            from .spectral import SpectralDenoiserNet
+
+            net: nn.Module = SpectralDenoiserNet(config)
+        else:
+            net = UNetDenoiserNet(config)
         self.denoiser = EDMPrecond(
-            UNetDenoiserNet(config), config.sigma_data, lift=config.lift == "coons",
+            net, config.sigma_data, lift=config.lift == "coons",
             regression_sigma=config.sigma_max if config.formulation == "refiner" else None)
 
     @property
