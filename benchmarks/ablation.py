@@ -261,7 +261,10 @@ def load_state(arm: Arm, out: Path) -> None:
     if not path.exists():
         return
     st = torch.load(path, weights_only=False)
-    arm.model.load_state_dict(st["model"])
+    # neuraloperator keeps its constructor arguments as non-tensor "_metadata" extra state
+    missing, unexpected = arm.model.load_state_dict(st["model"], strict=False)
+    if missing or [k for k in unexpected if not k.endswith("_metadata")]:
+        raise RuntimeError(f"{path}: state does not fit arm {arm.name}: {missing} {unexpected}")
     arm.ema.load_state_dict(st["ema"])
     arm.opt.load_state_dict(st["opt"])
     arm.step, arm.cpu, arm.next_val = st["step"], st["cpu"], st["next_val"]
@@ -274,17 +277,26 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     from physdiff.models import PoissonDiffusionModel
     from physdiff.models.io import save_model
 
-    if len(args.arms) != 1 or ARMS[args.arms[0]][1].get("baseline"):
-        raise SystemExit("--export takes exactly one diffusion arm")
+    if len(args.arms) != 1:
+        raise SystemExit("--export takes exactly one arm")
     dataset = PoissonDataset(args.data)
     arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
     load_state(arm, out)
+    info = {"recipe": f"benchmarks/ablation.py arm {arm.name}", "steps": arm.step,
+            "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size}
+    if arm.options.get("baseline"):
+        import copy
+
+        from physdiff.evaluation.baselines import save_baseline
+
+        net = copy.deepcopy(arm.model.net).eval()
+        arm.ema.copy_to(net.parameters())
+        save_baseline(net, dest, training=info)
+        print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
+        return
     model = PoissonDiffusionModel(arm.model.config).eval()
     arm.ema.copy_to(model.parameters())
-    extras = {"normalization": dataset.stats,
-              "training": {"recipe": f"benchmarks/ablation.py arm {arm.name}",
-                           "options": arm.options, "steps": arm.step,
-                           "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size}}
+    extras = {"normalization": dataset.stats, "training": {**info, "options": arm.options}}
     save_model(model, dest, raw_state=arm.model.state_dict(), extras=extras, overwrite=False)
     print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
 
