@@ -28,6 +28,7 @@ from .system import (
     axis_kinds,
     build_rhs,
     expand_solution,
+    null_mode_mean,
     null_weights,
     remove_null_mode,
     resolve_for,
@@ -207,7 +208,7 @@ def make_compatible(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0)
     w = null_weights(grid, kinds)
     if w is None:
         return rho
-    shift = np.einsum("...ij,ij->...", build_rhs(rho, resolved), w) / w.sum()
+    shift = null_mode_mean(build_rhs(rho, resolved), w)
     return rho - shift[..., None, None]
 
 

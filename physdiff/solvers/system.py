@@ -27,7 +27,7 @@ from .grid import Grid
 from .kinds import KIND, axis_slice, fixes_constant
 
 __all__ = ["apply_operator", "axis_kinds", "axis_operator", "axis_weights", "build_rhs",
-           "expand_solution", "has_null_mode", "null_weights", "remove_null_mode",
+           "expand_solution", "has_null_mode", "null_mode_mean", "null_weights", "remove_null_mode",
            "resolve_for", "robin_diagonal", "unknown_slices"]
 
 Kinds = tuple[str, str, str, str]
@@ -114,9 +114,14 @@ def null_weights(grid: Grid, kinds: Kinds) -> np.ndarray | None:
     return np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
 
 
+def null_mode_mean(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The ``w``-weighted mean of ``u`` over the last two axes (shape ``u.shape[:-2]``)."""
+    return np.einsum("...ij,ij->...", u, w) / w.sum()
+
+
 def remove_null_mode(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``u`` minus its ``w``-weighted mean over the last two axes (a new array)."""
-    return u - (np.einsum("...ij,ij->...", u, w) / w.sum())[..., None, None]
+    return u - null_mode_mean(u, w)[..., None, None]
 
 
 def robin_diagonal(grid: Grid, kinds: Kinds, robin: Robin) -> np.ndarray | None:
