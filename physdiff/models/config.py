@@ -11,7 +11,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..solvers.boundary import KINDS
+from ..solvers.kinds import KIND, KINDS
+
+MODEL_KINDS: tuple[str, ...] = tuple(k for k in KINDS if not KIND[k].has_alpha)
+"""The kinds the conditioning channels can encode (no Robin alpha channel)."""
 
 __all__ = ["ModelConfig"]
 
@@ -98,10 +101,10 @@ class ModelConfig:
                 f"model config: grid_shape {self.grid_shape} needs >= 3 nodes per axis"
             )
         for sig in self.bc_kinds:
-            if len(sig) != 4 or any(k not in KINDS for k in sig):
+            if len(sig) != 4 or any(k not in MODEL_KINDS for k in sig):
                 raise ValueError(
                     f"model config: each bc_kinds entry is [left, right, bottom, top] with kinds "
-                    f"from {KINDS}; got {sig!r}"
+                    f"from {MODEL_KINDS}; got {sig!r}"
                 )
         if not (self.sigma_data > 0 and math.isfinite(self.sigma_data)):
             raise ValueError(f"model config: sigma_data must be positive, got {self.sigma_data}")

@@ -194,7 +194,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
                     sampler: str = "heun", n_samples: int = 1, refine: bool = False,
                     tol: float | None = None, device: str | torch.device = "auto",
                     batch_size: int = 64, progress: bool = False,
-                    return_info: bool = False) -> np.ndarray | DiffusionResult:
+                    return_info: bool = False, allow_unseen_kinds: bool = False
+                    ) -> np.ndarray | DiffusionResult:
     """Solve ``laplacian(phi) = rho`` with the conditional diffusion model.
 
     Parameters
@@ -232,6 +233,9 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         Show a progress bar over batches.
     return_info : bool
         Return a :class:`DiffusionResult` even for one sample.
+    allow_unseen_kinds : bool
+        Sample boundary-kind signatures the model was not trained on (evaluation of a
+        distribution shift) instead of refusing them.
 
     Returns
     -------
@@ -266,7 +270,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     _check_physics(rho, resolved)
     plan["device"] = resolve_device(device)
     net = resolve_model(model, plan["device"])
-    net.check_problem(resolved.grid, resolved.kinds)
+    net.check_problem(resolved.grid, resolved.kinds, allow_unseen_kinds=allow_unseen_kinds)
     cfg = net.config
     plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
