@@ -147,7 +147,6 @@ def bc_from_arrays(kinds: np.ndarray, sides: dict[str, np.ndarray]) -> BoundaryC
     ('periodic', 'periodic', 'dirichlet', 'neumann')
     """
     names = [KIND_NAMES[int(c)] for c in kinds]
-    return BoundaryConditions(**{
-        s: "periodic" if k == "periodic" else (k, np.asarray(sides[s], dtype=np.float64))
-        for s, k in zip(SIDES, names, strict=True)})
+    return BoundaryConditions.from_kinds(
+        names, {s: np.asarray(sides[s], dtype=np.float64) for s in SIDES})
 

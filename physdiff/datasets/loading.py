@@ -16,15 +16,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..solvers import SIDES, BoundaryConditions, Grid
+from ..solvers import BOUNDARY_FIELDS, SIDES, VALUE_FIELDS, BoundaryConditions, Grid
 from .format import STAT_KEYS, bc_from_arrays
 from .pairs import KIND_NAMES
 
 __all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS"]
 
-FIELD_KEYS = ("dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_x_mask",
-              "neumann_y", "neumann_y_mask", "periodic_x", "periodic_y")
-_VALUE_KEYS = ("dirichlet_value", "neumann_x", "neumann_y")
+FIELD_KEYS = BOUNDARY_FIELDS
+"""The boundary fields of an item (:data:`physdiff.solvers.BOUNDARY_FIELDS`)."""
 
 
 def _existing(path: str | Path) -> Path:
@@ -146,7 +145,7 @@ class PoissonDataset(torch.utils.data.Dataset):
                for k in ("phi", "rho")}
         fields = self.bc_of(i).resolve(self.grid).to_fields(())
         for k in FIELD_KEYS:
-            v = fields[k] / s if k in _VALUE_KEYS else fields[k]
+            v = fields[k] / s if k in VALUE_FIELDS else fields[k]
             out[k] = torch.from_numpy(np.asarray(v, dtype=np.float32)[None])
         out["scale"] = torch.tensor(self.scale[i], dtype=torch.float32)
         out["index"] = torch.tensor(self.index[i], dtype=torch.int64)

@@ -67,9 +67,8 @@ class TestSet:
         if len(kinds) != 1:
             raise ValueError(f"samples {index.tolist()} mix boundary kinds {sorted(kinds)}")
         (sig,) = kinds
-        return BoundaryConditions(**{
-            side: kind if kind == "periodic" else (kind, self.side_values[side][index])
-            for side, kind in zip(SIDES, sig, strict=True)})
+        return BoundaryConditions.from_kinds(
+            sig, {side: self.side_values[side][index] for side in SIDES})
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Index arrays of at most ``batch_size`` samples sharing one kind signature."""

@@ -11,10 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..solvers.kinds import KIND, KINDS
-
-MODEL_KINDS: tuple[str, ...] = tuple(k for k in KINDS if not KIND[k].has_alpha)
-"""The kinds the conditioning channels can encode (no Robin alpha channel)."""
+from ..solvers.boundary import FIELD_KINDS as MODEL_KINDS
 
 __all__ = ["ModelConfig"]
 

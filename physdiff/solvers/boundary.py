@@ -33,7 +33,7 @@ from .grid import Grid
 from .kinds import KIND, KINDS, axis_slice, corner_rule, kind_of
 
 __all__ = ["SIDES", "SIDE_LINES", "KINDS", "Side", "BoundaryConditions", "ResolvedBC",
-           "BOUNDARY_FIELDS", "VALUE_FIELDS", "ROBIN_FIELDS"]
+           "BOUNDARY_FIELDS", "VALUE_FIELDS", "ROBIN_FIELDS", "FIELD_KINDS"]
 
 SIDES: tuple[str, ...] = ("left", "right", "bottom", "top")
 SIDE_LINES: dict[str, tuple[Any, Any]] = {
@@ -52,6 +52,9 @@ BOUNDARY_FIELDS: tuple[str, ...] = (
 channel order (the model's conditioning channels 1-8)."""
 VALUE_FIELDS: tuple[str, ...] = ("dirichlet_value", "neumann_x", "neumann_y")
 """The fields that hold boundary data (divided by the problem scale); the others are masks."""
+FIELD_KINDS: tuple[str, ...] = tuple(k for k in KINDS if not KIND[k].has_alpha)
+"""The kinds that :data:`BOUNDARY_FIELDS` (and stored datasets) encode losslessly: all but
+Robin, whose alpha has no channel there."""
 ROBIN_FIELDS: tuple[str, ...] = ("robin_x", "robin_y")
 """Robin coefficients alpha on left/right columns and bottom/top rows (0 elsewhere); read by
 the torch operator only, so the models' 8 channels are unchanged."""
