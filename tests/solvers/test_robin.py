@@ -141,3 +141,11 @@ def test_robin_constructor_and_spec_spellings_agree():
                                       "left": {"kind": "robin", "value": 0.5, "alpha": 3.0}})
     rho = np.zeros((9, 9))
     np.testing.assert_array_equal(solve_fd(rho, a), solve_fd(rho, b))
+
+
+def test_public_api_solves_and_checks_robin():
+    import physdiff
+
+    _, rho, bc = manufactured((R, D, N, R), (17, 17), "nodes")
+    phi = physdiff.solve(rho, bc, method="fd", extent=EXTENT)
+    assert np.abs(physdiff.residual(phi, rho, bc, extent=EXTENT)).max() < 1e-9
