@@ -9,6 +9,7 @@ import torch
 from physdiff.sampling.physics import PoissonOperator
 from physdiff.sampling.refine import refine_solution
 from physdiff.solvers import BoundaryConditions, Grid, relative_residual, residual, solve_fd
+from tests.sampling.test_physics_operator import random_bc
 
 GRID = Grid((7, 9), extent=(1.3, 0.8))
 ENDS = [("robin", "robin"), ("robin", "dirichlet"), ("neumann", "robin"),
@@ -18,17 +19,14 @@ COMBOS = [x + y for x, y in itertools.product(ENDS, ENDS) if "robin" in x + y]
 
 def robin_bc(kinds, rng, batch=2, grid=GRID):
     """Random data and per-node alpha, equal at the two ends of a periodic axis."""
-    spec = {}
+    base = random_bc(tuple("neumann" if k == "robin" else k for k in kinds), rng, batch, grid)
+    sides = {}
     for side, kind in zip(("left", "right", "bottom", "top"), kinds, strict=True):
-        if kind == "periodic":
-            spec[side] = kind
-            continue
-        n = grid.side_length(side)
-        v, alpha = rng.normal(size=(batch, n)), rng.uniform(0.1, 2.0, size=n)
+        alpha = rng.uniform(0.1, 2.0, size=grid.side_length(side))
         if (kinds[2] if side in ("left", "right") else kinds[0]) == "periodic":
-            v[:, -1], alpha[-1] = v[:, 0], alpha[0]
-        spec[side] = (kind, v, alpha) if kind == "robin" else (kind, v)
-    return BoundaryConditions(**spec)
+            alpha[-1] = alpha[0]
+        sides[side] = ("robin", base[side].values, alpha) if kind == "robin" else base[side]
+    return BoundaryConditions(**sides)
 
 
 @pytest.mark.parametrize("kinds", COMBOS, ids=["-".join(k[:1] for k in c) for c in COMBOS])
