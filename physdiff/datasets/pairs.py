@@ -9,7 +9,9 @@ residual is checked before anything is returned.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,11 +30,26 @@ from ._random import sample_rng
 from .config import DataConfig
 
 __all__ = ["KIND_CODES", "KIND_NAMES", "ResidualCheckError", "Pairs", "sample_problem",
-           "make_pairs"]
+           "make_pairs", "group_by_kinds"]
 
 KIND_NAMES: tuple[str, ...] = FIELD_KINDS
 """The kinds a dataset can hold, in code order (``KIND[name].code``)."""
 KIND_CODES: dict[str, int] = {k: KIND[k].code for k in KIND_NAMES}
+
+
+def group_by_kinds(signatures: Iterable[Hashable]) -> dict[Any, np.ndarray]:
+    """Positions of the samples of each kind signature, in order of first appearance: every
+    group can be solved (or sampled) in one batched call.
+
+    Examples
+    --------
+    >>> group_by_kinds([("d",) * 4, ("p",) * 4, ("d",) * 4])
+    {('d', 'd', 'd', 'd'): array([0, 2]), ('p', 'p', 'p', 'p'): array([1])}
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, sig in enumerate(signatures):
+        groups.setdefault(sig, []).append(i)
+    return {sig: np.asarray(members) for sig, members in groups.items()}
 
 
 class ResidualCheckError(RuntimeError):
@@ -116,15 +133,12 @@ def make_pairs(cfg: DataConfig, start: int, stop: int) -> Pairs:
     out = Pairs(index, rho, np.empty_like(rho),
                 {s: np.empty((n, cfg.grid.side_length(s))) for s in SIDES},
                 np.empty((n, 4), np.int8), np.empty(n), np.empty(n), np.empty((n, 4)))
-    groups: dict[tuple[str, ...], list[int]] = {}
     for j, (_, bc) in enumerate(problems):
-        groups.setdefault(bc.kinds, []).append(j)
         out.kinds[j] = [KIND_CODES[k] for k in bc.kinds]
         for s in SIDES:
             out.sides[s][j] = np.broadcast_to(bc[s].values, out.sides[s].shape[1:]) \
                 if not KIND[bc[s].kind].wraps else 0.0
-    for kinds, members in groups.items():
-        sel = np.asarray(members)
+    for kinds, sel in group_by_kinds(bc.kinds for _, bc in problems).items():
         bc = BoundaryConditions.from_kinds(kinds, {s: out.sides[s][sel] for s in SIDES})
         out.phi[sel], out.residual[sel], out.scale[sel] = _solve_group(cfg, rho[sel], bc,
                                                                       index[sel])
