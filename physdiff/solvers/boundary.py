@@ -195,7 +195,8 @@ class BoundaryConditions:
               bottom: Any = None, top: Any = None) -> BoundaryConditions:
         """Robin on every side: ``dphi/dn + alpha phi = value`` (outward normal).
 
-        A side given by keyword is a ``(value, alpha)`` pair (or a full side spec).
+        A side given by keyword is a ``(value, alpha)`` pair, or any side spec (a
+        :class:`Side`, a kind string, a tuple starting with its kind, a dict, a number).
 
         Examples
         --------
@@ -203,11 +204,17 @@ class BoundaryConditions:
         ('robin', 'robin', 'robin', 'robin')
         >>> float(BoundaryConditions.robin(0.0, 2.0, top=(1.0, 0.5))["top"].alpha)
         0.5
+        >>> BoundaryConditions.robin(0.0, 2.0, bottom=("dirichlet", 1.0)).kinds
+        ('robin', 'robin', 'dirichlet', 'robin')
         """
         sides = {"left": left, "right": right, "bottom": bottom, "top": top}
-        return cls(**{k: ("robin", value, alpha) if v is None else
-                      (("robin", *v) if isinstance(v, tuple) and len(v) == 2 else v)
-                      for k, v in sides.items()})
+        def spec(v: Any) -> Any:
+            if v is None:
+                return ("robin", value, alpha)
+            pair = isinstance(v, tuple) and len(v) == 2 and not isinstance(v[0], str)
+            return ("robin", *v) if pair else v
+
+        return cls(**{k: spec(v) for k, v in sides.items()})
 
     @classmethod
     def from_kinds(cls, kinds: Any, values: Mapping[str, Any]) -> BoundaryConditions:
