@@ -27,6 +27,7 @@ from .system import (
     apply_operator,
     axis_kinds,
     build_rhs,
+    check_robin,
     expand_solution,
     null_mode_mean,
     null_weights,
@@ -118,9 +119,7 @@ def make_poisson_solver(grid: Grid, kinds: Kinds, robin: Robin = None
     (3, 5)
     """
     kinds = tuple(kinds)
-    if (robin is None) == any(KIND[k].has_alpha for k in kinds):
-        raise ValueError(f"boundary kinds {kinds}: give the Robin coefficients (robin=) exactly "
-                         f"when a side is Robin")
+    check_robin(kinds, robin)
     path = solver_path(kinds)
     if path == "line":
         return lambda f: line_solve(f, grid, kinds)

@@ -27,8 +27,8 @@ from .grid import Grid
 from .kinds import KIND, axis_slice, fixes_constant
 
 __all__ = ["apply_operator", "axis_kinds", "axis_operator", "axis_weights", "build_rhs",
-           "expand_solution", "has_null_mode", "null_mode_mean", "null_weights", "remove_null_mode",
-           "resolve_for", "robin_diagonal", "unknown_slices"]
+           "check_robin", "expand_solution", "has_null_mode", "null_mode_mean", "null_weights",
+           "remove_null_mode", "resolve_for", "robin_diagonal", "unknown_slices"]
 
 Kinds = tuple[str, str, str, str]
 Robin = tuple[tuple[float, ...], ...] | None
@@ -124,6 +124,13 @@ def remove_null_mode(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     return u - null_mode_mean(u, w)[..., None, None]
 
 
+def check_robin(kinds: Kinds, robin: Robin) -> None:
+    """Raise ValueError unless Robin coefficients are given exactly when a side is Robin."""
+    if (robin is None) == any(KIND[k].has_alpha for k in kinds):
+        raise ValueError(f"boundary kinds {tuple(kinds)}: give the Robin coefficients "
+                         f"(robin=, ResolvedBC.robin) exactly when a side is Robin")
+
+
 def robin_diagonal(grid: Grid, kinds: Kinds, robin: Robin) -> np.ndarray | None:
     """The Robin terms ``-2 alpha / h`` on the diagonal of ``A``, shape ``(my, mx)`` on the
     unknowns; None without Robin sides. A corner node shared by two Robin sides gets both.
@@ -135,6 +142,7 @@ def robin_diagonal(grid: Grid, kinds: Kinds, robin: Robin) -> np.ndarray | None:
     array([[-10., -10.],
            [ -4.,   0.]])
     """
+    check_robin(kinds, robin)
     if robin is None:
         return None
     sy, sx = unknown_slices(kinds)
