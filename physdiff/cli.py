@@ -17,7 +17,6 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "physdiff.datasets.cli",
     "physdiff.training.cli",
-    "physdiff.sampling.cli",
     "physdiff.evaluation.cli",
     "physdiff.demo",
 )

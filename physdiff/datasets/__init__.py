@@ -2,18 +2,22 @@
 
 Generate with ``physdiff generate --config tiny`` or :func:`generate`; read with
 :func:`open_dataset` (lazy xarray) or :class:`PoissonDataset` (torch). The format is
-described in :mod:`physdiff.datasets.format` and ``docs/datasets.md``.
+described in :mod:`physdiff.datasets.format` and ``docs/datasets.md``. Names are imported
+lazily, so importing the package (or its command line) imports no torch.
 """
 
-from .boundaries import BOUNDARY_SAMPLERS, boundary_from_config
-from .config import DataConfig, load_config
-from .generate import generate
-from .loading import PoissonDataset, open_dataset
-from .normalization import problem_scale
-from .pairs import ResidualCheckError, make_pairs, sample_problem
-from .sources import SOURCE_FAMILIES, source_from_config
+from .._lazy import lazy_exports
 
-__all__ = ["problem_scale", "DataConfig", "load_config", "generate", "open_dataset",
-           "PoissonDataset", "SOURCE_FAMILIES", "BOUNDARY_SAMPLERS", "source_from_config",
-           "boundary_from_config", "make_pairs", "sample_problem",
-           "ResidualCheckError"]
+# eager: the name is also a submodule's (and it imports no torch)
+from .generate import generate as generate
+
+_EXPORTS = {
+    "problem_scale": "normalization", "DataConfig": "config", "load_config": "config",
+    "open_dataset": "loading", "PoissonDataset": "loading", "SOURCE_FAMILIES": "sources",
+    "source_from_config": "sources", "BOUNDARY_SAMPLERS": "boundaries",
+    "boundary_from_config": "boundaries", "make_pairs": "pairs", "sample_problem": "pairs",
+    "ResidualCheckError": "pairs",
+}
+
+__all__ = sorted([*_EXPORTS, "generate"])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

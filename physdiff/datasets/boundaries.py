@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..solvers import SIDES, BoundaryConditions, Grid
+from ..solvers import FIELD_KINDS, KIND, SIDES, BoundaryConditions, Grid
 from ._random import Range, as_range, draw_log_uniform, grid_axes
 from .source_base import check_keys
 
@@ -29,7 +29,8 @@ __all__ = ["BOUNDARY_SAMPLERS", "BoundarySampler", "BoundaryMixture", "ZeroBound
            "ConstantBoundary", "SmoothDirichlet", "NeumannBoundary", "PeriodicBoundary",
            "MixedBoundary", "smooth_side_values", "boundary_from_config"]
 
-_LETTERS = {"d": "dirichlet", "n": "neumann", "p": "periodic"}
+_LETTERS = {k[0]: k for k in FIELD_KINDS}
+"""One-letter spellings of the kinds a dataset can hold (``"D N P P"``)."""
 
 
 @lru_cache(maxsize=64)
@@ -235,13 +236,12 @@ class MixedBoundary(_Smooth):
 
     def sample(self, rng: np.random.Generator, grid: Grid) -> BoundaryConditions:
         kinds = self.draw_kinds(rng)
-        px, py = kinds[0] == "periodic", kinds[2] == "periodic"
+        px, py = KIND[kinds[0]].wraps, KIND[kinds[2]].wraps
         dirichlet = self.values(rng, grid, px, py)
         neumann = self.values(rng, grid, px, py)
-        sides = {s: "periodic" if k == "periodic" else
-                 (k, dirichlet[s] if k == "dirichlet" else neumann[s])
-                 for s, k in zip(SIDES, kinds, strict=True)}
-        return BoundaryConditions(**sides)
+        return BoundaryConditions.from_kinds(kinds, {
+            s: dirichlet[s] if KIND[k].imposes_value else neumann[s]
+            for s, k in zip(SIDES, kinds, strict=True)})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..solvers import SIDES, BoundaryConditions, Grid
 from .config import DataConfig
-from .pairs import KIND_NAMES, Pairs
+from .pairs import KIND_CODES, KIND_NAMES, Pairs
 
 __all__ = ["pairs_to_arrays", "arrays_to_dataset", "pairs_to_dataset", "dataset_attrs",
            "set_statistics", "bc_from_arrays", "STAT_KEYS"]
@@ -95,7 +95,7 @@ def arrays_to_dataset(cfg: DataConfig, arrays: dict[str, np.ndarray]) -> xr.Data
         "phi": (fields, arrays["phi"], {"long_name": "potential phi, exact discrete "
                                         "solution of laplacian(phi) = rho", "units": "1"}),
     }
-    flags = {"flag_values": np.arange(len(KIND_NAMES), dtype=np.int8),
+    flags = {"flag_values": np.array([KIND_CODES[k] for k in KIND_NAMES], dtype=np.int8),
              "flag_meanings": " ".join(KIND_NAMES)}
     for s in SIDES:
         data[f"bc_{s}"] = (("sample", _SIDE_DIM[s]), arrays[f"bc_{s}"], {
@@ -147,7 +147,6 @@ def bc_from_arrays(kinds: np.ndarray, sides: dict[str, np.ndarray]) -> BoundaryC
     ('periodic', 'periodic', 'dirichlet', 'neumann')
     """
     names = [KIND_NAMES[int(c)] for c in kinds]
-    return BoundaryConditions(**{
-        s: "periodic" if k == "periodic" else (k, np.asarray(sides[s], dtype=np.float64))
-        for s, k in zip(SIDES, names, strict=True)})
+    return BoundaryConditions.from_kinds(
+        names, {s: np.asarray(sides[s], dtype=np.float64) for s in SIDES})
 

@@ -1,13 +1,19 @@
-"""Reading datasets: lazy xarray access and a torch ``Dataset`` of model-ready tensors.
+"""Reading datasets: lazy xarray access, the per-sample boundary table, and a torch
+``Dataset`` of model-ready tensors.
 
-:class:`PoissonDataset` reads the small per-sample arrays (kinds, scale, side values) once
-at construction and opens the file for the big fields lazily, on the first ``__getitem__``
-in each process, so it works with any number of DataLoader workers.
+:func:`read_boundary_table` is the one reader of the small per-sample arrays (kinds, side
+values, scale, sample index, grid): :class:`PoissonDataset` (training) and
+:func:`physdiff.evaluation.testset.load_test_set` (evaluation) both use it.
+:class:`PoissonDataset` reads that table once at construction and opens the file for the big
+fields lazily, on the first ``__getitem__`` in each process, so it works with any number of
+DataLoader workers.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +22,15 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..solvers import SIDES, BoundaryConditions, Grid
+from ..solvers import BOUNDARY_FIELDS, SIDES, VALUE_FIELDS, BoundaryConditions, Grid
 from .format import STAT_KEYS, bc_from_arrays
 from .pairs import KIND_NAMES
 
-__all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS"]
+__all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS", "BoundaryTable",
+           "read_boundary_table"]
 
-FIELD_KEYS = ("dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_x_mask",
-              "neumann_y", "neumann_y_mask", "periodic_x", "periodic_y")
-_VALUE_KEYS = ("dirichlet_value", "neumann_x", "neumann_y")
+FIELD_KEYS = BOUNDARY_FIELDS
+"""The boundary fields of an item (:data:`physdiff.solvers.BOUNDARY_FIELDS`)."""
 
 
 def _existing(path: str | Path) -> Path:
@@ -51,6 +57,87 @@ def open_dataset(path: str | Path) -> xr.Dataset:
     if p.is_dir():
         return xr.open_zarr(p, consolidated=False)
     return xr.open_dataset(p, engine="h5netcdf")
+
+
+@dataclass
+class BoundaryTable:
+    """The small per-sample arrays of a stored dataset, read once.
+
+    Attributes
+    ----------
+    grid : Grid
+    sample : numpy.ndarray
+        int64 ``(n,)``, the samples' indices.
+    kinds : numpy.ndarray
+        int8 ``(n, 4)`` kind codes (left, right, bottom, top) into ``KIND_NAMES``.
+    sides : dict of numpy.ndarray
+        float64 ``(n, side length)`` per side.
+    scale : numpy.ndarray or None
+        float64 ``(n,)``, the problem scales (None where the file has none).
+    attrs : dict
+        The global attributes.
+    """
+
+    grid: Grid
+    sample: np.ndarray
+    kinds: np.ndarray
+    sides: dict[str, np.ndarray]
+    scale: np.ndarray | None
+    attrs: dict[str, Any]
+
+    @property
+    def signatures(self) -> list[tuple[str, ...]]:
+        """Each sample's kind names ``(left, right, bottom, top)``."""
+        names = np.asarray(KIND_NAMES, dtype=object)[self.kinds]
+        return [tuple(row) for row in names.tolist()]
+
+    def bc(self, index: Sequence[int] | np.ndarray) -> BoundaryConditions:
+        """Batched conditions of the samples ``index``, which share one kind signature."""
+        index = np.atleast_1d(np.asarray(index))
+        codes = np.unique(self.kinds[index], axis=0)
+        if len(codes) != 1:
+            sigs = sorted({tuple(KIND_NAMES[c] for c in row) for row in codes})
+            raise ValueError(f"samples {index.tolist()} mix boundary kinds {sigs}")
+        return bc_from_arrays(codes[0], {s: v[index] for s, v in self.sides.items()})
+
+
+def _kind_codes(ds: xr.Dataset, n: int) -> np.ndarray:
+    """``(n, 4)`` int8 codes from ``bc_kind_<side>`` (stored as codes, or as names)."""
+    cols = []
+    for side in SIDES:
+        name = f"bc_kind_{side}"
+        if name not in ds:
+            raise ValueError(f"the dataset has no variable {name!r}; is it a physdiff dataset?")
+        raw = np.asarray(ds[name].values).reshape(n)
+        if raw.dtype.kind not in "iu":
+            raw = np.array([KIND_NAMES.index(str(k.decode() if isinstance(k, bytes) else k)
+                                             .lower()) for k in raw])
+        cols.append(raw.astype(np.int8))
+    return np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int8)
+
+
+def read_boundary_table(ds: xr.Dataset) -> BoundaryTable:
+    """Read the per-sample boundary data of an open dataset (all of its samples).
+
+    Raises
+    ------
+    ValueError
+        A variable of the format is missing.
+    """
+    n = int(ds.sizes.get("sample", 0))
+    missing = [v for v in tuple(f"bc_{s}" for s in SIDES) if v not in ds]
+    if missing:
+        raise ValueError(f"the dataset lacks the variable(s) {missing}; is it a physdiff "
+                         f"dataset?")
+    shape = tuple(int(v) for v in ds.attrs["grid_shape"]) if "grid_shape" in ds.attrs else \
+        (ds.sizes["y"], ds.sizes["x"])
+    extent = tuple(float(v) for v in ds.attrs.get("extent", (1.0, 1.0)))
+    sample = ds["sample"].values.astype(np.int64) if "sample" in ds.coords else np.arange(n)
+    return BoundaryTable(
+        grid=Grid(shape, extent), sample=sample, kinds=_kind_codes(ds, n),
+        sides={s: ds[f"bc_{s}"].values.astype(np.float64) for s in SIDES},
+        scale=ds["scale"].values.astype(np.float64) if "scale" in ds else None,
+        attrs=dict(ds.attrs))
 
 
 class _Fields:
@@ -114,14 +201,14 @@ class PoissonDataset(torch.utils.data.Dataset):
     def __init__(self, path: str | Path) -> None:
         self.path = _existing(path)
         with open_dataset(self.path) as ds:
-            self.grid = Grid(tuple(int(v) for v in ds.attrs["grid_shape"]),
-                             tuple(float(v) for v in ds.attrs["extent"]))
-            self.stats = {k: float(ds.attrs[k]) for k in STAT_KEYS if k in ds.attrs}
-            self.index = ds["sample"].values.astype(np.int64)
-            self.scale = ds["scale"].values.astype(np.float64)
-            self.kinds = np.stack([ds[f"bc_kind_{s}"].values for s in SIDES], axis=1)
-            self.sides = {s: ds[f"bc_{s}"].values.astype(np.float64) for s in SIDES}
-            self.attrs = dict(ds.attrs)
+            self.table = read_boundary_table(ds)
+        t = self.table
+        self.grid, self.index, self.kinds, self.sides, self.attrs = \
+            t.grid, t.sample, t.kinds, t.sides, t.attrs
+        if t.scale is None:
+            raise ValueError(f"{self.path} has no variable 'scale'; is it a physdiff dataset?")
+        self.scale = t.scale
+        self.stats = {k: float(self.attrs[k]) for k in STAT_KEYS if k in self.attrs}
         self._fields = _Fields(self.path)
         self._safe_scale = np.where(self.scale > 0, self.scale, 1.0)
 
@@ -146,7 +233,7 @@ class PoissonDataset(torch.utils.data.Dataset):
                for k in ("phi", "rho")}
         fields = self.bc_of(i).resolve(self.grid).to_fields(())
         for k in FIELD_KEYS:
-            v = fields[k] / s if k in _VALUE_KEYS else fields[k]
+            v = fields[k] / s if k in VALUE_FIELDS else fields[k]
             out[k] = torch.from_numpy(np.asarray(v, dtype=np.float32)[None])
         out["scale"] = torch.tensor(self.scale[i], dtype=torch.float32)
         out["index"] = torch.tensor(self.index[i], dtype=torch.int64)

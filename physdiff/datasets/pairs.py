@@ -9,20 +9,47 @@ residual is checked before anything is returned.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..solvers import SIDES, BoundaryConditions, make_compatible, relative_residual, solve_fd
+from ..solvers import (
+    FIELD_KINDS,
+    KIND,
+    SIDES,
+    BoundaryConditions,
+    make_compatible,
+    problem_scale_from_sides,
+    relative_residual,
+    solve_fd,
+)
+from ..solvers.system import has_null_mode
 from ._random import sample_rng
 from .config import DataConfig
-from .normalization import problem_scale_from_sides
 
 __all__ = ["KIND_CODES", "KIND_NAMES", "ResidualCheckError", "Pairs", "sample_problem",
-           "make_pairs"]
+           "make_pairs", "group_by_kinds"]
 
-KIND_NAMES: tuple[str, ...] = ("dirichlet", "neumann", "periodic")
-KIND_CODES: dict[str, int] = {k: i for i, k in enumerate(KIND_NAMES)}
+KIND_NAMES: tuple[str, ...] = FIELD_KINDS
+"""The kinds a dataset can hold, in code order (``KIND[name].code``)."""
+KIND_CODES: dict[str, int] = {k: KIND[k].code for k in KIND_NAMES}
+
+
+def group_by_kinds(signatures: Iterable[Hashable]) -> dict[Any, np.ndarray]:
+    """Positions of the samples of each kind signature, in order of first appearance: every
+    group can be solved (or sampled) in one batched call.
+
+    Examples
+    --------
+    >>> group_by_kinds([("d",) * 4, ("p",) * 4, ("d",) * 4])
+    {('d', 'd', 'd', 'd'): array([0, 2]), ('p', 'p', 'p', 'p'): array([1])}
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, sig in enumerate(signatures):
+        groups.setdefault(sig, []).append(i)
+    return {sig: np.asarray(members) for sig, members in groups.items()}
 
 
 class ResidualCheckError(RuntimeError):
@@ -61,18 +88,11 @@ def sample_problem(cfg: DataConfig, index: int) -> tuple[np.ndarray, BoundaryCon
     """
     rng = sample_rng(cfg.seed, index)
     bc = cfg.boundary.sample(rng, cfg.grid)
-    px, py = bc.kinds[0] == "periodic", bc.kinds[2] == "periodic"
+    px, py = KIND[bc.kinds[0]].wraps, KIND[bc.kinds[2]].wraps
     rho = cfg.source.sample(rng, cfg.grid, px, py)
-    if "dirichlet" not in bc.kinds:
+    if has_null_mode(bc.kinds):
         rho = make_compatible(rho, bc, cfg.extent)
     return rho, bc
-
-
-def _group_bc(kinds: tuple[str, ...], sides: dict[str, np.ndarray]) -> BoundaryConditions:
-    """One BoundaryConditions with batched side values for a group of equal kinds."""
-    return BoundaryConditions(**{
-        s: "periodic" if k == "periodic" else (k, sides[s])
-        for s, k in zip(SIDES, kinds, strict=True)})
 
 
 def _solve_group(cfg: DataConfig, rho: np.ndarray, bc: BoundaryConditions,
@@ -113,16 +133,13 @@ def make_pairs(cfg: DataConfig, start: int, stop: int) -> Pairs:
     out = Pairs(index, rho, np.empty_like(rho),
                 {s: np.empty((n, cfg.grid.side_length(s))) for s in SIDES},
                 np.empty((n, 4), np.int8), np.empty(n), np.empty(n), np.empty((n, 4)))
-    groups: dict[tuple[str, ...], list[int]] = {}
     for j, (_, bc) in enumerate(problems):
-        groups.setdefault(bc.kinds, []).append(j)
         out.kinds[j] = [KIND_CODES[k] for k in bc.kinds]
         for s in SIDES:
             out.sides[s][j] = np.broadcast_to(bc[s].values, out.sides[s].shape[1:]) \
-                if bc[s].kind != "periodic" else 0.0
-    for kinds, members in groups.items():
-        sel = np.asarray(members)
-        bc = _group_bc(kinds, {s: out.sides[s][sel] for s in SIDES})
+                if not KIND[bc[s].kind].wraps else 0.0
+    for kinds, sel in group_by_kinds(bc.kinds for _, bc in problems).items():
+        bc = BoundaryConditions.from_kinds(kinds, {s: out.sides[s][sel] for s in SIDES})
         out.phi[sel], out.residual[sel], out.scale[sel] = _solve_group(cfg, rho[sel], bc,
                                                                       index[sel])
     s, size = np.where(out.scale > 0, out.scale, 1.0), ny * nx

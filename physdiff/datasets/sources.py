@@ -82,11 +82,6 @@ class GaussianRandomField(SourceFamily):
                            as_range(self.correlation_length, "grf.correlation_length",
                                     positive=True))
 
-    def spectrum(self, k: np.ndarray, slope: float, length: float) -> np.ndarray:
-        """Power spectral density ``(1 + (k l)^2)^(-slope/2)``, zero at ``k = 0``."""
-        p = (1.0 + (k * length) ** 2) ** (-0.5 * slope)
-        return np.where(k == 0, 0.0, p)
-
     def pattern(self, rng: np.random.Generator, grid: Grid, periodic_x: bool,
                 periodic_y: bool) -> np.ndarray:
         slope = float(draw_uniform(rng, self.slope))
@@ -96,7 +91,8 @@ class GaussianRandomField(SourceFamily):
         # White noise drawn directly in Fourier space (complex Gaussian per rfft bin; irfft2
         # keeps the Hermitian part), shaped by the square root of the spectrum.
         noise = rng.standard_normal((2,) + k.shape)
-        amp = (1.0 + (k * length) ** 2) ** (-0.25 * slope)  # sqrt of self.spectrum
+        # the square root of the power spectral density (1 + (k l)^2)^(-slope/2), 0 at k = 0
+        amp = (1.0 + (k * length) ** 2) ** (-0.25 * slope)
         amp[0, 0] = 0.0
         field = np.fft.irfft2((noise[0] + 1j * noise[1]) * amp, s=(my, mx))
         out = np.empty(grid.shape)

@@ -6,10 +6,7 @@ per-sample metrics (netCDF), ``summary.json``, ``report.md`` and PNG figures. Se
 ``docs/evaluation.md``. Names are imported lazily so that ``physdiff --help`` stays fast.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "evaluate": "harness", "rebuild": "harness", "EvalSettings": "harness", "METHODS": "harness",
@@ -20,9 +17,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'physdiff.evaluation' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

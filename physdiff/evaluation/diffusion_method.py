@@ -31,11 +31,13 @@ def diffusion_steps(sampler: str, nfe: int) -> tuple[int, int]:
 
 def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int = 1,
                       sampler: str = "heun", seed: int = 0, batch_size: int = 64,
-                      device: torch.device | str = "cpu") -> Prediction:
+                      device: torch.device | str = "cpu", allow_unseen_kinds: bool = False
+                      ) -> Prediction:
     """Sample every problem of ``ts`` (the mean of ``n_samples`` draws and their std).
 
     Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results do not depend on
-    the batching.
+    the batching. ``allow_unseen_kinds`` lets the model meet kind signatures it was not
+    trained on (see :func:`physdiff.sampling.solve_diffusion`).
     """
     from ..sampling.solve import solve_diffusion
 
@@ -48,7 +50,7 @@ def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int
                               sampler=sampler, guidance=guided, n_samples=n_samples,
                               seed=[seed + int(ts.sample[i]) for i in index],
                               extent=ts.extent, device=device, batch_size=batch_size,
-                              return_info=True)
+                              return_info=True, allow_unseen_kinds=allow_unseen_kinds)
         return (res.phi, res.std) if n_samples > 1 else res.phi
 
     return run_batches(ts, batch_size, sample, nfe=actual,

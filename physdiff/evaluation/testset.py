@@ -1,9 +1,11 @@
 """A test set in memory: rho, the exact phi and each sample's boundary conditions.
 
 Read from a dataset file of :mod:`physdiff.datasets` (variables ``rho``, ``phi`` over
-``(sample, y, x)``, per-side values ``bc_<side>`` and kinds ``bc_kind_<side>``). Samples
-are served in batches that share one boundary-kind signature, so every method — the
-classical solver included — can solve a whole batch at once.
+``(sample, y, x)``, per-side values ``bc_<side>`` and kinds ``bc_kind_<side>``) with the
+datasets' own reader of the boundary table
+(:func:`physdiff.datasets.loading.read_boundary_table`). Samples are served in batches that
+share one boundary-kind signature, so every method — the classical solver included — can
+solve a whole batch at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.pairs import group_by_kinds
 from ..solvers import SIDES, BoundaryConditions, Grid, make_compatible
 
 __all__ = ["TestSet", "load_test_set"]
@@ -67,37 +70,16 @@ class TestSet:
         if len(kinds) != 1:
             raise ValueError(f"samples {index.tolist()} mix boundary kinds {sorted(kinds)}")
         (sig,) = kinds
-        return BoundaryConditions(**{
-            side: kind if kind == "periodic" else (kind, self.side_values[side][index])
-            for side, kind in zip(SIDES, sig, strict=True)})
+        return BoundaryConditions.from_kinds(
+            sig, {side: self.side_values[side][index] for side in SIDES})
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Index arrays of at most ``batch_size`` samples sharing one kind signature."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        groups: dict[Kinds, list[int]] = {}
-        for i, sig in enumerate(self.kinds):
-            groups.setdefault(sig, []).append(i)
-        for members in groups.values():
+        for members in group_by_kinds(self.kinds).values():
             for start in range(0, len(members), batch_size):
-                yield np.asarray(members[start:start + batch_size])
-
-
-def _read_kinds(ds, n: int) -> list[Kinds]:
-    """Per-sample kind signatures from ``bc_kind_<side>`` (int8 codes or strings)."""
-    from ..datasets.pairs import KIND_NAMES
-
-    cols = []
-    for side in SIDES:
-        name = f"bc_kind_{side}"
-        if name not in ds:
-            raise ValueError(f"the dataset has no variable {name!r}; is it a physdiff dataset?")
-        raw = np.asarray(ds[name].values).reshape(n)
-        if raw.dtype.kind in "iu":
-            cols.append([KIND_NAMES[int(k)] for k in raw])
-        else:
-            cols.append([str(k.decode() if isinstance(k, bytes) else k).lower() for k in raw])
-    return [tuple(row) for row in zip(*cols, strict=True)]
+                yield members[start:start + batch_size]
 
 
 def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
@@ -110,7 +92,7 @@ def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
     ValueError
         The file holds no samples or is not a physdiff dataset.
     """
-    from ..datasets import open_dataset
+    from ..datasets.loading import open_dataset, read_boundary_table
 
     path = Path(path)
     if not path.exists():
@@ -126,15 +108,13 @@ def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
         missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
         if missing:
             raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
-        extent = tuple(float(v) for v in ds.attrs.get("extent", (1.0, 1.0)))
+        table = read_boundary_table(ds)
         ts = TestSet(
             name=path.stem.removesuffix(".nc"), path=str(path),
             rho=np.asarray(ds["rho"].values, dtype=np.float64),
             phi=np.asarray(ds["phi"].values, dtype=np.float64),
-            kinds=_read_kinds(ds, n),
-            side_values={s: np.asarray(ds[f"bc_{s}"].values, dtype=np.float64) for s in SIDES},
-            extent=extent, sample=np.asarray(ds["sample"].values) if "sample" in ds.coords
-            else np.arange(n))
+            kinds=table.signatures, side_values=table.sides, extent=table.grid.extent,
+            sample=table.sample)
     finally:
         ds.close()
     _restore_compatibility(ts)

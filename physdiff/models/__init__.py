@@ -2,17 +2,18 @@
 
 Four units agree only on ``D(x, sigma, cond)`` (as in NVlabs/edm): the raw network
 (:class:`UNetDenoiserNet`), the preconditioner (:class:`EDMPrecond`), the loss
-(:class:`physdiff.training.EDMLoss`) and the samplers (:mod:`physdiff.sampling`).
+(:class:`physdiff.training.EDMLoss`) and the samplers (:mod:`physdiff.sampling`). Names are
+imported lazily (torch and diffusers load on first use).
 """
 
-from .conditioning import cond_from_batch, cond_from_problem, n_cond_channels
-from .config import ModelConfig
-from .io import load_model, save_model
-from .model import PoissonDiffusionModel
-from .network import UNetDenoiserNet
-from .precond import EDMPrecond, edm_coefficients
+from .._lazy import lazy_exports
 
-__all__ = [
-    "ModelConfig", "PoissonDiffusionModel", "UNetDenoiserNet", "EDMPrecond", "edm_coefficients",
-    "cond_from_batch", "cond_from_problem", "n_cond_channels", "load_model", "save_model",
-]
+_EXPORTS = {
+    "ModelConfig": "config", "PoissonDiffusionModel": "model", "UNetDenoiserNet": "network",
+    "EDMPrecond": "precond", "edm_coefficients": "precond", "cond_from_batch": "conditioning",
+    "cond_from_problem": "conditioning", "n_cond_channels": "conditioning",
+    "load_model": "io", "save_model": "io",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,7 +18,7 @@ index  name                   content
 9, 10  ``x``, ``y``           x / Lx and y / Ly (only with ``coord_channels``)
 =====  =====================  ===============================================
 
-``s`` is :func:`physdiff.datasets.normalization.problem_scale`, homogeneous of degree 1 in
+``s`` is :func:`physdiff.solvers.scale.problem_scale`, homogeneous of degree 1 in
 the data, so ``cond`` is invariant under ``(rho, bc) -> (a rho, a bc)`` for ``a > 0`` and the
 model output times ``s`` is exactly equivariant. The noisy phi channel is prepended inside
 :class:`~physdiff.models.EDMPrecond`, not here.
@@ -31,16 +31,15 @@ from typing import Any
 
 import torch
 
-from ..datasets.normalization import problem_scale
+from ..solvers.boundary import BOUNDARY_FIELDS, VALUE_FIELDS
+from ..solvers.scale import problem_scale
 
 __all__ = ["FIELD_CHANNELS", "VALUE_FIELDS", "n_cond_channels", "cond_from_batch",
            "cond_from_problem", "coordinate_channels"]
 
-FIELD_CHANNELS: tuple[str, ...] = (
-    "dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_x_mask",
-    "neumann_y", "neumann_y_mask", "periodic_x", "periodic_y",
-)
-VALUE_FIELDS: tuple[str, ...] = ("dirichlet_value", "neumann_x", "neumann_y")
+FIELD_CHANNELS: tuple[str, ...] = BOUNDARY_FIELDS
+"""The boundary channels, in order: the field schema of
+:meth:`physdiff.solvers.ResolvedBC.to_fields`."""
 
 
 def n_cond_channels(coord_channels: bool) -> int:
@@ -111,7 +110,7 @@ def cond_from_problem(rho: torch.Tensor, fields: Mapping[str, Any], extent: tupl
 
     ``fields`` are the arrays of :meth:`physdiff.solvers.ResolvedBC.to_fields` (numpy or
     torch, broadcastable to rho's shape), in physical units. ``scale`` is the per-problem
-    :func:`~physdiff.datasets.normalization.problem_scale`; an all-zero problem has scale 0
+    :func:`~physdiff.solvers.scale.problem_scale`; an all-zero problem has scale 0
     (its solution is 0) and is divided by 1 instead.
 
     Examples

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..solvers.boundary import KINDS
+from ..solvers.boundary import FIELD_KINDS as MODEL_KINDS
 
 __all__ = ["ModelConfig"]
 
@@ -129,10 +129,10 @@ class ModelConfig:
                 f"model config: grid_shape {self.grid_shape} needs >= 3 nodes per axis"
             )
         for sig in self.bc_kinds:
-            if len(sig) != 4 or any(k not in KINDS for k in sig):
+            if len(sig) != 4 or any(k not in MODEL_KINDS for k in sig):
                 raise ValueError(
                     f"model config: each bc_kinds entry is [left, right, bottom, top] with kinds "
-                    f"from {KINDS}; got {sig!r}"
+                    f"from {MODEL_KINDS}; got {sig!r}"
                 )
         if not (self.sigma_data > 0 and math.isfinite(self.sigma_data)):
             raise ValueError(f"model config: sigma_data must be positive, got {self.sigma_data}")

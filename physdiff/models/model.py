@@ -11,7 +11,7 @@ from torch import nn
 
 from ..solvers.grid import Grid
 from .conditioning import cond_from_batch, cond_from_problem
-from .config import ModelConfig
+from .config import MODEL_KINDS, ModelConfig
 from .network import UNetDenoiserNet
 from .precond import EDMPrecond
 
@@ -92,10 +92,13 @@ class PoissonDiffusionModel(nn.Module):
         return cond_from_batch(batch, self.config.coord_channels)
 
     def check_problem(self, grid: Grid | tuple[int, int],
-                      kinds: Iterable[str] | Iterable[Iterable[str]]) -> None:
+                      kinds: Iterable[str] | Iterable[Iterable[str]], *,
+                      allow_unseen_kinds: bool = False) -> None:
         """Raise ValueError unless the model covers ``grid`` and the boundary ``kinds``.
 
         ``kinds`` is one signature ``(left, right, bottom, top)`` or several of them.
+        ``allow_unseen_kinds`` admits signatures the model was not trained on (evaluation of
+        a distribution shift), as long as its channels can encode them (no Robin sides).
         """
         if isinstance(grid, Grid):
             self._check_grid(grid.shape, grid.extent)
@@ -106,7 +109,10 @@ class PoissonDiffusionModel(nn.Module):
             [tuple(k) for k in kinds]
         supported = self.config.kind_signatures
         for sig in signatures:
-            if tuple(k.lower() for k in sig) not in supported:
+            for k in sig:
+                if k.lower() not in MODEL_KINDS:
+                    raise ValueError(f"the model does not cover {k.lower()}; use method='fd'")
+            if not allow_unseen_kinds and tuple(k.lower() for k in sig) not in supported:
                 raise ValueError(
                     f"the model was trained on the boundary kinds {sorted(supported)} "
                     f"(left, right, bottom, top) but got {sig}; use method='fd' for the exact "

@@ -7,44 +7,21 @@
 * :mod:`~physdiff.sampling.refine`: warm-started conjugate gradients;
 * :mod:`~physdiff.sampling.solve`: :func:`solve_diffusion`, behind
   ``physdiff.solve(..., method="diffusion")``.
+
+Names are imported lazily (torch loads on first use).
 """
 
-from .guidance import GuidanceConfig, GuidedDenoiser, jacobi_sweeps
-from .noise import derive_seeds, randn_per_sample
-from .physics import PoissonOperator
-from .refine import RefineResult, refine_solution
-from .samplers import (
-    SAMPLERS,
-    Denoiser,
-    get_sampler,
-    sample_dpmpp_2m,
-    sample_euler,
-    sample_heun,
-    sampler_nfe,
-    steps_for_nfe,
-)
-from .schedules import karras_sigmas
-from .solve import DiffusionResult, enforce_constraints, solve_diffusion
+from .._lazy import lazy_exports
 
-__all__ = [
-    "SAMPLERS",
-    "Denoiser",
-    "DiffusionResult",
-    "GuidanceConfig",
-    "GuidedDenoiser",
-    "PoissonOperator",
-    "RefineResult",
-    "derive_seeds",
-    "enforce_constraints",
-    "get_sampler",
-    "jacobi_sweeps",
-    "karras_sigmas",
-    "randn_per_sample",
-    "refine_solution",
-    "sample_dpmpp_2m",
-    "sample_euler",
-    "sample_heun",
-    "sampler_nfe",
-    "solve_diffusion",
-    "steps_for_nfe",
-]
+_EXPORTS = {
+    "GuidanceConfig": "guidance", "GuidedDenoiser": "guidance", "jacobi_sweeps": "guidance",
+    "derive_seeds": "noise", "randn_per_sample": "noise", "PoissonOperator": "physics",
+    "RefineResult": "refine", "refine_solution": "refine", "SAMPLERS": "samplers",
+    "Denoiser": "samplers", "get_sampler": "samplers", "sample_dpmpp_2m": "samplers",
+    "sample_euler": "samplers", "sample_heun": "samplers", "sampler_nfe": "samplers",
+    "steps_for_nfe": "samplers", "karras_sigmas": "schedules",
+    "DiffusionResult": "solve", "enforce_constraints": "solve", "solve_diffusion": "solve",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

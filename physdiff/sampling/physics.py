@@ -7,6 +7,8 @@
 * Dirichlet nodes (``dirichlet_mask``) take ``dirichlet_value`` and carry no equation;
 * on a Neumann side the equation is imposed with a ghost node
   ``phi_ghost = phi_mirror + 2 h g`` (``g`` the outward derivative in ``neumann_x``/``_y``);
+  on a Robin side ``phi_ghost = phi_mirror + 2 h (g - alpha phi)`` with ``alpha`` in
+  ``robin_x``/``robin_y`` (optional fields, 0 when absent: Neumann);
 * on a periodic axis (``periodic_x``/``periodic_y`` = 1) the last node is a copy of the first
   and carries no equation; the neighbour across the seam is the first node.
 
@@ -20,16 +22,20 @@ that satisfies its boundary data (see :meth:`PoissonOperator.apply_bc`) this equ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..solvers import ROBIN_FIELDS
+
 __all__ = ["PoissonOperator", "FIELD_NAMES"]
 
 FIELD_NAMES = ("dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_y",
                "periodic_x", "periodic_y")
+"""The :meth:`~physdiff.solvers.ResolvedBC.to_fields` arrays the operator needs; the
+Robin coefficients (``ROBIN_FIELDS``) are optional."""
 
 
 def _to_tensor(value: Any, device: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -67,6 +73,8 @@ class PoissonOperator:
     periodic_y: torch.Tensor  # (B,) bool
     dx: float
     dy: float
+    robin_x: torch.Tensor | None = field(default=None)
+    robin_y: torch.Tensor | None = field(default=None)
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any], extent: tuple[float, float], *,
@@ -83,7 +91,8 @@ class PoissonOperator:
         if missing:
             raise ValueError(f"boundary fields {missing} are missing; pass "
                              "ResolvedBC.to_fields(batch_shape) output")
-        t = {k: _to_tensor(fields[k], device, dtype) for k in FIELD_NAMES}
+        names = FIELD_NAMES + tuple(k for k in ROBIN_FIELDS if k in fields)
+        t = {k: _to_tensor(fields[k], device, dtype) for k in names}
         shape = t["dirichlet_value"].shape
         if len(shape) != 3 or any(v.shape != shape for v in t.values()):
             raise ValueError(f"boundary fields must all have shape (B, ny, nx); got "
@@ -92,9 +101,12 @@ class PoissonOperator:
         if ny < 3 or nx < 3:
             raise ValueError(f"the grid needs at least 3x3 nodes, got {ny}x{nx}")
         lx, ly = (float(v) for v in extent)
+        robin = {k: t[k] if k in t and bool(torch.any(t[k] != 0)) else None
+                 for k in ROBIN_FIELDS}
         return cls(t["dirichlet_value"], t["dirichlet_mask"] > 0.5, t["neumann_x"],
                    t["neumann_y"], t["periodic_x"][:, 0, 0] > 0.5,
-                   t["periodic_y"][:, 0, 0] > 0.5, lx / (nx - 1), ly / (ny - 1))
+                   t["periodic_y"][:, 0, 0] > 0.5, lx / (nx - 1), ly / (ny - 1),
+                   robin["robin_x"], robin["robin_y"])
 
     # ----- helpers --------------------------------------------------------------------------
     def _like(self, field: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
@@ -106,7 +118,8 @@ class PoissonOperator:
 
     @property
     def diagonal(self) -> float:
-        """The (uniform) diagonal of ``L_h`` on equation nodes, ``-2/dx^2 - 2/dy^2``."""
+        """The diagonal of ``L_h`` on equation nodes, ``-2/dx^2 - 2/dy^2`` (uniform without
+        Robin sides, which add ``-2 alpha / h`` on theirs)."""
         return -2.0 / self.dx**2 - 2.0 / self.dy**2
 
     def __post_init__(self) -> None:
@@ -138,14 +151,15 @@ class PoissonOperator:
         """``(N, 1, ny + 2, nx + 2)``: phi framed by the neighbours the stencil reads there.
 
         Node 0 of an axis reads, across the seam, node ``n - 2`` on a periodic axis, else the
-        Neumann ghost ``phi_1 + 2 h g``; node ``n - 1`` reads the ghost ``phi_{n-2} + 2 h g``
-        (meaningless on periodic copies and Dirichlet nodes, which carry no equation). The
-        frame's corners are never read.
+        ghost ``phi_1 + 2 h (g - alpha phi_0)``; node ``n - 1`` reads the ghost
+        ``phi_{n-2} + 2 h (g - alpha phi_{n-1})`` (``alpha = 0`` on Neumann sides; meaningless
+        on periodic copies and Dirichlet nodes, which carry no equation). The frame's corners
+        are never read.
         """
         ny, nx = phi.shape[-2:]
         p = phi.reshape(-1, 1, ny, nx)
-        gx = self.neumann_x.to(p.dtype).unsqueeze(1)
-        gy = self.neumann_y.to(p.dtype).unsqueeze(1)
+        gx = self._ghost_data(self.neumann_x, self.robin_x, p)
+        gy = self._ghost_data(self.neumann_y, self.robin_y, p)
         px, py = self.periodic_x.view(-1, 1, 1, 1), self.periodic_y.view(-1, 1, 1, 1)
         left = torch.where(px, p[..., -2:-1], p[..., 1:2] + (2.0 * self.dx) * gx[..., :1])
         right = p[..., -2:-1] + (2.0 * self.dx) * gx[..., -1:]
@@ -155,6 +169,15 @@ class PoissonOperator:
         middle = torch.cat([left, p, right], dim=-1)
         frame = torch.nn.functional.pad(torch.cat([bottom, top], dim=-2), (1, 1))
         return torch.cat([frame[..., :1, :], middle, frame[..., 1:, :]], dim=-2)
+
+    @staticmethod
+    def _ghost_data(g: torch.Tensor, alpha: torch.Tensor | None, p: torch.Tensor
+                    ) -> torch.Tensor:
+        """``g - alpha phi`` as ``(N, 1, ny, nx)``: what the ghost node adds, over ``2 h``."""
+        g = g.to(p.dtype).unsqueeze(1)
+        if alpha is None:
+            return g
+        return g - alpha.to(p.dtype).unsqueeze(1) * p
 
     # ----- the operator ---------------------------------------------------------------------
     def _stencil(self, phi: torch.Tensor) -> torch.Tensor:
@@ -200,15 +223,12 @@ class PoissonOperator:
         return num / self.reference_norm(rho, phi)
 
     def scaled(self, factor: torch.Tensor | float) -> PoissonOperator:
-        """The operator of the problem with all boundary data divided by ``factor``, (B,)."""
+        """The operator of the problem with all boundary data divided by ``factor``, (B,).
+
+        Robin coefficients are no data (the problem is linear in ``g`` for fixed ``alpha``)
+        and stay as they are.
+        """
         f = torch.as_tensor(factor, dtype=self.dirichlet_value.dtype,
                             device=self.dirichlet_value.device).reshape(-1, 1, 1)
-        return PoissonOperator(self.dirichlet_value / f, self.dirichlet_mask, self.neumann_x / f,
-                               self.neumann_y / f, self.periodic_x, self.periodic_y, self.dx,
-                               self.dy)
-
-    def select(self, index: Any) -> PoissonOperator:
-        """The operator of a sub-batch (``index`` a slice, index tensor or boolean mask)."""
-        return PoissonOperator(self.dirichlet_value[index], self.dirichlet_mask[index],
-                               self.neumann_x[index], self.neumann_y[index],
-                               self.periodic_x[index], self.periodic_y[index], self.dx, self.dy)
+        return replace(self, dirichlet_value=self.dirichlet_value / f,
+                       neumann_x=self.neumann_x / f, neumann_y=self.neumann_y / f)

@@ -22,7 +22,14 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..solvers import Grid, ResolvedBC, assemble_laplacian, build_rhs
-from ..solvers.system import axis_kinds, axis_weights, expand_solution, has_null_mode
+from ..solvers.system import (
+    Robin,
+    axis_kinds,
+    axis_weights,
+    expand_solution,
+    null_weights,
+    remove_null_mode,
+)
 
 __all__ = ["RefineResult", "refine_solution", "symmetric_system"]
 
@@ -39,7 +46,8 @@ class RefineResult:
 
 
 @lru_cache(maxsize=8)
-def symmetric_system(grid: Grid, kinds: Kinds) -> tuple[sp.csr_matrix, np.ndarray]:
+def symmetric_system(grid: Grid, kinds: Kinds, robin: Robin = None
+                     ) -> tuple[sp.csr_matrix, np.ndarray]:
     """``(-W A, w)``: the symmetrised, positive (semi-)definite system and the weights.
 
     Examples
@@ -49,7 +57,7 @@ def symmetric_system(grid: Grid, kinds: Kinds) -> tuple[sp.csr_matrix, np.ndarra
     >>> bool(abs(m - m.T).max() < 1e-12), float(w.min())
     (True, 0.5)
     """
-    a, _ = assemble_laplacian(grid, kinds)
+    a, _ = assemble_laplacian(grid, kinds, robin)
     ky, kx = axis_kinds(kinds)
     w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx)).ravel()
     return (-(sp.diags(w) @ a)).tocsr(), w
@@ -122,8 +130,8 @@ def refine_solution(phi: np.ndarray, rho: np.ndarray, bc: ResolvedBC, tol: float
     batch = bc.values["left"].shape[:-1]
     rho = np.broadcast_to(np.asarray(rho, dtype=np.float64), batch + grid.shape)
     phi = np.broadcast_to(np.asarray(phi, dtype=np.float64), batch + grid.shape)
-    m, w = symmetric_system(grid, kinds)
-    a, (sy, sx) = assemble_laplacian(grid, kinds)
+    m, w = symmetric_system(grid, kinds, bc.robin)
+    a, (sy, sx) = assemble_laplacian(grid, kinds, bc.robin)
     f_grid = build_rhs(rho, bc)
     f = f_grid.reshape(-1, m.shape[0])
     starts = np.array(phi[..., sy, sx]).reshape(f.shape)
@@ -134,8 +142,7 @@ def refine_solution(phi: np.ndarray, rho: np.ndarray, bc: ResolvedBC, tol: float
         out[i], iters[i] = _cg(m, -w * f[i], starts[i], tol * ref[i] * w.min(), maxiter)
         rel[i] = np.linalg.norm(a @ out[i] - f[i]) / ref[i]
     fields = out.reshape(f_grid.shape)
-    if has_null_mode(kinds):  # the FD convention: trapezoid mean of phi_u is 0
-        wgrid = w.reshape(fields.shape[-2:])
-        mean = np.einsum("...ij,ij->...", fields, wgrid) / wgrid.sum()
-        fields = fields - mean[..., None, None]
+    wgrid = null_weights(grid, kinds)
+    if wgrid is not None:  # the FD convention: trapezoid mean of phi_u is 0
+        fields = remove_null_mode(fields, wgrid)
     return RefineResult(expand_solution(fields, bc), iters.reshape(batch), rel.reshape(batch))

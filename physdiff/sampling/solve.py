@@ -25,15 +25,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..solvers import BoundaryConditions, ResolvedBC
-from ..solvers.fd import _check_compatibility, _check_periodic_rho
-from ..solvers.system import (
-    axis_kinds,
-    axis_weights,
-    build_rhs,
-    has_null_mode,
-    resolve_for,
-    unknown_slices,
-)
+from ..solvers.fd import check_compatibility, check_periodic_rho
+from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
 from .guidance import GuidanceConfig, GuidedDenoiser
 from .model_cache import resolve_device, resolve_model
 from .noise import derive_seeds, randn_per_sample
@@ -120,17 +113,11 @@ def enforce_constraints(phi: np.ndarray, bc: ResolvedBC) -> np.ndarray:
     >>> enforce_constraints(np.zeros((4, 4)), bc)[0].tolist()
     [2.0, 2.0, 2.0, 2.0]
     """
-    template, mask = bc.dirichlet_template(phi.shape[:-2])
-    phi = np.where(mask, template, phi)
-    if bc.periodic_x:
-        phi[..., -1] = phi[..., 0]
-    if bc.periodic_y:
-        phi[..., -1, :] = phi[..., 0, :]
-    if has_null_mode(bc.kinds):
-        (ky, kx), grid = axis_kinds(bc.kinds), bc.grid
-        w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+    phi = bc.impose(np.array(phi, dtype=np.float64))
+    w = null_weights(bc.grid, bc.kinds)
+    if w is not None:
         sy, sx = unknown_slices(bc.kinds)
-        phi = phi - (np.einsum("...ij,ij->...", phi[..., sy, sx], w) / w.sum())[..., None, None]
+        phi = phi - null_mode_mean(phi[..., sy, sx], w)[..., None, None]
     return phi
 
 
@@ -193,10 +180,9 @@ def _sample_chunk(model: Any, rho: np.ndarray, fields: dict[str, np.ndarray], se
 
 def _check_physics(rho: np.ndarray, bc: ResolvedBC) -> None:
     """Periodic rho must agree at the seam; pure Neumann/periodic data must be compatible."""
-    _check_periodic_rho(rho, bc.kinds)
-    if has_null_mode(bc.kinds):
-        sy, sx = unknown_slices(bc.kinds)
-        _check_compatibility(rho[..., sy, sx], build_rhs(rho, bc), bc.grid, bc.kinds)
+    check_periodic_rho(rho, bc.kinds)
+    sy, sx = unknown_slices(bc.kinds)
+    check_compatibility(rho[..., sy, sx], build_rhs(rho, bc), bc.grid, bc.kinds)
 
 
 def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
@@ -228,7 +214,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
                     sampler: str | None = None, n_samples: int = 1, refine: bool = False,
                     tol: float | None = None, device: str | torch.device = "auto",
                     batch_size: int = 64, progress: bool = False,
-                    return_info: bool = False) -> np.ndarray | DiffusionResult:
+                    return_info: bool = False, allow_unseen_kinds: bool = False
+                    ) -> np.ndarray | DiffusionResult:
     """Solve ``laplacian(phi) = rho`` with the conditional diffusion model.
 
     Parameters
@@ -272,6 +259,9 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         Show a progress bar over batches.
     return_info : bool
         Return a :class:`DiffusionResult` even for one sample.
+    allow_unseen_kinds : bool
+        Sample boundary-kind signatures the model was not trained on (evaluation of a
+        distribution shift) instead of refusing them.
 
     Returns
     -------
@@ -309,7 +299,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     _check_physics(rho, resolved)
     plan["device"] = resolve_device(device)
     net = resolve_model(model, plan["device"])
-    net.check_problem(resolved.grid, resolved.kinds)
+    net.check_problem(resolved.grid, resolved.kinds, allow_unseen_kinds=allow_unseen_kinds)
     cfg = net.config
     sampler, steps = _sampling_plan(cfg, sampler, steps, plan)
     plan["guidance"] = _guidance_config(guidance, cfg.formulation)

@@ -11,8 +11,14 @@ Conventions (see DESIGN.md):
 * a side's values are a scalar, an array whose last axis runs along the side (length ``nx``
   for bottom/top, ``ny`` for left/right), or an array of shape ``(..., 1)`` holding one
   constant per batch member; leading axes are a batch and broadcast against rho's batch;
-* corners: a corner node where a Dirichlet side meets a Neumann or periodic side is a
-  Dirichlet node; where two Dirichlet sides meet it takes the mean of the two values.
+* Robin sides ``("robin", g, alpha)`` impose ``dphi/dn + alpha phi = g`` with ``alpha >= 0``
+  a scalar or one value per node along the side (shared by the batch); ``alpha = 0``
+  everywhere is a Neumann side and is parsed as one;
+* corners: a corner node where a Dirichlet side meets a Neumann, Robin or periodic side is a
+  Dirichlet node; where two Dirichlet sides meet it takes the mean of the two values
+  (:func:`physdiff.solvers.kinds.corner_rule`).
+
+What each kind means for the discretisation is data in :mod:`physdiff.solvers.kinds`.
 """
 
 from __future__ import annotations
@@ -24,12 +30,34 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid
+from .kinds import KIND, KINDS, axis_slice, corner_rule, kind_of
 
-__all__ = ["SIDES", "KINDS", "Side", "BoundaryConditions", "ResolvedBC"]
+__all__ = ["SIDES", "SIDE_LINES", "KINDS", "Side", "BoundaryConditions", "ResolvedBC",
+           "BOUNDARY_FIELDS", "VALUE_FIELDS", "ROBIN_FIELDS", "FIELD_KINDS"]
 
 SIDES: tuple[str, ...] = ("left", "right", "bottom", "top")
-KINDS: tuple[str, ...] = ("dirichlet", "neumann", "periodic")
-_AXIS_OF = {"left": "x", "right": "x", "bottom": "y", "top": "y"}
+SIDE_LINES: dict[str, tuple[Any, Any]] = {
+    "left": (slice(None), 0), "right": (slice(None), -1),
+    "bottom": (0, slice(None)), "top": (-1, slice(None))}
+"""Where each side's nodes sit in a ``(ny, nx)`` array."""
+_CORNERS = (("left", "bottom", 0, 0), ("right", "bottom", 0, -1),
+            ("left", "top", -1, 0), ("right", "top", -1, -1))
+"""``(x side, y side, row, column)`` of each corner node."""
+
+BOUNDARY_FIELDS: tuple[str, ...] = (
+    "dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_x_mask",
+    "neumann_y", "neumann_y_mask", "periodic_x", "periodic_y",
+)
+"""The boundary fields of :meth:`ResolvedBC.to_fields` that models and datasets use, in
+channel order (the model's conditioning channels 1-8)."""
+VALUE_FIELDS: tuple[str, ...] = ("dirichlet_value", "neumann_x", "neumann_y")
+"""The fields that hold boundary data (divided by the problem scale); the others are masks."""
+FIELD_KINDS: tuple[str, ...] = tuple(k for k in KINDS if not KIND[k].has_alpha)
+"""The kinds that :data:`BOUNDARY_FIELDS` (and stored datasets) encode losslessly: all but
+Robin, whose alpha has no channel there."""
+ROBIN_FIELDS: tuple[str, ...] = ("robin_x", "robin_y")
+"""Robin coefficients alpha on left/right columns and bottom/top rows (0 elsewhere); read by
+the torch operator only, so the models' 8 channels are unchanged."""
 
 
 def _as_float_array(values: Any, what: str) -> np.ndarray:
@@ -50,7 +78,7 @@ def _as_float_array(values: Any, what: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Side:
-    """One side's condition: ``kind`` in {"dirichlet", "neumann", "periodic"} and its values.
+    """One side's condition: a kind of :data:`KINDS`, its values and (Robin) ``alpha``.
 
     Examples
     --------
@@ -58,47 +86,62 @@ class Side:
     Side(kind='neumann', values=array(2.))
     >>> Side.parse("periodic").kind
     'periodic'
+    >>> Side.parse(("robin", 1.0, 2.0)).alpha
+    array(2.)
+    >>> Side.parse(("robin", 1.0, 0.0)).kind     # alpha = 0 is a Neumann side
+    'neumann'
     """
 
     kind: str
     values: np.ndarray = field(default_factory=lambda: np.zeros(()))
+    alpha: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        kind = str(self.kind).lower()
-        if kind not in KINDS:
+        kind = kind_of(self.kind)
+        object.__setattr__(self, "values", _as_float_array(self.values, f"{kind.name} side"))
+        if kind.has_alpha != (self.alpha is not None):
             raise ValueError(
-                f"unknown boundary kind {self.kind!r}; use one of {', '.join(KINDS)}"
-            )
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "values", _as_float_array(self.values, f"{kind} side"))
+                f"a {kind.name} side {'needs' if kind.has_alpha else 'takes no'} coefficient "
+                f"alpha; write a Robin side as ('robin', g, alpha) for dphi/dn + alpha phi = g")
+        if kind.has_alpha:
+            alpha = _as_float_array(self.alpha, "robin side alpha")
+            if alpha.ndim > 1 or np.any(alpha < 0):
+                raise ValueError(
+                    f"robin side: alpha must be >= 0, a scalar or one value per node along the "
+                    f"side (shared by the batch); got shape {alpha.shape}, min "
+                    f"{float(alpha.min(initial=0.0)):g}")
+            if not np.any(alpha):  # alpha = 0: exactly the Neumann side
+                kind, alpha = KIND["neumann"], None
+            object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "kind", kind.name)
+
+    def __repr__(self) -> str:
+        extra = "" if self.alpha is None else f", alpha={self.alpha!r}"
+        return f"Side(kind={self.kind!r}, values={self.values!r}{extra})"
 
     @classmethod
     def parse(cls, spec: Any) -> Side:
-        """Parse a side from a Side, a kind string, ``(kind, values)``, a dict or a number."""
+        """Parse a Side, a kind string, ``(kind, values)``, ``("robin", g, alpha)``, a dict
+        or a number."""
         if isinstance(spec, Side):
             return spec
         if isinstance(spec, str):
             return cls(spec)
         if isinstance(spec, Mapping):
-            unknown = set(spec) - {"kind", "value", "values"}
+            unknown = set(spec) - {"kind", "value", "values", "alpha"}
             if "kind" not in spec or unknown:
                 raise ValueError(
-                    f"a side given as a dict needs 'kind' and optionally 'value'; got keys "
-                    f"{sorted(spec)}"
+                    f"a side given as a dict needs 'kind' and optionally 'value' (and 'alpha' "
+                    f"for robin); got keys {sorted(spec)}"
                 )
-            return cls(spec["kind"], spec.get("value", spec.get("values", 0.0)))
-        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-            return cls(spec[0], spec[1])
+            return cls(spec["kind"], spec.get("value", spec.get("values", 0.0)),
+                       spec.get("alpha"))
+        if isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[0], str):
+            return cls(*spec)
         if spec is None:
             raise ValueError("a side was left unspecified; give every side a condition")
         # A bare number or array means Dirichlet values.
         return cls("dirichlet", spec)
-
-    def to_spec(self) -> tuple[str, Any]:
-        """A ``(kind, values)`` tuple that :meth:`parse` reads back."""
-        if self.kind == "periodic":
-            return ("periodic", 0.0)
-        return (self.kind, self.values.tolist() if self.values.ndim else float(self.values))
 
 
 class BoundaryConditions:
@@ -125,7 +168,7 @@ class BoundaryConditions:
         given = {"left": left, "right": right, "bottom": bottom, "top": top}
         self.sides: dict[str, Side] = {name: Side.parse(s) for name, s in given.items()}
         for a, b in (("left", "right"), ("bottom", "top")):
-            pa, pb = (self.sides[a].kind == "periodic", self.sides[b].kind == "periodic")
+            pa, pb = (KIND[self.sides[a].kind].wraps, KIND[self.sides[b].kind].wraps)
             if pa != pb:
                 raise ValueError(
                     f"periodic on {a if pa else b} but not on {b if pa else a}: a periodic axis "
@@ -146,6 +189,48 @@ class BoundaryConditions:
         """Neumann on every side: outward dphi/dn = ``value``, or per-side values where given."""
         sides = {"left": left, "right": right, "bottom": bottom, "top": top}
         return cls(**{k: ("neumann", value if v is None else v) for k, v in sides.items()})
+
+    @classmethod
+    def robin(cls, value: Any = 0.0, alpha: Any = 1.0, *, left: Any = None, right: Any = None,
+              bottom: Any = None, top: Any = None) -> BoundaryConditions:
+        """Robin on every side: ``dphi/dn + alpha phi = value`` (outward normal).
+
+        A side given by keyword is a ``(value, alpha)`` pair, or any side spec (a
+        :class:`Side`, a kind string, a tuple starting with its kind, a dict, a number).
+
+        Examples
+        --------
+        >>> BoundaryConditions.robin(0.0, 2.0, top=(1.0, 0.5)).kinds
+        ('robin', 'robin', 'robin', 'robin')
+        >>> float(BoundaryConditions.robin(0.0, 2.0, top=(1.0, 0.5))["top"].alpha)
+        0.5
+        >>> BoundaryConditions.robin(0.0, 2.0, bottom=("dirichlet", 1.0)).kinds
+        ('robin', 'robin', 'dirichlet', 'robin')
+        """
+        sides = {"left": left, "right": right, "bottom": bottom, "top": top}
+        def spec(v: Any) -> Any:
+            if v is None:
+                return ("robin", value, alpha)
+            pair = isinstance(v, tuple) and len(v) == 2 and not isinstance(v[0], str)
+            return ("robin", *v) if pair else v
+
+        return cls(**{k: spec(v) for k, v in sides.items()})
+
+    @classmethod
+    def from_kinds(cls, kinds: Any, values: Mapping[str, Any]) -> BoundaryConditions:
+        """Conditions of the ``kinds`` (left, right, bottom, top) with ``values[side]``.
+
+        The inverse of ``(bc.kinds, {s: bc[s].values})`` for the kinds without ``alpha``
+        (what datasets store); values on periodic sides are ignored.
+
+        Examples
+        --------
+        >>> BoundaryConditions.from_kinds(("periodic", "periodic", "dirichlet", "neumann"),
+        ...                               {s: np.zeros(4) for s in SIDES}).kinds
+        ('periodic', 'periodic', 'dirichlet', 'neumann')
+        """
+        return cls(**{s: Side(k, 0.0 if KIND[k].wraps else values[s])
+                      for s, k in zip(SIDES, kinds, strict=True)})
 
     @classmethod
     def periodic(cls) -> BoundaryConditions:
@@ -196,14 +281,10 @@ class BoundaryConditions:
         parts = ", ".join(f"{s}={self.sides[s].kind}" for s in SIDES)
         return f"BoundaryConditions({parts})"
 
-    def to_spec(self) -> dict[str, tuple[str, Any]]:
-        """A dict that :meth:`from_spec` reads back."""
-        return {s: self.sides[s].to_spec() for s in SIDES}
-
     def scaled(self, factor: float) -> BoundaryConditions:
         """The same conditions with every value multiplied by ``factor``."""
         return BoundaryConditions(
-            **{s: Side(v.kind, v.values * factor) for s, v in self.sides.items()}
+            **{s: Side(v.kind, v.values * factor, v.alpha) for s, v in self.sides.items()}
         )
 
     def resolve(self, grid: Grid, batch_shape: tuple[int, ...] = ()) -> ResolvedBC:
@@ -215,12 +296,13 @@ class BoundaryConditions:
             A side's values have the wrong length or batch shape, or values along a periodic
             axis disagree at the two ends (the same point).
         """
-        values = {}
+        values, alpha = {}, {}
         for name in SIDES:
             side = self.sides[name]
             n = grid.side_length(name)
             v = side.values
-            if side.kind == "periodic":
+            alpha[name] = self._resolve_alpha(name, n)
+            if KIND[side.kind].wraps:
                 values[name] = np.zeros(batch_shape + (n,))
                 continue
             if v.ndim >= 1 and v.shape[-1] not in (1, n):
@@ -235,21 +317,38 @@ class BoundaryConditions:
                     f"{name} side: values of shape {v.shape} do not broadcast to the batch "
                     f"{batch_shape} of rho with {n} nodes along the side"
                 ) from None
-        resolved = ResolvedBC(grid, self.kinds, values)
+        resolved = ResolvedBC(grid, self.kinds, values, alpha)
         resolved.check_periodic_ends()
         return resolved
+
+    def _resolve_alpha(self, name: str, n: int) -> np.ndarray:
+        """A side's Robin coefficients as ``(n,)`` (zeros on sides without alpha)."""
+        a = self.sides[name].alpha
+        if a is None:
+            return np.zeros(n)
+        if a.ndim == 1 and a.shape[0] not in (1, n):
+            raise ValueError(
+                f"{name} side: alpha has length {a.shape[0]} along the side but the grid has "
+                f"{n} nodes there (nx for bottom/top, ny for left/right)")
+        return np.broadcast_to(a, (n,)).copy()
 
 
 @dataclass
 class ResolvedBC:
     """Boundary conditions checked against a grid, with values as float64 arrays.
 
-    ``values[side]`` has shape ``batch_shape + (n,)`` (zeros on periodic sides).
+    ``values[side]`` has shape ``batch_shape + (n,)`` (zeros on periodic sides);
+    ``alpha[side]`` has shape ``(n,)``, the Robin coefficients (zeros on other kinds).
     """
 
     grid: Grid
     kinds: tuple[str, str, str, str]
     values: dict[str, np.ndarray]
+    alpha: dict[str, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is None:
+            self.alpha = {s: np.zeros(self.grid.side_length(s)) for s in SIDES}
 
     @property
     def kind(self) -> dict[str, str]:
@@ -257,11 +356,21 @@ class ResolvedBC:
 
     @property
     def periodic_x(self) -> bool:
-        return self.kinds[0] == "periodic"
+        return KIND[self.kinds[0]].wraps
 
     @property
     def periodic_y(self) -> bool:
-        return self.kinds[2] == "periodic"
+        return KIND[self.kinds[2]].wraps
+
+    @property
+    def robin(self) -> tuple[tuple[float, ...], ...] | None:
+        """The Robin coefficients as a hashable key (one tuple per side, empty where the side
+        has none), or None without Robin sides: what the system matrix depends on beyond
+        the grid and the kinds."""
+        if not any(KIND[k].has_alpha for k in self.kinds):
+            return None
+        return tuple(tuple(self.alpha[s].tolist()) if KIND[k].has_alpha else ()
+                     for s, k in zip(SIDES, self.kinds, strict=True))
 
     def check_periodic_ends(self) -> None:
         """On a periodic axis the end nodes are the same point: side values must agree."""
@@ -270,74 +379,93 @@ class ResolvedBC:
             if not axis_periodic:
                 continue
             for s in sides:
-                v = self.values[s]
-                scale = max(1.0, float(np.max(np.abs(v), initial=0.0)))
-                if not np.allclose(v[..., 0], v[..., -1], rtol=0.0, atol=1e-10 * scale):
-                    raise ValueError(
-                        f"{s} side: its first and last values sit on a periodic axis, where "
-                        f"the two ends are the same point, but they differ; make them equal"
-                    )
+                for what, v in (("values", self.values[s]), ("alpha", self.alpha[s])):
+                    scale = max(1.0, float(np.max(np.abs(v), initial=0.0)))
+                    if not np.allclose(v[..., 0], v[..., -1], rtol=0.0, atol=1e-10 * scale):
+                        raise ValueError(
+                            f"{s} side: its first and last {what} sit on a periodic axis, "
+                            f"where the two ends are the same point, but they differ; make "
+                            f"them equal")
 
     def unknown_slices(self) -> tuple[slice, slice]:
         """Slices (y, x) of the nodes whose phi is unknown (a product set, see module doc)."""
-        return (self._axis_slice(*self.kinds[2:]), self._axis_slice(*self.kinds[:2]))
+        return (axis_slice(*self.kinds[2:]), axis_slice(*self.kinds[:2]))
 
-    @staticmethod
-    def _axis_slice(lo: str, hi: str) -> slice:
-        if lo == "periodic":
-            return slice(0, -1)
-        return slice(1 if lo == "dirichlet" else 0, -1 if hi == "dirichlet" else None)
+    def dirichlet_lines(self) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+        """``[(index, values)]`` that write the Dirichlet data into a ``(..., ny, nx)`` array.
+
+        The one place of the corner rule (:func:`physdiff.solvers.kinds.corner_rule`): side
+        lines first, then the corner nodes shared by two Dirichlet sides with the mean.
+        """
+        k, v = self.kind, self.values
+        lines = [((...,) + SIDE_LINES[s], v[s]) for s in SIDES if KIND[k[s]].imposes_value]
+        for xs, ys, iy, ix in _CORNERS:
+            if all(corner_rule(k[xs], k[ys])) and KIND[k[xs]].imposes_value:
+                lines.append(((..., iy, ix), 0.5 * (v[xs][..., iy] + v[ys][..., ix])))
+        return lines
+
+    def impose(self, out: np.ndarray) -> np.ndarray:
+        """Write periodic copies and Dirichlet values (corner rule applied) into ``out``.
+
+        ``out`` has shape ``batch + (ny, nx)``; returned for chaining.
+        """
+        if self.periodic_x:
+            out[..., -1] = out[..., 0]
+        if self.periodic_y:
+            out[..., -1, :] = out[..., 0, :]
+        for index, values in self.dirichlet_lines():
+            out[index] = values
+        return out
 
     def dirichlet_template(self, batch_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """``(phi0, mask)``: Dirichlet values written on their nodes, and where they are.
 
-        Corner rules: Dirichlet beats Neumann/periodic; two Dirichlet sides meeting at a
-        corner give the mean of their two values.
+        Corner rules: Dirichlet beats Neumann/Robin/periodic; two Dirichlet sides meeting at
+        a corner give the mean of their two values.
         """
-        ny, nx = self.grid.shape
-        phi0 = np.zeros(batch_shape + (ny, nx))
-        count = np.zeros((ny, nx))
-        k = self.kind
-        for side, index in (("left", (slice(None), 0)), ("right", (slice(None), -1)),
-                            ("bottom", (0, slice(None))), ("top", (-1, slice(None)))):
-            if k[side] == "dirichlet":
-                phi0[(...,) + index] += self.values[side]
-                count[index] += 1
-        mask = count > 0
-        phi0 = np.where(mask, phi0 / np.maximum(count, 1), 0.0)
+        phi0 = np.zeros(batch_shape + self.grid.shape)
+        mask = np.zeros(self.grid.shape, dtype=bool)
+        for index, values in self.dirichlet_lines():
+            phi0[index] = values
+            mask[index[1:]] = True
         return phi0, mask
 
     def to_fields(self, batch_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """Encode the conditions as grid fields (lossless), for models and storage.
 
-        Returns float arrays of shape ``batch_shape + (ny, nx)``:
+        Returns float arrays of shape ``batch_shape + (ny, nx)``, the
+        :data:`BOUNDARY_FIELDS` and the :data:`ROBIN_FIELDS`:
 
         ``dirichlet_value``/``dirichlet_mask``
             Dirichlet values on Dirichlet nodes (corner rules applied), and the mask.
         ``neumann_x``/``neumann_x_mask``
-            Outward fluxes of the left/right sides on their columns, where they are Neumann
-            and not Dirichlet nodes.
+            The data ``g`` of the left/right sides with ghost nodes (Neumann: the outward
+            flux; Robin: ``dphi/dn + alpha phi``) on their columns, where they are not
+            Dirichlet nodes.
         ``neumann_y``/``neumann_y_mask``
             The same for bottom/top on their rows.
         ``periodic_x``/``periodic_y``
             1 everywhere when that axis is periodic, else 0.
+        ``robin_x``/``robin_y``
+            Robin ``alpha`` on the columns/rows of ``neumann_x``/``neumann_y`` (0 on Neumann).
         """
         ny, nx = self.grid.shape
         phi0, dmask = self.dirichlet_template(batch_shape)
         full = batch_shape + (ny, nx)
         out = {"dirichlet_value": phi0, "dirichlet_mask": np.broadcast_to(dmask, full) * 1.0}
-        k = self.kind
-        for axis, sides in (("x", (("left", (slice(None), 0)), ("right", (slice(None), -1)))),
-                            ("y", (("bottom", (0, slice(None))), ("top", (-1, slice(None)))))):
-            val = np.zeros(full)
+        k, robin = self.kind, {}
+        for axis, sides in (("x", ("left", "right")), ("y", ("bottom", "top"))):
+            val, alpha = np.zeros(full), np.zeros((ny, nx))
             msk = np.zeros((ny, nx))
-            for side, index in sides:
-                if k[side] == "neumann":
-                    val[(...,) + index] = self.values[side]
-                    msk[index] = 1.0
+            for side in sides:
+                if KIND[k[side]].ghost:
+                    val[(...,) + SIDE_LINES[side]] = self.values[side]
+                    alpha[SIDE_LINES[side]] = self.alpha[side]
+                    msk[SIDE_LINES[side]] = 1.0
             msk = msk * (~dmask)
             out[f"neumann_{axis}"] = val * msk
             out[f"neumann_{axis}_mask"] = np.broadcast_to(msk, full) * 1.0
+            robin[f"robin_{axis}"] = np.broadcast_to(alpha * msk, full) * 1.0
         out["periodic_x"] = np.full(full, float(self.periodic_x))
         out["periodic_y"] = np.full(full, float(self.periodic_y))
-        return out
+        return {**out, **robin}

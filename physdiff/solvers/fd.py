@@ -18,22 +18,27 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid
+from .kinds import KIND
 from .sparse import sparse_solve
 from .spectral import is_line_solvable, is_spectral, line_solve, spectral_solve
 from .system import (
     Kinds,
+    Robin,
     apply_operator,
     axis_kinds,
-    axis_weights,
     build_rhs,
+    check_robin,
     expand_solution,
-    has_null_mode,
+    null_mode_mean,
+    null_weights,
+    remove_null_mode,
     resolve_for,
     unknown_slices,
 )
 
 __all__ = ["make_compatible", "make_poisson_solver", "solve_fd", "solver_path",
-           "transposed_kinds", "COMPATIBILITY_RTOL", "RESIDUAL_RTOL"]
+           "transposed_kinds", "check_rho", "check_periodic_rho", "check_compatibility",
+           "COMPATIBILITY_RTOL", "RESIDUAL_RTOL"]
 
 COMPATIBILITY_RTOL = 1e-10
 """Largest tolerated ``|sum w f| / sum w |f|`` for problems without a Dirichlet side."""
@@ -63,7 +68,7 @@ def solver_path(kinds: Kinds) -> str:
     ``"line"`` (transform along x, tridiagonal solves along y), ``"spectral"`` (transforms
     on both axes), ``"transposed line"`` (the line solve of the problem with x and y swapped:
     a Dirichlet/Neumann x axis with an equal-kind y axis) or ``"sparse"`` (cached sparse LU,
-    left only for Dirichlet/Neumann ends on both axes).
+    left for Dirichlet/Neumann ends on both axes and for every problem with a Robin side).
 
     Examples
     --------
@@ -87,7 +92,8 @@ def _swap_axes(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.swapaxes(-1, -2))
 
 
-def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.ndarray]:
+def make_poisson_solver(grid: Grid, kinds: Kinds, robin: Robin = None
+                        ) -> Callable[[np.ndarray], np.ndarray]:
     """Return ``solve(f) -> phi_u`` for ``A phi_u = f`` on ``grid`` with boundary ``kinds``.
 
     ``f`` has shape ``(..., my, mx)`` (the unknowns, see
@@ -98,8 +104,9 @@ def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.n
     axis has the same kind at both ends; else, when the y axis qualifies for the line solve,
     the same solve of the transposed system (``f`` and the grid transposed, the result
     transposed back, so input and output stay in the ``(..., my, mx)`` layout); otherwise a
-    sparse LU cached per ``(grid, kinds)``. With no Dirichlet side the null mode of ``f`` is
-    dropped and the trapezoid mean of ``phi_u`` is 0.
+    sparse LU cached per ``(grid, kinds, robin)``. With no Dirichlet or Robin side the null
+    mode of ``f`` is dropped and the trapezoid mean of ``phi_u`` is 0. ``robin`` holds the
+    Robin coefficients (:attr:`physdiff.solvers.ResolvedBC.robin`) when a side is Robin.
 
     Examples
     --------
@@ -112,6 +119,7 @@ def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.n
     (3, 5)
     """
     kinds = tuple(kinds)
+    check_robin(kinds, robin)
     path = solver_path(kinds)
     if path == "line":
         return lambda f: line_solve(f, grid, kinds)
@@ -121,10 +129,10 @@ def make_poisson_solver(grid: Grid, kinds: Kinds) -> Callable[[np.ndarray], np.n
         grid_t = Grid(grid.shape[::-1], grid.extent[::-1])
         kinds_t = transposed_kinds(kinds)
         return lambda f: _swap_axes(line_solve(_swap_axes(f), grid_t, kinds_t))
-    return lambda f: sparse_solve(f, grid, kinds)
+    return lambda f: sparse_solve(f, grid, kinds, robin)
 
 
-def _check_rho(rho: Any) -> np.ndarray:
+def check_rho(rho: Any) -> np.ndarray:
     try:
         arr = np.asarray(rho, dtype=np.float64)
     except (TypeError, ValueError):
@@ -140,24 +148,26 @@ def _check_rho(rho: Any) -> np.ndarray:
     return arr
 
 
-def _check_periodic_rho(rho: np.ndarray, kinds: Kinds) -> None:
+def check_periodic_rho(rho: np.ndarray, kinds: Kinds) -> None:
     """On a periodic axis the first and last nodes are the same point: rho must agree."""
-    (ky, kx) = (k[0] for k in axis_kinds(kinds))
-    if "periodic" not in (kx, ky):
+    (wy, wx) = (KIND[k[0]].wraps for k in axis_kinds(kinds))
+    if not (wx or wy):
         return
     scale = max(1.0, float(np.max(np.abs(rho), initial=0.0)))
-    for periodic, a, b, name in ((kx == "periodic", rho[..., 0], rho[..., -1], "x"),
-                                 (ky == "periodic", rho[..., 0, :], rho[..., -1, :], "y")):
+    for periodic, a, b, name in ((wx, rho[..., 0], rho[..., -1], "x"),
+                                 (wy, rho[..., 0, :], rho[..., -1, :], "y")):
         if periodic and not np.allclose(a, b, rtol=0.0, atol=1e-10 * scale):
             raise ValueError(
                 f"rho differs between its first and last nodes along the periodic {name} axis, "
                 f"which are the same point; make them equal (e.g. copy the first into the last)")
 
 
-def _check_compatibility(rho_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds) -> None:
-    """Without a Dirichlet side, ``A`` is singular: require ``integral rho = flux of g``."""
-    (ky, kx) = axis_kinds(kinds)
-    w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+def check_compatibility(rho_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds) -> None:
+    """Without a Dirichlet or Robin side, ``A`` is singular: require ``integral rho = flux
+    of g``. Nothing to check when a side fixes the constant."""
+    w = null_weights(grid, kinds)
+    if w is None:
+        return
     total = np.einsum("...ij,ij->...", f, w)
     size = np.einsum("...ij,ij->...", np.abs(f), w)
     bad = np.abs(total) > COMPATIBILITY_RTOL * size
@@ -190,15 +200,14 @@ def make_compatible(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0)
     >>> bool(np.allclose(rho, 0.0))
     True
     """
-    rho = _check_rho(rho)
+    rho = check_rho(rho)
     resolved = resolve_for(bc, rho.shape, extent)
     batch, kinds, grid = resolved.values["left"].shape[:-1], resolved.kinds, resolved.grid
     rho = np.array(np.broadcast_to(rho, batch + rho.shape[-2:]))
-    if not has_null_mode(kinds):
+    w = null_weights(grid, kinds)
+    if w is None:
         return rho
-    ky, kx = axis_kinds(kinds)
-    w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
-    shift = np.einsum("...ij,ij->...", build_rhs(rho, resolved), w) / w.sum()
+    shift = null_mode_mean(build_rhs(rho, resolved), w)
     return rho - shift[..., None, None]
 
 
@@ -239,19 +248,18 @@ def solve_fd(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0),
     >>> round(float(phi[16, 16]), 2)          # the centre of a square held at 1 on one side
     0.25
     """
-    rho = _check_rho(rho)
+    rho = check_rho(rho)
     resolved = resolve_for(bc, rho.shape, extent)
     batch, kinds, grid = resolved.values["left"].shape[:-1], resolved.kinds, resolved.grid
     rho = np.broadcast_to(rho, batch + rho.shape[-2:])
-    _check_periodic_rho(rho, kinds)
+    check_periodic_rho(rho, kinds)
     f = build_rhs(rho, resolved)
-    if has_null_mode(kinds):
-        _check_compatibility(rho[..., unknown_slices(kinds)[0], unknown_slices(kinds)[1]],
-                             f, grid, kinds)
+    check_compatibility(rho[..., unknown_slices(kinds)[0], unknown_slices(kinds)[1]], f, grid,
+                        kinds)
     rhs = f.copy() if check else None  # the solver may overwrite f
-    phi_u = make_poisson_solver(grid, kinds)(f)
+    phi_u = make_poisson_solver(grid, kinds, resolved.robin)(f)
     if check:
-        _check_residual(phi_u, rhs, grid, kinds)
+        _check_residual(phi_u, rhs, grid, kinds, resolved.robin)
     phi = expand_solution(phi_u, resolved)
     return phi
 
@@ -260,7 +268,8 @@ _CHECK_CHUNK_BYTES = 1 << 20
 """The residual check runs over groups of problems of about this size (cache-sized blocks)."""
 
 
-def _check_residual(phi_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds) -> None:
+def _check_residual(phi_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds,
+                    robin: Robin = None) -> None:
     """Fail unless ``||A phi_u - f|| <= RESIDUAL_RTOL ||f||`` for every problem.
 
     Memory-bound, so it runs over cache-sized groups of problems (about 1.7x faster at 256^2
@@ -268,13 +277,10 @@ def _check_residual(phi_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds) 
     """
     u = phi_u.reshape((-1,) + phi_u.shape[-2:])
     f = f.reshape(u.shape)
-    w = None
-    if has_null_mode(kinds):  # the dropped null mode of f is no solver error
-        ky, kx = axis_kinds(kinds)
-        w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+    w = null_weights(grid, kinds)  # the dropped null mode of f is no solver error
     step = max(1, _CHECK_CHUNK_BYTES // max(1, u[:1].nbytes))
     worst = float(np.max([_worst_relative_residual(u[s:s + step], f[s:s + step], grid, kinds,
-                                                   w)
+                                                   w, robin)
                           for s in range(0, u.shape[0], step)], initial=0.0))  # NaN stays
     if not worst <= RESIDUAL_RTOL:
         raise ValueError(
@@ -284,11 +290,11 @@ def _check_residual(phi_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds) 
 
 
 def _worst_relative_residual(u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds,
-                             w: np.ndarray | None) -> float:
+                             w: np.ndarray | None, robin: Robin = None) -> float:
     norm_f = np.sqrt(np.einsum("...ij,...ij->...", f, f))
-    r = apply_operator(u, grid, kinds)
+    r = apply_operator(u, grid, kinds, robin)
     r -= f
     if w is not None:
-        r -= (np.einsum("...ij,ij->...", r, w) / w.sum())[..., None, None]
+        r = remove_null_mode(r, w)
     norm_r = np.sqrt(np.einsum("...ij,...ij->...", r, r))
     return float(np.max(norm_r / np.where(norm_f == 0, 1.0, norm_f), initial=0.0))

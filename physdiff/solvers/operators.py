@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .boundary import ResolvedBC
+from .kinds import KIND
 from .system import axis_kinds, build_rhs, expand_solution, resolve_for, unknown_slices
 
 __all__ = ["boundary_error", "equation_mask", "laplacian", "relative_residual", "residual"]
@@ -37,18 +38,23 @@ def equation_mask(bc: Any, shape: tuple[int, ...], extent: Extent = (1.0, 1.0)) 
 
 
 def _second_difference(phi: np.ndarray, axis: int, kinds: tuple[str, str],
-                       g: tuple[np.ndarray, np.ndarray], h: float) -> np.ndarray:
-    """``(phi[i-1] - 2 phi[i] + phi[i+1]) / h^2`` along ``axis`` with ghost/periodic ends."""
+                       g: tuple[np.ndarray, np.ndarray], alpha: tuple[np.ndarray, np.ndarray],
+                       h: float) -> np.ndarray:
+    """``(phi[i-1] - 2 phi[i] + phi[i+1]) / h^2`` along ``axis`` with ghost/periodic ends.
+
+    ``g`` and ``alpha`` are the two ends' side data, as arrays along ``axis``'s normal.
+    """
     p = np.moveaxis(phi, axis, -1)
     d = np.zeros_like(p)
     d[..., 1:-1] = p[..., 2:] - 2.0 * p[..., 1:-1] + p[..., :-2]
-    lo, hi = kinds
-    if lo == "periodic":  # node 0 has neighbours n-2 (its left) and 1; node n-1 is a copy
+    lo, hi = KIND[kinds[0]], KIND[kinds[1]]
+    if lo.wraps:  # node 0 has neighbours n-2 (its left) and 1; node n-1 is a copy
         d[..., 0] = p[..., -2] - 2.0 * p[..., 0] + p[..., 1]
-    if lo == "neumann":  # ghost phi_{-1} = phi_1 + 2 h g
-        d[..., 0] = 2.0 * (p[..., 1] - p[..., 0]) + 2.0 * h * g[0]
-    if hi == "neumann":
-        d[..., -1] = 2.0 * (p[..., -2] - p[..., -1]) + 2.0 * h * g[1]
+    for end, mirror, kind, gi, ai in ((0, 1, lo, g[0], alpha[0]), (-1, -2, hi, g[1], alpha[1])):
+        if kind.ghost:  # ghost phi_{-1} = phi_1 + 2 h (g - alpha phi_0)
+            d[..., end] = 2.0 * (p[..., mirror] - p[..., end]) + 2.0 * h * gi
+            if kind.has_alpha:
+                d[..., end] -= 2.0 * h * ai * p[..., end]
     d /= h**2
     return np.moveaxis(d, -1, axis)
 
@@ -56,8 +62,9 @@ def _second_difference(phi: np.ndarray, axis: int, kinds: tuple[str, str],
 def laplacian(phi: np.ndarray, bc: Any, extent: Extent = (1.0, 1.0)) -> np.ndarray:
     """The 5-point Laplacian of ``phi`` with the boundary conditions folded in.
 
-    On Neumann nodes the ghost value ``phi_mirror + 2 h g`` is used; on a periodic axis the
-    stencil wraps. The result is 0 on nodes without an equation.
+    On Neumann nodes the ghost value ``phi_mirror + 2 h g`` is used, on Robin nodes
+    ``phi_mirror + 2 h (g - alpha phi)``; on a periodic axis the stencil wraps. The result
+    is 0 on nodes without an equation.
 
     Parameters
     ----------
@@ -82,11 +89,13 @@ def laplacian(phi: np.ndarray, bc: Any, extent: Extent = (1.0, 1.0)) -> np.ndarr
     """
     phi = np.asarray(phi, dtype=np.float64)
     bc = resolve_for(bc, phi.shape, extent)
-    (ky, kx), v = axis_kinds(bc.kinds), bc.values
+    (ky, kx), v, a = axis_kinds(bc.kinds), bc.values, bc.alpha
     sy, sx = unknown_slices(bc.kinds)
     phi = np.broadcast_to(phi, v["left"].shape[:-1] + phi.shape[-2:])
-    out = _second_difference(phi, -1, kx, (v["left"], v["right"]), bc.grid.dx)
-    out += _second_difference(phi, -2, ky, (v["bottom"], v["top"]), bc.grid.dy)
+    out = _second_difference(phi, -1, kx, (v["left"], v["right"]), (a["left"], a["right"]),
+                             bc.grid.dx)
+    out += _second_difference(phi, -2, ky, (v["bottom"], v["top"]), (a["bottom"], a["top"]),
+                              bc.grid.dy)
     mask = np.zeros(bc.grid.shape, dtype=bool)
     mask[sy, sx] = True
     out[..., ~mask] = 0.0

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.fft as fft
 
 from .grid import Grid
+from .kinds import KIND
 from .system import Kinds, axis_kinds, axis_operator, has_null_mode
 from .tridiagonal import TridiagonalLU, factor_tridiagonal, solve_factored
 
@@ -45,16 +46,24 @@ DENSE_MAX = 1024
 ``O(log n)``)."""
 
 
+def _has_transform(lo: str, hi: str) -> bool:
+    """True when an axis with these end kinds has a diagonalising transform."""
+    return lo == hi and KIND[lo].transform is not None
+
+
 def is_spectral(kinds: Kinds) -> bool:
-    """True when both ends of each axis have the same kind (then transforms diagonalise A)."""
-    return all(lo == hi for lo, hi in axis_kinds(kinds))
+    """True when both ends of each axis have the same kind and that kind has a transform
+    (then transforms diagonalise A)."""
+    return all(_has_transform(lo, hi) for lo, hi in axis_kinds(kinds))
 
 
 def is_line_solvable(kinds: Kinds) -> bool:
-    """True when :func:`line_solve` applies: the x axis has the same kind at both ends, y is
-    not periodic and some side is Dirichlet (so every tridiagonal system is nonsingular)."""
+    """True when :func:`line_solve` applies: the x axis has the same kind at both ends and a
+    transform, y is not periodic, no side is Robin (whose per-node alpha the cached factors
+    do not hold) and some side is Dirichlet (so every tridiagonal system is nonsingular)."""
     (ky, kx) = axis_kinds(kinds)
-    return kx[0] == kx[1] and ky[0] != "periodic" and not has_null_mode(kinds)
+    return (_has_transform(*kx) and not KIND[ky[0]].wraps and not has_null_mode(kinds)
+            and not any(KIND[k].has_alpha for k in kinds))
 
 
 def _largest_prime_factor(n: int) -> int:
@@ -74,27 +83,42 @@ def uses_dense(kind: str, n: int) -> bool:
     >>> uses_dense("dirichlet", 128), uses_dense("dirichlet", 129), uses_dense("periodic", 128)
     (True, False, False)
     """
-    return kind != "periodic" and n <= DENSE_MAX and _largest_prime_factor(n - 1) > DENSE_PRIME
+    return (KIND[kind].transform != "rfft" and n <= DENSE_MAX
+            and _largest_prime_factor(n - 1) > DENSE_PRIME)
 
 
 @lru_cache(maxsize=16)
 def _dense_matrix(kind: str, n: int, inverse: bool) -> np.ndarray:
     """``M`` with ``transform(f, axis=-1) == f @ M`` (the transform applied to the identity)."""
-    m = n - 2 if kind == "dirichlet" else n
+    m = n - KIND[kind].lo_offset - KIND[kind].hi_offset
     mat = _real_transform(kind, inverse)(np.eye(m), type=1, axis=0).T.copy()
     mat.setflags(write=False)
     return mat
 
 
+def _theta_dst1(n: int, half: bool) -> np.ndarray:
+    return np.pi * np.arange(1, n - 1) / (n - 1)
+
+
+def _theta_dct1(n: int, half: bool) -> np.ndarray:
+    return np.pi * np.arange(n) / (n - 1)
+
+
+def _theta_rfft(n: int, half: bool) -> np.ndarray:
+    m = n - 1
+    k = np.arange(m // 2 + 1) if half else np.arange(m)
+    return 2.0 * np.pi * k / m
+
+
+_THETA = {"dst1": _theta_dst1, "dct1": _theta_dct1, "rfft": _theta_rfft}
+"""Eigen-angles of each transform (see the module table)."""
+_REAL = {"dst1": (fft.dst, fft.idst, fft.dstn, fft.idstn),
+         "dct1": (fft.dct, fft.idct, fft.dctn, fft.idctn)}
+"""The real transforms, (forward, inverse, forward n-D, inverse n-D)."""
+
+
 def _axis_eigenvalues(kind: str, n: int, h: float, half: bool) -> np.ndarray:
-    if kind == "dirichlet":
-        theta = np.pi * np.arange(1, n - 1) / (n - 1)
-    elif kind == "neumann":
-        theta = np.pi * np.arange(n) / (n - 1)
-    else:
-        m = n - 1
-        k = np.arange(m // 2 + 1) if half else np.arange(m)
-        theta = 2.0 * np.pi * k / m
+    theta = _THETA[KIND[kind].transform](n, half)
     return (2.0 * np.cos(theta) - 2.0) / h**2
 
 
@@ -105,8 +129,8 @@ def inverse_eigenvalues(grid: Grid, kinds: Kinds) -> np.ndarray:
     The last periodic axis is the real-FFT axis and holds only ``m // 2 + 1`` modes.
     """
     (ky, _), (kx, _) = axis_kinds(kinds)
-    half_x = kx == "periodic"
-    half_y = ky == "periodic" and not half_x
+    half_x = KIND[kx].wraps
+    half_y = KIND[ky].wraps and not half_x
     lam = (_axis_eigenvalues(ky, grid.ny, grid.dy, half=half_y)[:, None]
            + _axis_eigenvalues(kx, grid.nx, grid.dx, half=half_x)[None, :])
     inv = np.zeros_like(lam)
@@ -116,9 +140,7 @@ def inverse_eigenvalues(grid: Grid, kinds: Kinds) -> np.ndarray:
 
 
 def _real_transform(kind: str, inverse: bool):
-    if kind == "dirichlet":
-        return fft.idst if inverse else fft.dst
-    return fft.idct if inverse else fft.dct
+    return _REAL[KIND[kind].transform][int(inverse)]
 
 
 def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
@@ -138,8 +160,8 @@ def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
     """
     (ky, _), (kx, _) = axis_kinds(kinds)
     inv = inverse_eigenvalues(grid, kinds)
-    real_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if k != "periodic"]
-    periodic_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if k == "periodic"]
+    real_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if not KIND[k].wraps]
+    periodic_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if KIND[k].wraps]
     coef = _forward(f, real_axes, {-2: ky, -1: kx})
     if periodic_axes:
         shape = [coef.shape[ax] for ax in periodic_axes]
@@ -161,10 +183,9 @@ def _backward(c: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarra
 
 def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool
                     ) -> np.ndarray:
-    dense = [uses_dense(kind[ax], f.shape[ax] + 2 * (kind[ax] == "dirichlet")) for ax in axes]
+    dense = [uses_dense(kind[ax], _axis_length(f.shape[ax], kind[ax])) for ax in axes]
     if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
-        tr = {(False, "dirichlet"): fft.dstn, (True, "dirichlet"): fft.idstn,
-              (False, "neumann"): fft.dctn, (True, "neumann"): fft.idctn}[inverse, kind[-1]]
+        tr = _REAL[KIND[kind[-1]].transform][2 + int(inverse)]
         return tr(f, type=1, axes=axes, overwrite_x=True, workers=-1)
     for ax in axes:
         f = _transform_axis(f, kind[ax], ax, inverse)
@@ -173,7 +194,7 @@ def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], invers
 
 def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool) -> np.ndarray:
     """DST-I / DCT-I of one axis (``-1`` or ``-2``), by FFT or by a cached dense matrix."""
-    n = f.shape[axis] + 2 * (kind == "dirichlet")
+    n = _axis_length(f.shape[axis], kind)
     if not uses_dense(kind, n):
         return _real_transform(kind, inverse)(f, type=1, axis=axis, overwrite_x=True,
                                               workers=-1)
@@ -181,6 +202,11 @@ def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool) -> np.nd
     if axis == -1:  # one matrix product over the whole batch
         return (f.reshape(-1, f.shape[-1]) @ mat).reshape(f.shape)
     return np.matmul(mat.T, f)
+
+
+def _axis_length(m: int, kind: str) -> int:
+    """Nodes ``n`` of an axis with ``m`` unknowns and ``kind`` at both ends."""
+    return m + KIND[kind].lo_offset + KIND[kind].hi_offset
 
 
 @lru_cache(maxsize=16)
@@ -212,7 +238,7 @@ def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
                          f"and a Dirichlet side; got kinds {kinds}")
     lu = line_factors(grid, kinds)
     kx = axis_kinds(kinds)[1][0]
-    if kx == "periodic":
+    if KIND[kx].wraps:
         mx = f.shape[-1]
         spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=-1))
         return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=-1)

@@ -89,3 +89,18 @@ def test_dataloader_with_workers_matches_direct_access(path):
     want = torch.stack([ds[i]["phi"] for i in range(32)])
     assert torch.equal(got, want)
     assert torch.equal(torch.cat([b["index"] for b in batches]), torch.arange(32))
+
+
+def test_training_and_evaluation_share_one_reader(path):
+    """PoissonDataset and load_test_set read the same boundary table (issue 13)."""
+    from physdiff.datasets.loading import read_boundary_table
+    from physdiff.evaluation.testset import load_test_set
+
+    ds = PoissonDataset(path)
+    ts = load_test_set(path)
+    with open_dataset(path) as raw:
+        table = read_boundary_table(raw)
+    assert ts.kinds == table.signatures and ts.grid == ds.grid == table.grid
+    for s in table.sides:
+        np.testing.assert_array_equal(ts.side_values[s], ds.sides[s])
+    assert table.bc([3]).kinds == ds.bc_of(3).kinds == ts.kinds[3]
