@@ -10,10 +10,14 @@ pieces are importable for scripts and tests:
 * :class:`StepBatchSampler`: the data order, a pure function of (seed, step).
 """
 
-from .data_order import StepBatchSampler
-from .loss import EDMLoss
-from .settings import DataSettings, RunSettings, TrainSettings, load_run_settings
-from .trainer import NaNLossError, Trainer, TrainResult
+from .._lazy import lazy_exports
 
-__all__ = ["EDMLoss", "Trainer", "TrainResult", "NaNLossError", "StepBatchSampler",
-           "RunSettings", "DataSettings", "TrainSettings", "load_run_settings"]
+_EXPORTS = {
+    "StepBatchSampler": "data_order", "EDMLoss": "loss", "RefinerLoss": "loss",
+    "DataSettings": "settings", "DivergedError": "trainer",
+    "RunSettings": "settings", "TrainSettings": "settings", "load_run_settings": "settings",
+    "NaNLossError": "trainer", "Trainer": "trainer", "TrainResult": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
