@@ -177,6 +177,14 @@ class ModelConfig:
         return n_cond_channels(self.coord_channels)
 
     @property
+    def unused_keys(self) -> set[str]:
+        """Fields that do not shape this model (the other backbone's settings)."""
+        unet = {"block_out_channels", "layers_per_block", "attention_levels",
+                "attention_head_dim", "norm_num_groups", "dropout"}
+        spectral = {"spectral_width", "spectral_modes", "spectral_layers", "spectral_padding"}
+        return unet if self.backbone == "spectral" else spectral
+
+    @property
     def kind_signatures(self) -> set[tuple[str, ...]]:
         """The covered boundary-kind signatures as a set of tuples."""
         return {tuple(sig) for sig in self.bc_kinds}

@@ -125,8 +125,8 @@ class Trainer:
 
         init = load_model(self.t.init_from).config
         mine, theirs = cfg.to_dict(), init.to_dict()
-        differ = sorted(k for k in mine if k not in ("sigma_data", "bc_kinds")
-                        and mine[k] != theirs.get(k))
+        skip = {"sigma_data", "bc_kinds"} | cfg.unused_keys
+        differ = sorted(k for k in mine if k not in skip and mine[k] != theirs.get(k))
         if differ:
             diffs = ", ".join(f"{k}: {theirs.get(k)} there, {mine[k]} here" for k in differ)
             raise ValueError(f"train.init_from={self.t.init_from} has a different model "
