@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, nargs="+", help="explicit step counts")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--cg", type=int, nargs="+", default=[None],
+                   help="guided runs with these CG iterations per call (default: the "
+                        "model's default guidance)")
+    p.add_argument("--sweeps", type=int, default=None, help="Jacobi sweeps per call")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args(argv)
     if args.threads:
@@ -75,11 +79,20 @@ def main(argv: list[str] | None = None) -> None:
     idx = np.arange(len(ts.sample))
     steps_list = args.steps or list(range(1, args.max_steps + 1))
     rows = []
+    from physdiff.sampling.solve import _guidance_config
+
+    runs = [(False, None)] + [(True, cg) for cg in args.cg]
     for steps in tqdm(steps_list, desc="steps"):
-        for guided in (False, True):
+        for guided, cg_iters in runs:
+            guidance = guided
+            if guided and (cg_iters is not None or args.sweeps is not None):
+                base = _guidance_config(True, model.config.formulation)
+                guidance = {**base.__dict__,
+                            **({"cg_iters": cg_iters} if cg_iters is not None else {}),
+                            **({"max_sweeps": args.sweeps} if args.sweeps is not None else {})}
             t0 = time.perf_counter()
             res = solve_diffusion(ts.rho, ts.bc(idx), model=model, steps=steps,
-                                  guidance=guided, seed=[int(s) for s in ts.sample],
+                                  guidance=guidance, seed=[int(s) for s in ts.sample],
                                   extent=ts.extent, batch_size=args.batch_size,
                                   return_info=True)
             ms = 1e3 * (time.perf_counter() - t0) / len(idx)
