@@ -189,7 +189,7 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
     eq = equation_mask(problem.bc, (1,) + problem.grid.shape, problem.grid.extent)
     for b in tqdm(range(n), disable=not progress, desc="reconstruct (diffusion)"):
         obs = problem.observations[b]
-        rng = problem_rng(seed + 7919, b)  # a stream apart from the Gaussian start's
+        rng = problem_rng(seed, b, stream=1)  # apart from the Gaussian start's stream
         bc_k = ResolvedBC(fbc.grid, fbc.kinds, {
             s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()})
         cond, y = None, None

@@ -22,9 +22,14 @@ from .problem import Problem
 __all__ = ["gaussian_posterior", "tikhonov_fit", "problem_rng"]
 
 
-def problem_rng(seed: int, index: int) -> np.random.Generator:
-    """The generator of problem ``index``: independent of the batch it is solved in."""
-    return np.random.default_rng([int(seed), int(index)])
+def problem_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
+    """The generator of problem ``index``: independent of the batch it is solved in.
+
+    A spawn key with a tag keeps it apart from ``default_rng(seed)`` (``default_rng([s, 0])``
+    would equal ``default_rng(s)``, and a user drawing the truth with it would be matched).
+    """
+    key = (0x7EC0, int(stream), int(index))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
 
 
 def _prior_only(prior: SpectralPrior, problem: Problem, rng: np.random.Generator,
