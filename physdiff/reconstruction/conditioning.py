@@ -82,11 +82,14 @@ class Conditioner:
         k = self.obs.apply(self.gmap, self.cat)
         self.k = 0.5 * (k + k.T)
         self.target = self.obs.target
+        self.noise_std = self.obs.noise_std(self.noise)
         if self.amplitude2 is None:
-            self.amplitude2 = estimate_amplitude2(self.k, self.target, self.noise)
+            data = self.noise_std > 0 if self.noise > 0 else slice(None)
+            self.amplitude2 = estimate_amplitude2(self.k[data][:, data], self.target[data],
+                                                  self.noise)
         a2 = self.amplitude2
         nug = NUGGET * max(float(np.mean(np.diag(self.k))), np.finfo(float).tiny) * a2
-        self.factor = _chol(a2 * self.k, self.noise**2 + nug)
+        self.factor = _chol(a2 * self.k + np.diag(self.noise_std**2), nug)
         self.cat_flat = self.cat.reshape(n, ny * nx)
 
     def update(self, rho: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -102,7 +105,7 @@ class Conditioner:
     def samples(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """``count`` exact posterior draws by perturb-then-optimize, ``(count, ny, nx)``."""
         prior = np.sqrt(self.amplitude2) * self.prior.sample(rng, count)
-        y = self.target + self.noise * rng.standard_normal((count, self.obs.count))
+        y = self.target + self.noise_std * rng.standard_normal((count, self.obs.count))
         return self.update(prior, y)
 
     def rho_variance(self) -> np.ndarray:
@@ -129,7 +132,7 @@ def estimate_amplitude2(k: np.ndarray, y: np.ndarray, noise: float) -> float:
     ``log a^2`` of the likelihood in the eigenbasis of ``K``.
     """
     n = y.size
-    if not np.any(y):
+    if n == 0 or not np.any(y):
         return 1e-24
     if noise == 0.0:
         factor = _chol(k, NUGGET * max(float(np.mean(np.diag(k))), np.finfo(float).tiny))
@@ -198,11 +201,18 @@ class Projector:
     def project(self, rho: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """Fields ``(k, ny, nx)`` moved onto ``A rho = y`` (default: the observed data)."""
         y = self.obs.target if y is None else y
-        scale = max(float(np.linalg.norm(y)), 1e-300)
-        for _ in range(self.sweeps):
+        scale = max(float(np.linalg.norm(y)), float(np.max(np.abs(rho), initial=0.0)), 1e-300)
+        for sweep in range(self.sweeps + 1):
             r = y - self.obs.apply(self.gmap, rho)
-            if float(np.max(np.linalg.norm(r, axis=-1))) <= self.rtol * scale:
+            worst = float(np.max(np.linalg.norm(r, axis=-1)))
+            if worst <= self.rtol * scale or sweep == self.sweeps:
                 break
             w = sla.cho_solve(self.factor, r.T)
             rho = rho + (w.T @ self.at).reshape(rho.shape)
+        if worst > 1e-8 * scale:
+            raise ValueError(
+                f"the observations cannot all hold at once (relative misfit {worst / scale:.2g} "
+                f"after projection): they contradict each other through the PDE, or, without a "
+                f"Dirichlet side, the compatibility condition integral(rho) = flux of the "
+                f"Neumann data. Drop or correct the conflicting values, or pass noise > 0")
         return rho

@@ -199,7 +199,7 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
         if obs.count:
             cond = Conditioner(problem.gmap, obs, prior, problem.noise,
                                None if prior.normalized else 1.0)
-            y = cond.target + problem.noise * rng.standard_normal((k, obs.count))
+            y = cond.target + cond.noise_std * rng.standard_normal((k, obs.count))
         chain = _Chain(denoiser, problem, b, bc_k, eq, settings)
         rho, nfe[b] = chain.run(init[b], cond, y, rng)
         if cond is not None and problem.noise == 0.0:

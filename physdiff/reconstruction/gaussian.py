@@ -65,8 +65,9 @@ def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int
         if problem.noise == 0.0:
             proj = Projector(problem.gmap, obs)
             samples[b], means[b] = proj.project(samples[b]), proj.project(means[b][None])[0]
-        if exact_std:
-            rho_var[b], phi_var[b] = cond.rho_variance(), cond.phi_variance()
+        if exact_std:  # phi with a fitted free constant: the spread of the samples
+            rho_var[b] = cond.rho_variance()
+            phi_var[b] = np.nan if obs.free_constant else cond.phi_variance()
     info = {"amplitude": np.sqrt(amplitudes), "prior": dict(prior.meta), "nfe": 0}
     return samples, means, rho_var, phi_var, info
 

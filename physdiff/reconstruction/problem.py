@@ -15,8 +15,16 @@ from typing import Any
 import numpy as np
 
 from .._arrays import ArrayKind, extent_from_coords, to_numpy
-from ..solvers import BoundaryConditions, ResolvedBC, solve_fd
-from ..solvers.system import resolve_for
+from ..solvers import BoundaryConditions, ResolvedBC, make_poisson_solver
+from ..solvers.system import (
+    axis_kinds,
+    axis_weights,
+    build_rhs,
+    expand_solution,
+    has_null_mode,
+    resolve_for,
+    unknown_slices,
+)
 from .linear import Observations, PoissonMap
 
 __all__ = ["Problem", "parse_problem", "flat_bc", "DIRICHLET_RTOL"]
@@ -147,7 +155,35 @@ def _observations(rho: np.ndarray | None, phi: np.ndarray | None, phi_bc: np.nda
                 f"observation to NaN")
         pi = pi[~on_d]
         pi, pv = _unique_nodes(_periodic_node(pi, shape, kinds), flat[pi], "phi", scale)
-    return Observations(ri, rv, pi, pv, phi_bc.ravel()[pi])
+    if not has_null_mode(kinds):
+        return Observations(ri, rv, pi, pv, phi_bc.ravel()[pi])
+    row, value = compatibility_row(bc)
+    return Observations(ri, rv, pi, pv, phi_bc.ravel()[pi], free_constant=True,
+                        compat_row=row, compat_value=value)
+
+
+def compatibility_row(bc: ResolvedBC) -> tuple[np.ndarray, float]:
+    """Without a Dirichlet side: weights ``r`` and value ``c`` with ``<r, rho> = c`` the
+    discrete compatibility condition (trapezoid ``sum w f = 0``, ``f = rho_u + f_0``)."""
+    ky, kx = axis_kinds(bc.kinds)
+    grid = bc.grid
+    w = np.outer(axis_weights(*ky, grid.ny), axis_weights(*kx, grid.nx))
+    sy, sx = unknown_slices(bc.kinds)
+    row = np.zeros(grid.shape)
+    row[sy, sx] = w
+    f0 = build_rhs(np.zeros(grid.shape), bc)
+    scale = float(np.sqrt(np.sum(w**2)))
+    return row / scale, float(-np.sum(w * f0)) / scale
+
+
+def harmonic_part(bc: ResolvedBC, batch: tuple[int, ...]) -> np.ndarray:
+    """``phi_bc = S(f_0)``: the solver applied to the boundary part of the right-hand side,
+    ``(n, ny, nx)`` over the flattened batch, so that ``phi = G rho + phi_bc`` is linear in
+    rho (without a Dirichlet side the solver drops the null mode and pins the mean)."""
+    shape = bc.grid.shape
+    f0 = build_rhs(np.zeros(batch + shape), bc)
+    phi_u = make_poisson_solver(bc.grid, bc.kinds)(f0)
+    return expand_solution(phi_u, bc).reshape((-1,) + shape)
 
 
 def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = None,
@@ -188,8 +224,7 @@ def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = No
                            else bc, tuple(batch) + tuple(grid_shape), ext)
     batch = resolved.values["left"].shape[:-1]
     gmap = PoissonMap.create(resolved.grid, resolved.kinds)
-    phi_bc = solve_fd(np.zeros(batch + resolved.grid.shape), resolved, ext).reshape(
-        (-1,) + resolved.grid.shape)
+    phi_bc = harmonic_part(resolved, batch)
     full = {n: np.broadcast_to(a, batch + resolved.grid.shape).reshape(
         (-1,) + resolved.grid.shape) for n, a in arrays.items()}
     n = phi_bc.shape[0]
@@ -198,8 +233,8 @@ def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = No
                          full["phi"][b] if "phi" in full else None, phi_bc[b], bcs[b],
                          f" (problem {b} of the batch)" if n > 1 else "", noise)
            for b in range(n)]
-    if require_data and any(o.count == 0 for o in obs):
-        b = next(i for i, o in enumerate(obs) if o.count == 0)
+    if require_data and not all(o.has_data for o in obs):
+        b = next(i for i, o in enumerate(obs) if not o.has_data)
         raise ValueError(
             f"problem {b} observes nothing (all NaN, or only Dirichlet nodes): with no data the "
             f"answer is the prior; pass prior=... explicitly to sample it, or give observations")

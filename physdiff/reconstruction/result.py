@@ -82,6 +82,12 @@ def _wrap_samples(arr: np.ndarray, kind: ArrayKind, name: str) -> Any:
                         attrs=dict(t.attrs), name=name)
 
 
+def _std(var: np.ndarray | None, samples: np.ndarray, ddof: int) -> np.ndarray:
+    """``sqrt(var)``, or the spread of the samples where ``var`` is None or NaN."""
+    spread = samples.std(axis=1, ddof=ddof)
+    return spread if var is None else np.where(np.isnan(var), spread, np.sqrt(var))
+
+
 def assemble_result(problem: Problem, rho_samples: np.ndarray, *, method: str,
                     rho_mean: np.ndarray | None = None, rho_var: np.ndarray | None = None,
                     phi_var: np.ndarray | None = None, info: dict[str, Any] | None = None
@@ -94,13 +100,17 @@ def assemble_result(problem: Problem, rho_samples: np.ndarray, *, method: str,
     n, k = rho_samples.shape[:2]
     shape = problem.grid.shape
     gmap = problem.gmap
-    phi_samples = gmap.forward(rho_samples) + problem.phi_bc[:, None]
+    obs = problem.observations
+    shift = np.stack([o.constant(gmap, r) for o, r in zip(obs, rho_samples, strict=True)])
+    phi_samples = gmap.forward(rho_samples) + problem.phi_bc[:, None] + shift[..., None, None]
     if rho_mean is None:
         rho_mean = rho_samples.mean(axis=1)
-    phi_mean = gmap.forward(rho_mean) + problem.phi_bc
+    shift = np.concatenate([o.constant(gmap, r[None]) for o, r in zip(obs, rho_mean,
+                                                                       strict=True)])
+    phi_mean = gmap.forward(rho_mean) + problem.phi_bc + shift[:, None, None]
     ddof = 1 if k > 1 else 0
-    rho_std = np.sqrt(rho_var) if rho_var is not None else rho_samples.std(axis=1, ddof=ddof)
-    phi_std = np.sqrt(phi_var) if phi_var is not None else phi_samples.std(axis=1, ddof=ddof)
+    rho_std = _std(rho_var, rho_samples, ddof)
+    phi_std = _std(phi_var, phi_samples, ddof)
     fbc = flat_bc(problem.bc, n)
     residual = np.stack([relative_residual(phi_samples[:, j], rho_samples[:, j], fbc,
                                            problem.grid.extent) for j in range(k)], axis=1)

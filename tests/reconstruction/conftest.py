@@ -12,6 +12,8 @@ KIND_SETS = [
     ("dirichlet", "dirichlet", "neumann", "neumann"),
     ("periodic", "periodic", "dirichlet", "dirichlet"),
     ("dirichlet", "dirichlet", "periodic", "periodic"),
+    ("neumann",) * 4,
+    ("periodic",) * 4,
 ]
 
 
@@ -33,6 +35,18 @@ def grf_problem(shape=(16, 16), seed=0, fraction=0.1, bc=None, what="phi"):
     mask = rng.random(shape) < fraction
     src = phi if what == "phi" else rho
     return rho, phi, np.where(mask, src, np.nan)
+
+
+def compatible_source(rho, bc):
+    """``rho`` made periodic on periodic axes and compatible with pure Neumann/periodic data."""
+    from physdiff.solvers import make_compatible
+
+    rho = np.array(rho, dtype=float)
+    if bc.kinds[0] == "periodic":
+        rho[..., -1] = rho[..., 0]
+    if bc.kinds[2] == "periodic":
+        rho[..., -1, :] = rho[..., 0, :]
+    return make_compatible(rho, bc)
 
 
 @pytest.fixture
