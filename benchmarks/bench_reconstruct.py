@@ -20,7 +20,8 @@ and the CPU time. Reported: median and 95th percentile over the problems.
 Methods: ``gaussian`` with the exact GRF prior (GRF only), with a prior estimated from
 ``--train`` fields of the same family (``family prior``), with the shipped default prior
 (default training distribution, amplitude fitted per problem), ``tikhonov`` (H^1 penalty),
-and ``diffusion`` (the shipped model in the PnP sampler, ``--steps`` NFE, started from a
+and ``diffusion`` / ``diffusion-red`` (the shipped model in the PnP or RED sampler, at most
+``--steps`` NFE, started from a
 Gaussian draw with the family prior; the shipped model is a conditional phi|rho solver, not a
 prior on rho). Problems are seeded by index; sampling by ``reconstruct``'s own seed.
 
@@ -60,6 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--problems", type=int, default=32)
     p.add_argument("--fraction", type=float, default=0.03)
+    p.add_argument("--n-obs", type=int, default=None,
+                   help="observed nodes per problem (overrides --fraction; DiffusionPDE: 500)")
     p.add_argument("--samples", type=int, default=8, help="posterior samples per problem")
     p.add_argument("--train", type=int, default=2000, help="fields to estimate a prior from")
     p.add_argument("--families", nargs="+", default=["grf", "charges", "multipoles"])
@@ -84,13 +87,13 @@ def draw_sources(family: str, size: int, count: int, seed: int) -> np.ndarray:
     return np.stack([source.sample(rng, grid) for _ in range(count)])
 
 
-def make_problems(family: str, size: int, count: int, fraction: float, seed: int
-                  ) -> dict[str, np.ndarray]:
+def make_problems(family: str, size: int, count: int, fraction: float, seed: int,
+                  n_obs: int | None = None) -> dict[str, np.ndarray]:
     """Truth and one random observation mask per problem (same mask for both tasks)."""
     bc = BoundaryConditions.dirichlet(0.0)
     rho = draw_sources(family, size, count, seed)
     phi = solve_fd(rho, bc)
-    n_obs = int(round(fraction * size * size))
+    n_obs = int(round(fraction * size * size)) if n_obs is None else int(n_obs)
     rng = np.random.default_rng(seed + 1)
     mask = np.zeros((count, size * size), dtype=bool)
     for b in range(count):
@@ -137,21 +140,25 @@ def method_kwargs(method: str, family: str, size: int, train: int, seed: int, st
         return {"method": "gaussian"}
     if method == "tikhonov":
         return {"method": "tikhonov"}
-    if method == "diffusion":
-        return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": "cpu"}
+    if method in ("diffusion", "diffusion-red"):
+        sampler = "red" if method == "diffusion-red" else "pnp"
+        return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": "cpu",
+                "pnp": {"sampler": sampler}}
     raise ValueError(f"unknown method {method!r}")
 
 
 def run_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for family in args.families:
-        data = make_problems(family, args.size, args.problems, args.fraction, args.seed)
+        data = make_problems(family, args.size, args.problems, args.fraction, args.seed,
+                             args.n_obs)
         for method in args.methods:
             kwargs = method_kwargs(method, family, args.size, args.train, args.seed,
                                    args.steps)
             if kwargs is None:
                 continue
-            count = args.diffusion_problems if method == "diffusion" else args.problems
+            slow = method.startswith("diffusion")
+            count = args.diffusion_problems if slow else args.problems
             for task in ("forward", "inverse"):
                 per = []
                 for b in range(min(count, args.problems)):

@@ -18,8 +18,9 @@ The sampler alternates, from a noise level ``sigma_start`` down to ``sigma_min``
 
 This is the PnP / DiffPIR pattern (Kamilov et al. 2023 review; Zhu et al. 2023 "DiffPIR"), with
 the denoiser-as-prior strength tied to the residual as in the residual-adaptive schemes the
-project's background describes; DPS (Chung et al. 2023) and RED (Romano et al. 2017) are
-not implemented here (see ``docs/reconstruction.md``). The chain starts from an exact
+project's background describes. ``PnPSettings(sampler="red")`` swaps step 1 for a RED step
+(Romano et al. 2017). DPS (Chung et al. 2023) needs gradients through the network and is not
+implemented here (see ``docs/reconstruction.md``). The chain starts from an exact
 Gaussian posterior draw (:mod:`~.gaussian`), so every sample is a posterior-like field even
 with a weak model, and ends with the exact projection onto the data.
 
@@ -115,6 +116,9 @@ def as_denoiser(model: Any, device: Any = "auto") -> Any:
     return ModelDenoiser.load(model, device)
 
 
+SAMPLERS: tuple[str, ...] = ("pnp", "red")
+
+
 @dataclass(frozen=True)
 class PnPSettings:
     """Settings of :func:`pnp_posterior`.
@@ -122,10 +126,12 @@ class PnPSettings:
     ``steps``: most denoiser calls per sample; ``sigma_start``: first level in units of the
     model's ``sigma_data``; ``tau``: physics strength (Jacobi target ``tau sigma /
     sigma_data``); ``max_sweeps``: Jacobi sweeps per call; ``adaptive``: skip levels by the
-    data misfit. The defaults (a strong pull towards the PDE) suit the shipped model, which
-    is a conditional phi|rho solver and no prior on rho (``tau = 1``, ``max_sweeps = 64`` let
-    its raw output through and double the error on the GRF benchmark); retune for a model
-    that carries a prior.
+    data misfit; ``sampler``: ``"pnp"`` (re-noise at sigma, then denoise: DiffPIR-style) or
+    ``"red"`` (no re-noising: a step ``phi - red_step (phi - D(phi, sigma))`` along the RED
+    regulariser gradient, Romano et al. 2017). The defaults (a strong pull towards the PDE)
+    suit the shipped model, which is a conditional phi|rho solver and no prior on rho
+    (``tau = 1``, ``max_sweeps = 64`` let its raw output through and double the error on the
+    GRF benchmark); retune for a model that carries a prior.
     """
 
     steps: int = 10
@@ -133,8 +139,15 @@ class PnPSettings:
     tau: float = 0.01
     max_sweeps: int = 256
     adaptive: bool = True
+    sampler: str = "pnp"
+    red_step: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose one of "
+                             f"{', '.join(SAMPLERS)}")
+        if not 0 < self.red_step <= 1:
+            raise ValueError(f"red_step must be in (0, 1], got {self.red_step}")
         if int(self.steps) != self.steps or self.steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
         if not self.sigma_start > 0 or not self.tau >= 0:
@@ -206,7 +219,7 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
             rho = Projector(problem.gmap, obs).project(rho)
         out[b] = rho
     return out, {"nfe": int(nfe.max(initial=0)), "nfe_per_problem": nfe,
-                 "sampler": "pnp", "steps": settings.steps}
+                 "sampler": settings.sampler, "steps": settings.steps}
 
 
 @dataclass
@@ -233,8 +246,7 @@ class _Chain:
         i, calls = 0, 0
         while i < len(levels):
             sigma = levels[i]
-            noisy = phi + (sigma * scale)[:, None, None] * rng.standard_normal(phi.shape)
-            phi_hat = self.denoiser(noisy, sigma * scale, rho=rho, fields=fields)
+            phi_hat = self._denoise(phi, sigma * scale, rho, fields, rng)
             calls += 1
             phi_hat = _physics(phi_hat, rho, fields, extent, st.tau * sigma / sd,
                                st.max_sweeps)
@@ -247,6 +259,16 @@ class _Chain:
                 while i < len(levels) - 1 and levels[i] > max(misfit * sd, levels[-1]):
                     i += 1
         return rho, calls
+
+
+    def _denoise(self, phi: np.ndarray, sigma: np.ndarray, rho: np.ndarray,
+                 fields: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """PnP: denoise a re-noised phi; RED: a step along ``-(phi - D(phi))``."""
+        if self.settings.sampler == "red":
+            den = self.denoiser(phi, sigma, rho=rho, fields=fields)
+            return phi - self.settings.red_step * (phi - den)
+        noisy = phi + sigma[:, None, None] * rng.standard_normal(phi.shape)
+        return self.denoiser(noisy, sigma, rho=rho, fields=fields)
 
 
 def _problem_scale(rho: np.ndarray, fields: dict[str, np.ndarray], extent) -> np.ndarray:

@@ -72,6 +72,17 @@ def test_the_sampler_uses_the_denoiser():
     assert np.linalg.norm(gauss.rho[inner] - rho[inner]) > 10 * err
 
 
+def test_red_sampler_runs(tiny_model):
+    bc = BoundaryConditions.dirichlet(0.0)
+    _, _, obs = grf_problem((N, N), seed=2, fraction=0.2, bc=bc)
+    post = reconstruct(bc, phi=obs, method="diffusion", model=tiny_model, n_samples=2,
+                       prior=diffusionpde_grf_prior((N, N)), device="cpu",
+                       pnp={"sampler": "red", "steps": 3})
+    assert post.info["sampler"] == "red" and post.misfit.max() <= 1e-6
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="steps"):
         PnPSettings(steps=0)
+    with pytest.raises(ValueError, match="sampler"):
+        PnPSettings(sampler="dps")
