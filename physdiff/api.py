@@ -1,4 +1,5 @@
-"""The public face: ``solve(rho, bc, method=...)`` and ``residual(phi, rho, bc)``.
+"""The public face: ``solve(rho, bc, method=...)``, ``residual(phi, rho, bc)`` and
+``reconstruct(bc, rho=..., phi=...)`` (from partial observations).
 
 Inputs may be numpy arrays, torch tensors or xarray DataArrays (dims ``(..., "y", "x")``);
 results come back in the same kind (see :func:`physdiff._arrays.wrap_like`).
@@ -10,10 +11,11 @@ import importlib
 from typing import Any
 
 from ._arrays import extent_from_coords, to_numpy, wrap_like
+from .reconstruction import reconstruct
 from .solvers import BoundaryConditions, solve_fd
 from .solvers import residual as _residual
 
-__all__ = ["METHODS", "solve", "residual"]
+__all__ = ["METHODS", "solve", "residual", "reconstruct"]
 
 METHODS: tuple[str, ...] = ("fd", "diffusion")
 

@@ -14,6 +14,7 @@ def test_demo_prints_table_and_writes_report(tmp_path, capsys):
     assert set(summary["configs"]) == {"fd", "diffusion-nfe3", "diffusion-guided-nfe3"}
     assert summary["configs"]["fd"]["rel_residual"]["median"] < 1e-6
     assert (out / "report.md").read_text().count("diffusion-guided-nfe3") >= 1
+    assert "reconstruction from" in printed and (out / "reconstruction.png").is_file()
     assert sorted(p.name for p in (out / "problems").glob("panels_sample*.png")) == [
         "panels_sample0.png", "panels_sample1.png"]
 

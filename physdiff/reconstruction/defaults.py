@@ -1,0 +1,87 @@
+"""The prior of the default training distribution, shipped so ``reconstruct(bc, phi=obs)``
+works without arguments.
+
+The default data config (``configs/data/default.yaml``) draws rho from a mixture of Gaussian
+random fields, charges and multipoles with RMS log-uniform in [0.1, 10]; its *shape* spectrum
+(unit-RMS fields; the amplitude is estimated per problem) is estimated from fields of that
+source family in the basis of the boundary kinds (:func:`~.prior.basis_for_kinds`). For the
+default 64x64 grid the spectra ship in ``physdiff/reconstruction/default_prior/``
+(rebuild with :func:`write_default_priors`); other grids estimate them on first use (about a
+second) and cache them. A model folder may ship its own ``rho_prior-<by>-<bx>.npz``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..solvers import Grid
+from .prior import SpectralPrior, basis_for_kinds, estimate_prior, load_prior, save_prior
+
+__all__ = ["DEFAULT_PRIOR_DIR", "default_prior", "estimate_default_prior",
+           "write_default_priors", "N_FIELDS"]
+
+DEFAULT_PRIOR_DIR = Path(__file__).resolve().parent / "default_prior"
+N_FIELDS = 4000
+"""Fields drawn per basis pair when estimating the default spectrum."""
+
+
+def _file_name(bases: tuple[str, str]) -> str:
+    return f"rho_prior-{bases[0]}-{bases[1]}.npz"
+
+
+@lru_cache(maxsize=8)
+def estimate_default_prior(shape: tuple[int, int], extent: tuple[float, float],
+                           bases: tuple[str, str], n_fields: int = N_FIELDS,
+                           seed: int = 0) -> SpectralPrior:
+    """Estimate the default source family's shape spectrum on a grid, for one basis pair."""
+    from ..datasets import load_config
+
+    config = load_config("default")
+    grid = Grid(shape, extent)
+    rng = np.random.default_rng(seed)
+    periodic = (bases[1] == "fourier", bases[0] == "fourier")
+    fields = np.stack([config.source.sample(rng, grid, *periodic) for _ in range(n_fields)])
+    return estimate_prior(fields, bases, normalize=True,
+                          meta={"source": "configs/data/default.yaml (source only)",
+                                "seed": seed, "grid": list(shape), "extent": list(extent)})
+
+
+def default_prior(shape: tuple[int, int], kinds: tuple[str, str, str, str],
+                  extent: tuple[float, float] = (1.0, 1.0), model_dir: Path | None = None
+                  ) -> SpectralPrior:
+    """The default-distribution prior for a grid and boundary kinds.
+
+    Looks in ``model_dir`` (a model folder), then in the shipped files (64x64 unit square),
+    else estimates it (:func:`estimate_default_prior`).
+    """
+    bases = basis_for_kinds(tuple(kinds))
+    for folder in (model_dir, DEFAULT_PRIOR_DIR):
+        if folder is None:
+            continue
+        path = Path(folder) / _file_name(bases)
+        if path.is_file():
+            prior = _load_cached(str(path))
+            meta_ext = tuple(prior.meta.get("extent", (1.0, 1.0)))
+            if prior.shape == tuple(shape) and np.allclose(meta_ext, extent):
+                return prior
+    return estimate_default_prior(tuple(shape), tuple(float(e) for e in extent), bases)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> SpectralPrior:
+    return load_prior(path)
+
+
+def write_default_priors(folder: Path = DEFAULT_PRIOR_DIR, shape: tuple[int, int] = (64, 64)
+                         ) -> list[Path]:
+    """Estimate and write the shipped spectra (every basis pair) for ``shape``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for bases in (("cosine", "cosine"), ("cosine", "fourier"), ("fourier", "cosine"),
+                  ("fourier", "fourier")):
+        prior = estimate_default_prior(tuple(shape), (1.0, 1.0), bases)
+        out.append(save_prior(prior, folder / _file_name(bases)))
+    return out

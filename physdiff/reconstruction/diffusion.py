@@ -1,0 +1,278 @@
+"""``method="diffusion"``: a learned denoiser steered by the data (plug-and-play).
+
+The sampler alternates, from a noise level ``sigma_start`` down to ``sigma_min``:
+
+1. **re-noise** the current phi at level ``sigma`` and **denoise** it with the model, which
+   sees the current rho estimate (observed rho where known, ``L_h phi`` elsewhere) and the
+   boundary data;
+2. **physics, residual-adaptive**: weighted-Jacobi sweeps pull the denoised phi towards
+   ``L_h phi = rho`` until its relative residual is at most ``tau * sigma / sigma_data``
+   (:func:`physdiff.sampling.guidance.jacobi_sweeps`): at large sigma the network leads, at
+   small sigma the PDE;
+3. **data consistency**: ``rho = L_h phi`` is moved onto the observations by the Gaussian
+   conditioning step of :class:`~.conditioning.Conditioner` (a proximal step in the prior's
+   metric), and phi is re-solved exactly, ``phi = G rho + phi_bc``;
+4. **adaptive schedule**: the next sigma is the first level of the schedule at or below
+   ``sigma_data * misfit`` (the relative data misfit of the denoised estimate) — when the
+   denoiser already agrees with the data the prior's strength drops fast.
+
+This is the PnP / DiffPIR pattern (Kamilov et al. 2023 review; Zhu et al. 2023 "DiffPIR"), with
+the denoiser-as-prior strength tied to the residual as in the residual-adaptive schemes the
+project's background describes. ``PnPSettings(sampler="red")`` swaps step 1 for a RED step
+(Romano et al. 2017). DPS (Chung et al. 2023) needs gradients through the network and is not
+implemented here (see ``docs/reconstruction.md``). The chain starts from an exact
+Gaussian posterior draw (:mod:`~.gaussian`), so every sample is a posterior-like field even
+with a weak model, and ends with the exact projection onto the data.
+
+The model sits behind :class:`ModelDenoiser` (its whole interface is one call); another
+model plugs in by passing any object with the same attributes and ``__call__`` as
+``model=``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..solvers import ResolvedBC, laplacian
+from ..solvers.operators import equation_mask
+from .conditioning import Conditioner, Projector
+from .prior import SpectralPrior
+from .problem import Problem, flat_bc
+
+__all__ = ["ModelDenoiser", "PnPSettings", "as_denoiser", "pnp_posterior"]
+
+
+@dataclass
+class ModelDenoiser:
+    """The physdiff conditional model as a denoiser of phi in *physical* units.
+
+    The interface the diffusion method needs from a model (duck-typed: any object with these
+    works as ``reconstruct(..., model=obj)``):
+
+    ``sigma_min``, ``sigma_max``, ``sigma_data`` : float
+        The noise range and data std, in the model's normalised units (phi / s, with ``s``
+        :func:`physdiff.datasets.problem_scale` of the problem).
+    ``check(grid, kinds)``
+        Raise ValueError when the model cannot take the grid or the boundary kinds.
+    ``__call__(phi_noisy, sigma, *, rho, fields, rho_obs, phi_obs) -> phi``
+        ``phi_noisy (k, ny, nx)`` physical, ``sigma (k,)`` physical noise std, ``rho
+        (k, ny, nx)`` the current source estimate, ``fields`` the
+        :meth:`~physdiff.solvers.ResolvedBC.to_fields` arrays ``(k, ny, nx)``, ``rho_obs`` and
+        ``phi_obs`` ``(k, ny, nx)`` with NaN off the observed nodes (for models that take
+        observations as channels; the shipped model ignores them). Returns the denoised phi,
+        float64 numpy.
+    """
+
+    model: Any
+    device: Any
+
+    @classmethod
+    def load(cls, model: Any = None, device: Any = "auto") -> ModelDenoiser:
+        from ..sampling.model_cache import resolve_device, resolve_model
+
+        dev = resolve_device(device)
+        return cls(resolve_model(model, dev), dev)
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.model.config.sigma_min)
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.model.config.sigma_max)
+
+    @property
+    def sigma_data(self) -> float:
+        return float(self.model.config.sigma_data)
+
+    def check(self, grid: Any, kinds: tuple[str, str, str, str]) -> None:
+        self.model.check_problem(grid, kinds)
+
+    def __call__(self, phi_noisy: np.ndarray, sigma: np.ndarray, *, rho: np.ndarray,
+                 fields: dict[str, np.ndarray], rho_obs: Any = None, phi_obs: Any = None
+                 ) -> np.ndarray:
+        import torch
+
+        dev = self.device
+        rho_t = torch.as_tensor(rho, dtype=torch.float32, device=dev)
+        cond, scale = self.model.condition(rho_t, fields)
+        s = torch.where(scale > 0, scale, torch.ones_like(scale)).double().cpu().numpy()
+        x = torch.as_tensor(phi_noisy / s[:, None, None], dtype=torch.float32, device=dev)
+        sig = torch.as_tensor(np.asarray(sigma) / s, dtype=torch.float32, device=dev)
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                             enabled=dev.type == "cuda"):
+            out = self.model(x[:, None], sig, cond).float()
+        return out[:, 0].double().cpu().numpy() * s[:, None, None]
+
+
+def as_denoiser(model: Any, device: Any = "auto") -> Any:
+    """A denoiser for :func:`pnp_posterior`: an object already following the interface of
+    :class:`ModelDenoiser` is used as is; a model, folder or ``None`` (shipped) is wrapped."""
+    if callable(model) and all(hasattr(model, a) for a in ("sigma_min", "sigma_data", "check")):
+        return model
+    return ModelDenoiser.load(model, device)
+
+
+SAMPLERS: tuple[str, ...] = ("pnp", "red")
+
+
+@dataclass(frozen=True)
+class PnPSettings:
+    """Settings of :func:`pnp_posterior`.
+
+    ``steps``: most denoiser calls per sample; ``sigma_start``: first level in units of the
+    model's ``sigma_data``; ``tau``: physics strength (Jacobi target ``tau sigma /
+    sigma_data``); ``max_sweeps``: Jacobi sweeps per call; ``adaptive``: skip levels by the
+    data misfit; ``sampler``: ``"pnp"`` (re-noise at sigma, then denoise: DiffPIR-style) or
+    ``"red"`` (no re-noising: a step ``phi - red_step (phi - D(phi, sigma))`` along the RED
+    regulariser gradient, Romano et al. 2017). The defaults (a strong pull towards the PDE)
+    suit the shipped model, which is a conditional phi|rho solver and no prior on rho
+    (``tau = 1``, ``max_sweeps = 64`` let its raw output through and double the error on the
+    GRF benchmark); retune for a model that carries a prior.
+    """
+
+    steps: int = 10
+    sigma_start: float = 1.0
+    tau: float = 0.01
+    max_sweeps: int = 256
+    adaptive: bool = True
+    sampler: str = "pnp"
+    red_step: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose one of "
+                             f"{', '.join(SAMPLERS)}")
+        if not 0 < self.red_step <= 1:
+            raise ValueError(f"red_step must be in (0, 1], got {self.red_step}")
+        if int(self.steps) != self.steps or self.steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
+        if not self.sigma_start > 0 or not self.tau >= 0:
+            raise ValueError("sigma_start must be > 0 and tau >= 0")
+
+
+def _levels(denoiser: Any, settings: PnPSettings) -> np.ndarray:
+    from ..sampling.schedules import karras_sigmas
+
+    top = min(settings.sigma_start * denoiser.sigma_data, denoiser.sigma_max)
+    top = max(top, denoiser.sigma_min * 1.0001)
+    if settings.steps == 1:
+        return np.array([top])
+    sig = karras_sigmas(settings.steps, denoiser.sigma_min, top).double().numpy()
+    return sig[sig > 0]
+
+
+def _physics(phi: np.ndarray, rho: np.ndarray, fields: dict[str, np.ndarray], extent,
+             target_rel: float, max_sweeps: int) -> np.ndarray:
+    """Jacobi sweeps (torch, the sampler's own) towards ``L_h phi = rho``."""
+    import torch
+
+    from ..sampling.guidance import jacobi_sweeps
+    from ..sampling.physics import PoissonOperator
+
+    op = PoissonOperator.from_fields(fields, extent, dtype=torch.float64)
+    phi_t = op.apply_bc(torch.as_tensor(phi))
+    rho_t = torch.as_tensor(rho)
+    target = target_rel * op.reference_norm(rho_t)
+    out, _ = jacobi_sweeps(op, phi_t, rho_t, target, max_sweeps)
+    return out.numpy()
+
+
+def _misfit(cond: Conditioner, rho: np.ndarray, y: np.ndarray) -> float:
+    r = y - cond.obs.apply(cond.gmap, rho)
+    return float(np.max(np.linalg.norm(r, axis=1)) / max(np.linalg.norm(cond.target), 1e-300))
+
+
+def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: SpectralPrior,
+                  seed: int, settings: PnPSettings, progress: bool = False
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Samples ``(n, K, ny, nx)`` from the PnP chain started at ``init`` (same shape).
+
+    ``prior`` is the Gaussian prior whose metric the data step uses (the start's prior).
+    """
+    from tqdm.auto import tqdm
+
+    from .gaussian import problem_rng
+
+    denoiser.check(problem.grid, problem.kinds)
+    n, k = init.shape[:2]
+    out = np.empty_like(init)
+    nfe = np.zeros(n, dtype=int)
+    fbc = flat_bc(problem.bc, n)
+    eq = equation_mask(problem.bc, (1,) + problem.grid.shape, problem.grid.extent)
+    for b in tqdm(range(n), disable=not progress, desc="reconstruct (diffusion)"):
+        obs = problem.observations[b]
+        rng = problem_rng(seed, b, stream=1)  # apart from the Gaussian start's stream
+        bc_k = ResolvedBC(fbc.grid, fbc.kinds, {
+            s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()})
+        cond, y = None, None
+        if obs.count:
+            cond = Conditioner(problem.gmap, obs, prior, problem.noise,
+                               None if prior.normalized else 1.0)
+            y = cond.target + cond.noise_std * rng.standard_normal((k, obs.count))
+        chain = _Chain(denoiser, problem, b, bc_k, eq, settings)
+        rho, nfe[b] = chain.run(init[b], cond, y, rng)
+        if cond is not None and problem.noise == 0.0:
+            rho = Projector(problem.gmap, obs).project(rho)
+        out[b] = rho
+    return out, {"nfe": int(nfe.max(initial=0)), "nfe_per_problem": nfe,
+                 "sampler": settings.sampler, "steps": settings.steps}
+
+
+@dataclass
+class _Chain:
+    """One problem's PnP chain over its K samples."""
+
+    denoiser: Any
+    problem: Problem
+    index: int
+    bc: ResolvedBC
+    eq: np.ndarray
+    settings: PnPSettings
+
+    def run(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
+            rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        gmap, phi_bc = self.problem.gmap, self.problem.phi_bc[self.index]
+        extent, st = self.problem.grid.extent, self.settings
+        fields = {name: np.ascontiguousarray(f)
+                  for name, f in self.bc.to_fields((len(rho),)).items()}
+        phi = gmap.forward(rho) + phi_bc
+        levels = _levels(self.denoiser, st)
+        sd = self.denoiser.sigma_data
+        scale = _problem_scale(rho, fields, extent)
+        i, calls = 0, 0
+        while i < len(levels):
+            sigma = levels[i]
+            phi_hat = self._denoise(phi, sigma * scale, rho, fields, rng)
+            calls += 1
+            phi_hat = _physics(phi_hat, rho, fields, extent, st.tau * sigma / sd,
+                               st.max_sweeps)
+            rho_hat = np.where(self.eq, laplacian(phi_hat, self.bc, extent), rho)
+            misfit = 0.0 if cond is None else _misfit(cond, rho_hat, y)
+            rho = rho_hat if cond is None else cond.update(rho_hat, y)
+            phi = gmap.forward(rho) + phi_bc
+            i += 1
+            if st.adaptive and cond is not None:
+                while i < len(levels) - 1 and levels[i] > max(misfit * sd, levels[-1]):
+                    i += 1
+        return rho, calls
+
+
+    def _denoise(self, phi: np.ndarray, sigma: np.ndarray, rho: np.ndarray,
+                 fields: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """PnP: denoise a re-noised phi; RED: a step along ``-(phi - D(phi))``."""
+        if self.settings.sampler == "red":
+            den = self.denoiser(phi, sigma, rho=rho, fields=fields)
+            return phi - self.settings.red_step * (phi - den)
+        noisy = phi + sigma[:, None, None] * rng.standard_normal(phi.shape)
+        return self.denoiser(noisy, sigma, rho=rho, fields=fields)
+
+
+def _problem_scale(rho: np.ndarray, fields: dict[str, np.ndarray], extent) -> np.ndarray:
+    from ..datasets.normalization import problem_scale
+
+    s = np.asarray(problem_scale(rho, fields, extent), dtype=np.float64)
+    return np.where(s > 0, s, 1.0)

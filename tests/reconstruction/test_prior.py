@@ -1,0 +1,65 @@
+"""Spectral priors: bases, covariance, estimation and the saved file."""
+
+import numpy as np
+import pytest
+
+from physdiff.reconstruction import (
+    SpectralPrior,
+    default_prior,
+    diffusionpde_grf_prior,
+    estimate_prior,
+    load_prior,
+    save_prior,
+)
+from physdiff.reconstruction.prior import axis_basis
+
+
+@pytest.mark.parametrize("kind", ["cosine", "sine", "fourier"])
+@pytest.mark.parametrize("n", [5, 8, 9])
+def test_bases_are_orthonormal_on_distinct_nodes(kind, n):
+    p = axis_basis(kind, n)
+    m = p.shape[1]
+    assert np.allclose(p[:m].T @ p[:m], np.eye(m))
+    if kind == "fourier":
+        assert np.allclose(p[-1], p[0])
+
+
+@pytest.mark.parametrize("bases", [("cosine", "sine"), ("fourier", "cosine")])
+def test_apply_cov_equals_dense(bases, rng):
+    ny, nx = 6, 7
+    my, mx = ny - (bases[0] == "fourier"), nx - (bases[1] == "fourier")
+    prior = SpectralPrior(bases, rng.random((my, mx)))
+    py, px = axis_basis(bases[0], ny), axis_basis(bases[1], nx)
+    synth = np.kron(py, px)  # (ny nx) x (my mx)
+    dense = synth @ np.diag(prior.spectrum.ravel()) @ synth.T
+    v = rng.normal(size=(ny, nx))
+    assert np.allclose(prior.apply_cov(v).ravel(), dense @ v.ravel())
+    assert np.allclose(prior.cov_diagonal().ravel(), np.diag(dense))
+
+
+def test_estimate_recovers_the_grf_spectrum():
+    true = diffusionpde_grf_prior((12, 12))
+    est = estimate_prior(true.sample(np.random.default_rng(1), 6000), normalize=False)
+    big = true.spectrum > 1e-3 * true.spectrum.max()
+    assert np.allclose(est.spectrum[big], true.spectrum[big], rtol=0.12)
+
+
+def test_save_load_round_trip(tmp_path):
+    prior = diffusionpde_grf_prior((9, 9))
+    back = load_prior(save_prior(prior, tmp_path / "p.npz"))
+    assert back.bases == prior.bases and back.normalized == prior.normalized
+    assert np.array_equal(back.spectrum, prior.spectrum) and back.meta == prior.meta
+
+
+def test_shipped_default_prior_is_found():
+    prior = default_prior((64, 64), ("dirichlet",) * 4)
+    assert prior.normalized and prior.shape == (64, 64)
+    assert prior.meta["n_fields"] >= 1000
+
+
+def test_prior_grid_check():
+    prior = diffusionpde_grf_prior((9, 9))
+    with pytest.raises(ValueError, match="grid"):
+        prior.check_grid((8, 8), ("dirichlet",) * 4)
+    with pytest.raises(ValueError, match="fourier"):
+        prior.check_grid((9, 9), ("periodic", "periodic", "dirichlet", "dirichlet"))
