@@ -102,6 +102,13 @@ class ModelDenoiser:
         s = torch.where(scale > 0, scale, torch.ones_like(scale)).double().cpu().numpy()
         x = torch.as_tensor(phi_noisy / s[:, None, None], dtype=torch.float32, device=dev)
         sig = torch.as_tensor(np.asarray(sigma) / s, dtype=torch.float32, device=dev)
+        cfg = self.model.config
+        if getattr(cfg, "formulation", "edm") == "refiner":
+            # a regression-first model is trained only at its refinement levels and at
+            # sigma_max (a regression that ignores x): above the refinement range it answers
+            # by regression from the current source estimate
+            big = sig > cfg.refine_sigma_max
+            sig = torch.where(big, torch.full_like(sig, cfg.sigma_max), sig)
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
                                              enabled=dev.type == "cuda"):
             out = self.model(x[:, None], sig, cond).float()
