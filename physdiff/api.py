@@ -28,7 +28,7 @@ def _is_labelled(*kinds: Any) -> bool:
     return any(k.kind == "xarray" for k in kinds)
 
 
-def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None,
+def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
           **kwargs: Any) -> Any:
     """Solve the Poisson equation ``laplacian(phi) = rho`` on a rectangle.
 
@@ -39,18 +39,20 @@ def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None,
     bc : BoundaryConditions or spec
         A :class:`BoundaryConditions`, or anything :meth:`BoundaryConditions.from_spec`
         reads (a kind string, a dict of sides).
-    method : {"diffusion", "fd"}
-        ``"diffusion"`` (default): the diffusion surrogate
-        (:func:`physdiff.sampling.solve.solve_diffusion`), by default the shipped model
-        (64x64 grids on the unit square) with physics-consistent sampling at 19 network
-        evaluations. ``"fd"``: the exact finite-difference solution
-        (:func:`physdiff.solvers.solve_fd`), for any grid.
+    method : {"fd", "diffusion"}
+        ``"fd"`` (default): the exact finite-difference solution
+        (:func:`physdiff.solvers.solve_fd`), for any grid. ``"diffusion"``: the learned
+        surrogate (:func:`physdiff.sampling.solve.solve_diffusion`), by default the shipped
+        model (64x64 grids on the unit square) with physics-consistent sampling at 19
+        network evaluations; it is an approximation (a few percent off), so ask for
+        ``return_info=True`` to get its relative residual with the answer.
     extent : tuple of float, optional
         ``(Lx, Ly)``; default ``(1, 1)``, or read from an xarray input's ``x``/``y``
         coordinates (an explicit value must then agree with them).
     **kwargs
-        Passed to the method (``check`` for "fd"; model, steps, seed, device for
-        "diffusion").
+        Passed to the method: ``check`` for "fd"; ``model``, ``steps``, ``seed``,
+        ``device``, ``n_samples``, ``return_info``, ... for "diffusion". A diffusion-only
+        keyword with ``method="fd"`` raises ValueError naming it.
 
     Returns
     -------
@@ -64,11 +66,17 @@ def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None,
     >>> phi = solve(np.zeros((17, 17)), {"default": 0.0, "left": 1.0}, method="fd")
     >>> phi.shape, float(phi[8, 0])
     ((17, 17), 1.0)
+
+    The learned solver is one keyword away (it needs torch; shipped model: 64x64 grids)::
+
+        res = solve(rho, bc, method="diffusion", return_info=True)
+        res.phi, res.rel_residual          # the answer and its relative residual
     """
     arr, kind = to_numpy(rho)
     ext = _extent(rho, kind.kind, extent)
     bc = BoundaryConditions.from_spec(bc)
     if method == "fd":
+        _check_fd_keywords(kwargs)
         return wrap_like(solve_fd(arr, bc, extent=ext, **kwargs), kind)
     if method == "diffusion":
         result = _diffusion()(arr, bc, extent=ext, **kwargs)
@@ -76,6 +84,19 @@ def solve(rho: Any, bc: Any, method: str = "diffusion", *, extent: Any = None,
             return result.map_arrays(lambda a, name: wrap_like(a, kind, name=name))
         return wrap_like(result, kind)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+_FD_KEYWORDS = ("check",)
+
+
+def _check_fd_keywords(kwargs: dict[str, Any]) -> None:
+    """``method="fd"`` takes only ``check``: name anything else (a diffusion keyword)."""
+    extra = sorted(set(kwargs) - set(_FD_KEYWORDS))
+    if extra:
+        raise ValueError(
+            f"method='fd' (the exact solver) does not take {', '.join(extra)}; these are "
+            f"keywords of method='diffusion' (pass method='diffusion' to use the learned "
+            f"solver) or drop them")
 
 
 def _diffusion() -> Any:
