@@ -12,8 +12,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 __all__ = ["register", "run_evaluate", "run_train_baseline"]
 
 _GUIDANCE = {"off": (False,), "on": (True,), "both": (False, True)}
@@ -25,19 +23,12 @@ _EVAL_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"eval config {p} not found; see configs/eval/ for examples")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{p} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p} must hold a mapping of options (see configs/eval/)")
-    unknown = sorted(set(data) - set(_EVAL_DEFAULTS))
-    if unknown:
-        raise ValueError(f"{p}: unknown key(s) {unknown}; known: {sorted(_EVAL_DEFAULTS)}")
+def _read_yaml(name_or_path: str) -> dict[str, Any]:
+    """An eval config (a path or a shipped name), unknown keys refused."""
+    from ..config_files import load_mapping, reject_unknown
+
+    path, data = load_mapping("eval", name_or_path)
+    reject_unknown(data, _EVAL_DEFAULTS, str(path))
     return data
 
 
@@ -114,7 +105,8 @@ def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="compare FD, diffusion and baselines on test sets",
                        description="Per-sample metrics, report.md, summary.json and figures "
                                    "for every method on every test set.")
-    p.add_argument("--config", help="eval YAML (configs/eval/*.yaml); options override it")
+    p.add_argument("--config", help="eval config: a YAML path or a shipped name (e.g. tiny, "
+                   "default-cpu); options override it")
     p.add_argument("--model", help="diffusion model folder")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
     p.add_argument("--methods", nargs="+", help="any of fd diffusion unet fno")

@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
         description="Train the conditional diffusion model. Settings come from --config and "
                     "may be overridden with section.key=value arguments "
                     "(e.g. train.max_steps=100 model.block_out_channels=[16,32]).")
-    p.add_argument("--config", required=True, help="training YAML, e.g. configs/train/tiny.yaml")
+    p.add_argument("--config", required=True,
+                   help="training config: a YAML path or a shipped name (tiny, cpu-small, "
+                        "default-cpu, default)")
     p.add_argument("--data", help="dataset file (default: data.path of the config)")
     p.add_argument("--out", help="run folder (default: out of the config)")
     p.add_argument("--resume", action="store_true",
