@@ -38,7 +38,7 @@ def _table(summary: dict[str, Any]) -> str:
 
 def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
              model: str | Path | None = None, device: str = "auto",
-             seed: int = DEMO_SEED) -> dict[str, Any]:
+             seed: int = DEMO_SEED, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo and return the evaluation summary of its problems.
 
     Parameters
@@ -54,19 +54,23 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
     device : {"auto", "cpu", "cuda"}
     seed : int
         Seed of the problems (default: one no shipped dataset uses).
+    overwrite : bool
+        Write into a non-empty ``out`` (an earlier demo's files are replaced).
     """
     from .evaluation import evaluate
+    from .evaluation.harness import check_output_dir
     from .models.default import default_model_path
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     out = Path(out)
+    check_output_dir(out, overwrite)
     model_dir = Path(model) if model is not None else default_model_path()
     start = time.perf_counter()
     problems = _make_problems(out, n, seed)
     summaries = evaluate(model_dir, [problems], methods=["fd", "diffusion"], out_dir=out,
                          nfe=[nfe], guidance=[False, True], n_panels=min(n, 3),
-                         batch_size=n, device=device, seed=0)
+                         batch_size=n, device=device, seed=0, overwrite=True)
     summary = next(iter(summaries.values()))
     print(f"\nphysdiff demo: {n} held-out 64x64 problems, model {model_dir}")
     print(_table(summary))
@@ -76,7 +80,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
 
 
 def _run(args: argparse.Namespace) -> int:
-    run_demo(out=args.out, n=args.n, nfe=args.nfe, model=args.model, device=args.device)
+    run_demo(out=args.out, n=args.n, nfe=args.nfe, model=args.model, device=args.device,
+             overwrite=args.overwrite)
     return 0
 
 
@@ -92,4 +97,6 @@ def register(subparsers: Any) -> None:
                    help="network evaluations per sample (default: %(default)s)")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (an earlier demo's files are replaced)")
     p.set_defaults(func=_run)

@@ -61,7 +61,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
         n_panels=int(o["n_panels"]), device=o["device"],
         baselines={k: o[k] for k in ("unet", "fno") if o[k]})
-    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings)
+    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
+             overwrite=args.overwrite)
     print(f"wrote {Path(o['out']) / 'report.md'}")
     return 0
 
@@ -125,6 +126,8 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (replacing this run's files there)")
     p.add_argument("--rebuild", metavar="OUT",
                    help="only re-derive figures, summary.json and report.md from OUT's netCDF")
     p.set_defaults(func=run_evaluate)

@@ -32,7 +32,7 @@ from .report import summarize_results, write_report, write_summary
 from .results import MethodResult, read_results, to_dataset, write_netcdf
 from .testset import TestSet, load_test_set
 
-__all__ = ["METHODS", "EvalSettings", "evaluate"]
+__all__ = ["METHODS", "EvalSettings", "evaluate", "check_output_dir"]
 
 #: Method names ``evaluate`` knows.
 METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
@@ -209,7 +209,7 @@ def _run_config(cfg: _Config, ts: TestSet, models: dict[str, Any], s: EvalSettin
 
 def _evaluate_set(ts: TestSet, configs: list[_Config], models: dict[str, Any],
                   s: EvalSettings, device: torch.device, out_dir: Path,
-                  attrs: dict[str, Any]) -> xr.Dataset:
+                  attrs: dict[str, Any]) -> tuple[xr.Dataset, list[Path]]:
     results, preds = [], {}
     unseen = _unseen_kinds(ts, models)
     if unseen:
@@ -227,13 +227,13 @@ def _evaluate_set(ts: TestSet, configs: list[_Config], models: dict[str, Any],
     panels = _panels(ts, preds, s.n_panels)
     if panels is not None:
         write_netcdf(panels, set_dir / "panels.nc")
-    write_figures(ds, panels, set_dir)
-    return ds
+    return ds, write_figures(ds, panels, set_dir)
 
 
 def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequence,
              methods: Sequence[str] = METHODS, out_dir: str | os.PathLike = "runs/eval",
-             settings: EvalSettings | None = None, **overrides: Any) -> dict[str, Any]:
+             settings: EvalSettings | None = None, *, overwrite: bool = False,
+             **overrides: Any) -> dict[str, Any]:
     """Evaluate methods on one or more test sets and write metrics, report and figures.
 
     Parameters
@@ -249,9 +249,14 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         ``settings.n_samples`` draws when > 1), ``unet`` and ``fno`` (trained baselines whose
         folders are given in ``settings.baselines``).
     out_dir : path
-        Where ``summary.json``, ``report.md`` and one folder per test set are written.
+        Where ``summary.json``, ``report.md`` and one folder per test set are written. It
+        must be empty or missing unless ``overwrite``.
     settings : EvalSettings, optional
         Run settings; keyword ``overrides`` replace single fields.
+    overwrite : bool
+        Write into a non-empty ``out_dir``: the files this run writes (``summary.json``,
+        ``report.md`` and each test set's folder) are replaced; nothing of an earlier run
+        is linked from the new report.
 
     Returns
     -------
@@ -264,6 +269,8 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         A model, baseline or data path does not exist.
     ValueError
         Unknown method, empty test set, or a test set on a different grid than a model.
+    FileExistsError
+        ``out_dir`` is not empty and ``overwrite`` is False.
     """
     s = settings or EvalSettings()
     s = EvalSettings(**{**s.__dict__, **overrides})
@@ -275,6 +282,7 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     for p in paths:
         if not Path(p).exists():
             raise FileNotFoundError(f"no test set at {p}; generate it with `physdiff generate`")
+    check_output_dir(out_dir, overwrite)
     device = resolve_device(s.device)
     models = _load_models(model_dir, methods, s, device)
     test_sets = [load_test_set(p, s.limit) for p in paths]
@@ -284,16 +292,51 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     out_dir = Path(out_dir)
     attrs = {"model_dir": str(model_dir), "device": device.type, "methods": " ".join(methods)}
     configs = _configs(methods, s)
-    summaries = {}
+    _clear_previous(out_dir, [ts.name for ts in test_sets])
+    summaries, figures = {}, {}
     for ts in test_sets:
-        ds = _evaluate_set(ts, configs, models, s, device, out_dir, attrs)
+        ds, figures[ts.name] = _evaluate_set(ts, configs, models, s, device, out_dir, attrs)
         summaries[ts.name] = summarize_results(ds)
-    _write_reports(out_dir, summaries)
+    _write_reports(out_dir, summaries, figures)
     return summaries
 
 
-def _write_reports(out_dir: Path, summaries: dict[str, Any]) -> None:
-    figures = {name: sorted(str(p.relative_to(out_dir)) for p in (out_dir / name).glob("*.png"))
+def check_output_dir(out_dir: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse a non-empty output folder unless ``overwrite`` (no silent overwrites).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = open(f"{d}/x", "w").close()
+    ...     check_output_dir(d, overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ... is not empty ...; choose another --out or pass --overwrite ...
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty (an earlier run?); choose another --out or "
+                              f"pass --overwrite to replace what this run writes there")
+
+
+def _clear_previous(out_dir: Path, names: Sequence[str]) -> None:
+    """Remove what an earlier run wrote where this one writes (reports, test-set folders)."""
+    import shutil
+
+    for f in ("summary.json", "report.md"):
+        (out_dir / f).unlink(missing_ok=True)
+    for name in names:
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
+
+
+def _write_reports(out_dir: Path, summaries: dict[str, Any],
+                   figures: dict[str, list[Path]]) -> None:
+    """summary.json and report.md; the report links only the figures of this run."""
+    figures = {name: sorted(str(Path(p).relative_to(out_dir)) for p in figures.get(name, []))
                for name in summaries}
     write_summary(summaries, out_dir / "summary.json")
     write_report(summaries, out_dir / "report.md", figures=figures)
@@ -321,12 +364,12 @@ def rebuild(out_dir: str | os.PathLike) -> dict[str, Any]:
     if old.is_file():
         order = [n for n in json.loads(old.read_text()) if n in names]
         names = order + [n for n in names if n not in order]
-    summaries = {}
+    summaries, figures = {}, {}
     for name in names:
         ds = read_results(out_dir / name / "metrics.nc")
         panels_file = out_dir / name / "panels.nc"
         panels = read_results(panels_file) if panels_file.is_file() else None
-        write_figures(ds, panels, out_dir / name)
+        figures[name] = write_figures(ds, panels, out_dir / name)
         summaries[name] = summarize_results(ds)
-    _write_reports(out_dir, summaries)
+    _write_reports(out_dir, summaries, figures)
     return summaries

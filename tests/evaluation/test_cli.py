@@ -131,3 +131,18 @@ def test_shipped_eval_configs_parse(name):
 
     opts = _read_yaml(str(Path(__file__).parents[2] / "configs" / "eval" / f"{name}.yaml"))
     assert opts["data"] and set(opts["methods"]) <= {"fd", "diffusion", "unet", "fno"}
+
+
+def test_evaluate_refuses_a_non_empty_out_unless_overwrite(tiny_data, tmp_path, capsys):
+    """No silent overwrite; with --overwrite the report links only this run's figures."""
+    out = tmp_path / "eval"
+    (out / "tiny").mkdir(parents=True)
+    (out / "tiny" / "stale_figure.png").write_bytes(b"an earlier run's figure")
+    argv = ["evaluate", "--data", str(tiny_data), "--methods", "fd", "--out", str(out),
+            "--limit", "3", "--device", "cpu"]
+    err = _one_line_error(capsys, argv)
+    assert "not empty" in err and "--overwrite" in err
+    assert main(argv + ["--overwrite"]) == 0
+    report = (out / "report.md").read_text()
+    assert "stale_figure" not in report and not (out / "tiny" / "stale_figure.png").exists()
+    assert "distributions.png" in report
