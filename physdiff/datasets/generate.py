@@ -10,14 +10,20 @@ shard size or the number of workers.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..atomic import clean_stale
 from .config import DataConfig
 from .format import pairs_to_arrays
 from .pairs import make_pairs
@@ -82,6 +88,43 @@ def _make_shard(cfg: DataConfig, parts: Path, k: int, start: int, stop: int) -> 
     return stop - start
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as its parent is gone (the portable fallback)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a worker never outlives ``generate``, even after ``kill -9``.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)); everywhere a daemon thread also polls the
+    parent pid. A parent that died before this ran is caught by the first check.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):  # no libc prctl: the watchdog thread suffices
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="physdiff-parent-watch").start()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes that die with this one. On Linux they are forked directly from it
+    (the parent-pid checks need the worker's parent to be this process, not a fork
+    server)."""
+    ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
 def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
                 workers: int, bar: tqdm) -> None:
     """Make the shards in ``todo`` (k, start, stop), inline or over ``workers`` processes."""
@@ -89,7 +132,7 @@ def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
         for k, start, stop in todo:
             bar.update(_make_shard(cfg, parts, k, start, stop))
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with _pool(workers) as pool:
         futures = [pool.submit(_make_shard, cfg, parts, *t) for t in todo]
         try:
             for fut in as_completed(futures):
@@ -148,6 +191,8 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
         return out
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
+    for folder in (out.parent if str(out.parent) else Path("."), parts):
+        clean_stale(folder)  # temporary files of an earlier run that was killed
     bounds = [(k, s, min(s + cfg.shard_size, cfg.n))
               for k, s in enumerate(range(0, cfg.n, cfg.shard_size))]
     todo = [b for b in bounds if not shard_is_complete(shard_path(parts, b[0]), cfg, *b[1:])]

@@ -20,11 +20,30 @@ from ..solvers import SIDES, BoundaryConditions, Grid
 from .format import STAT_KEYS, bc_from_arrays
 from .pairs import KIND_NAMES
 
-__all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS"]
+__all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS", "unreadable_dataset"]
 
 FIELD_KEYS = ("dirichlet_value", "dirichlet_mask", "neumann_x", "neumann_x_mask",
               "neumann_y", "neumann_y_mask", "periodic_x", "periodic_y")
 _VALUE_KEYS = ("dirichlet_value", "neumann_x", "neumann_y")
+
+
+#: What reading a truncated or corrupt file raises (h5py, netCDF, zarr, xarray).
+READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
+
+
+def unreadable_dataset(path: str | Path, err: BaseException) -> ValueError:
+    """The one-line error for a dataset that cannot be read (truncated or corrupt).
+
+    Examples
+    --------
+    >>> msg = str(unreadable_dataset("d.nc", OSError("Unable to open file (truncated file)")))
+    >>> msg.startswith("d.nc cannot be read as a physdiff dataset (truncated or corrupt?")
+    True
+    """
+    detail = str(err).splitlines()[0] if str(err) else ""
+    return ValueError(f"{path} cannot be read as a physdiff dataset (truncated or corrupt? "
+                      f"{type(err).__name__}: {detail[:200]}); regenerate it with "
+                      f"`physdiff generate --overwrite`")
 
 
 def _existing(path: str | Path) -> Path:
@@ -48,9 +67,12 @@ def open_dataset(path: str | Path) -> xr.Dataset:
     ('sample', 'y', 'x') 1
     """
     p = _existing(path)
-    if p.is_dir():
-        return xr.open_zarr(p, consolidated=False)
-    return xr.open_dataset(p, engine="h5netcdf")
+    try:
+        if p.is_dir():
+            return xr.open_zarr(p, consolidated=False)
+        return xr.open_dataset(p, engine="h5netcdf")
+    except READ_ERRORS as err:
+        raise unreadable_dataset(p, err) from None
 
 
 class _Fields:
@@ -79,9 +101,12 @@ class _Fields:
         self._pid = os.getpid()
 
     def row(self, name: str, i: int) -> np.ndarray:
-        if self._pid != os.getpid():
-            self._open()
-        return np.asarray(self._arrays[name][i])
+        try:
+            if self._pid != os.getpid():
+                self._open()
+            return np.asarray(self._arrays[name][i])
+        except READ_ERRORS as err:
+            raise unreadable_dataset(self.path, err) from None
 
 
 class PoissonDataset(torch.utils.data.Dataset):
@@ -114,16 +139,23 @@ class PoissonDataset(torch.utils.data.Dataset):
     def __init__(self, path: str | Path) -> None:
         self.path = _existing(path)
         with open_dataset(self.path) as ds:
-            self.grid = Grid(tuple(int(v) for v in ds.attrs["grid_shape"]),
-                             tuple(float(v) for v in ds.attrs["extent"]))
-            self.stats = {k: float(ds.attrs[k]) for k in STAT_KEYS if k in ds.attrs}
-            self.index = ds["sample"].values.astype(np.int64)
-            self.scale = ds["scale"].values.astype(np.float64)
-            self.kinds = np.stack([ds[f"bc_kind_{s}"].values for s in SIDES], axis=1)
-            self.sides = {s: ds[f"bc_{s}"].values.astype(np.float64) for s in SIDES}
-            self.attrs = dict(ds.attrs)
+            try:
+                self._read_small(ds)
+            except READ_ERRORS as err:
+                raise unreadable_dataset(self.path, err) from None
         self._fields = _Fields(self.path)
         self._safe_scale = np.where(self.scale > 0, self.scale, 1.0)
+
+    def _read_small(self, ds: xr.Dataset) -> None:
+        """The per-sample arrays and attributes, read once (the fields stay on disk)."""
+        self.grid = Grid(tuple(int(v) for v in ds.attrs["grid_shape"]),
+                         tuple(float(v) for v in ds.attrs["extent"]))
+        self.stats = {k: float(ds.attrs[k]) for k in STAT_KEYS if k in ds.attrs}
+        self.index = ds["sample"].values.astype(np.int64)
+        self.scale = ds["scale"].values.astype(np.float64)
+        self.kinds = np.stack([ds[f"bc_kind_{s}"].values for s in SIDES], axis=1)
+        self.sides = {s: ds[f"bc_{s}"].values.astype(np.float64) for s in SIDES}
+        self.attrs = dict(ds.attrs)
 
     @property
     def kinds_present(self) -> set[tuple[str, ...]]:

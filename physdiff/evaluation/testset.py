@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,26 +118,35 @@ def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
         raise FileNotFoundError(f"no test set at {path}; generate it with `physdiff generate`")
     ds = open_dataset(path)
     try:
-        n = int(ds.sizes.get("sample", 0))
-        if limit is not None:
-            n = min(n, int(limit))
-        if n == 0:
-            raise ValueError(f"the test set {path} holds no samples; generate a non-empty one")
-        ds = ds.isel(sample=slice(0, n))
-        missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
-        if missing:
-            raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
-        extent = tuple(float(v) for v in ds.attrs.get("extent", (1.0, 1.0)))
-        ts = TestSet(
-            name=path.stem.removesuffix(".nc"), path=str(path),
-            rho=np.asarray(ds["rho"].values, dtype=np.float64),
-            phi=np.asarray(ds["phi"].values, dtype=np.float64),
-            kinds=_read_kinds(ds, n),
-            side_values={s: np.asarray(ds[f"bc_{s}"].values, dtype=np.float64) for s in SIDES},
-            extent=extent, sample=np.asarray(ds["sample"].values) if "sample" in ds.coords
-            else np.arange(n))
+        return _read_test_set(ds, path, limit)
+    except (OSError, KeyError, RuntimeError, TypeError, IndexError) as err:
+        from ..datasets.loading import unreadable_dataset
+
+        raise unreadable_dataset(path, err) from None
     finally:
         ds.close()
+
+
+def _read_test_set(ds: Any, path: Path, limit: int | None) -> TestSet:
+    """The first ``limit`` samples of an open dataset ``ds`` as a :class:`TestSet`."""
+    n = int(ds.sizes.get("sample", 0))
+    if limit is not None:
+        n = min(n, int(limit))
+    if n == 0:
+        raise ValueError(f"the test set {path} holds no samples; generate a non-empty one")
+    ds = ds.isel(sample=slice(0, n))
+    missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
+    if missing:
+        raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
+    extent = tuple(float(v) for v in ds.attrs.get("extent", (1.0, 1.0)))
+    ts = TestSet(
+        name=path.stem.removesuffix(".nc"), path=str(path),
+        rho=np.asarray(ds["rho"].values, dtype=np.float64),
+        phi=np.asarray(ds["phi"].values, dtype=np.float64),
+        kinds=_read_kinds(ds, n),
+        side_values={s: np.asarray(ds[f"bc_{s}"].values, dtype=np.float64) for s in SIDES},
+        extent=extent, sample=np.asarray(ds["sample"].values) if "sample" in ds.coords
+        else np.arange(n))
     _restore_compatibility(ts)
     return ts
 

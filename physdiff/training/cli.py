@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
                    help="with --resume: continue on data other than the checkpoint's")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto uses CUDA when available")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="hide the progress bar (also: PHYSDIFF_NO_PROGRESS=1)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="overrides such as train.max_steps=100")
     p.set_defaults(func=run_train)
