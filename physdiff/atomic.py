@@ -6,7 +6,9 @@ temporary sibling name ``<name>.tmp-<pid>-<n>`` and moved into place with ``os.r
 
 * **Permissions follow the umask.** Temporary files and folders are created with plain
   ``open``/``mkdir`` (not ``mkstemp``/``mkdtemp``, whose 0600/0700 modes would survive the
-  rename), so results are as readable as any other file the user makes.
+  rename), and before the rename every entry is given the mode a new file or folder gets
+  under the umask (some writers, safetensors among them, create 0600 files), so results
+  are as readable as any other file the user makes.
 * **Leftovers are cleaned.** A process killed mid-write leaves its temporary entry behind;
   :func:`clean_stale` (run by the next writer in that folder) removes those whose process is
   gone, and never touches another live process's work.
@@ -88,6 +90,29 @@ def clean_stale(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path) -> None:
+    """Give ``path`` (and, for a folder, everything in it) the modes the umask implies."""
+    mask = _umask()
+    entries = [path] + (list(path.rglob("*")) if path.is_dir() else [])
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        entry.chmod((0o777 if entry.is_dir() else 0o666) & ~mask)
+
+
 def replace_path(tmp: Path, path: Path) -> None:
     """Move ``tmp`` onto ``path``: a file atomically, a folder by swap (see module doc)."""
     if path.exists() and not path.is_symlink() and (path.is_dir() or tmp.is_dir()):
@@ -120,6 +145,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temp_sibling(path)
     try:
         yield tmp
+        _apply_umask(tmp)
         replace_path(tmp, path)
     finally:
         remove_path(tmp)
@@ -139,6 +165,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        _apply_umask(tmp)
         replace_path(tmp, path)
     finally:
         remove_path(tmp)

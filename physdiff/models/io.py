@@ -12,7 +12,8 @@ A model folder holds
 ``normalization.json``, ``training.json``, ``dataset.json``
     optionally, the data statistics, the training config and the dataset config
 
-The folder is written to a temporary sibling and renamed into place, so an interrupted save
+The folder is written to a temporary sibling and renamed into place
+(:func:`physdiff.atomic.atomic_dir`; permissions follow the umask), so an interrupted save
 never leaves a half-written model; an existing folder is replaced only with ``overwrite``.
 """
 
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..atomic import atomic_dir
 from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
@@ -85,9 +85,7 @@ def save_model(model: PoissonDiffusionModel, path: str | os.PathLike, *,
     unknown = sorted(set(extras) - set(_EXTRA_FILES))
     if unknown:
         raise ValueError(f"unknown extras {unknown}; allowed: {list(_EXTRA_FILES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:  # permissions follow the umask
         _write_json(tmp / "config.json", {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "physdiff_version": __version__, "weights": weights,
@@ -97,21 +95,7 @@ def save_model(model: PoissonDiffusionModel, path: str | os.PathLike, *,
             save_file(_state_for_file(raw_state), str(tmp / "model_raw.safetensors"))
         for name, data in extras.items():
             _write_json(tmp / f"{name}.json", data)
-        _replace_dir(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst`` atomically, replacing an existing ``dst`` folder."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
-    os.replace(dst, old / "x")
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
