@@ -144,7 +144,8 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
         ``"default"`` reads ``model.safetensors`` (EMA weights after training); ``"raw"``
         reads ``model_raw.safetensors``.
     device : str or torch.device
-        Where to put the model.
+        Where to put the model (``"auto"``: CUDA when present); an unavailable device
+        raises the same ValueError as :func:`physdiff.solve`.
 
     Raises
     ------
@@ -160,6 +161,9 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     ...
     FileNotFoundError: no model folder at /no/such/model; ...
     """
+    from .._device import resolve_device
+
+    device = resolve_device(device)  # CUDA asked for where there is none: a clear ValueError
     path = Path(path)
     meta = _read_config(path)
     if weights not in ("default", "raw"):

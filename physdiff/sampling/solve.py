@@ -98,8 +98,18 @@ def _check_rho(rho: Any) -> np.ndarray:
     return arr
 
 
+def _check_seed(seed: Any) -> None:
+    """``seed`` is an int >= 0 or a sequence of them; anything else names ``seed``."""
+    values = [seed] if np.ndim(seed) == 0 else list(np.asarray(seed, dtype=object).ravel())
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"seed must be an int >= 0 or one such int per problem; got "
+                             f"{seed!r}")
+
+
 def _seeds(seed: int | Sequence[int], n_problems: int, n_samples: int) -> np.ndarray:
     """``(n_problems, n_samples)`` seeds from one base seed or one seed per problem."""
+    _check_seed(seed)
     if np.ndim(seed) == 0:
         return derive_seeds(seed, n_problems, n_samples)
     seeds = np.asarray(seed).reshape(-1)
@@ -207,6 +217,16 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
     return out.reshape((n, k) + shape), sweeps.reshape(n, k)
 
 
+def _empty(batch: tuple[int, ...], shape: tuple[int, int], n_samples: int, sampler: str,
+           steps: int, return_info: bool) -> np.ndarray | DiffusionResult:
+    """What :func:`solve_diffusion` returns for a batch with no problem in it."""
+    phi = np.zeros(batch + shape)
+    if n_samples == 1 and not return_info:
+        return phi
+    return DiffusionResult(phi, np.zeros(batch + (n_samples,) + shape), phi.copy(),
+                           sampler_nfe(sampler, steps), rel_residual=np.zeros(batch))
+
+
 def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
                     model: Any = None, steps: int = 10, seed: int | Sequence[int] = 0,
                     guidance: bool | GuidanceConfig | Mapping[str, Any] = True,
@@ -290,6 +310,9 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     net.check_problem(resolved.grid, resolved.kinds)
     cfg = net.config
     plan["sigmas"] = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
+    _check_seed(seed)
+    if int(np.prod(batch, dtype=int)) == 0:  # an empty batch: an empty answer, as for "fd"
+        return _empty(batch, resolved.grid.shape, n_samples, sampler, steps, return_info)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
     samples, sweeps = _sample_all(net, rho, resolved, seeds, plan)
     samples = samples.reshape(batch + (n_samples,) + resolved.grid.shape)
