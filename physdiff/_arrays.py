@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayKind", "to_numpy", "wrap_like", "extent_from_coords", "check_extent",
-           "check_real"]
+__all__ = ["ArrayKind", "to_numpy", "wrap_like", "wrap_samples", "extent_from_coords",
+           "check_extent", "check_real"]
 
 
 @dataclass
@@ -153,6 +153,38 @@ def check_extent(extent: Any) -> tuple[float, float]:
     if not (np.isfinite(lx) and np.isfinite(ly) and lx > 0 and ly > 0):
         raise ValueError(hint)
     return (lx, ly)
+
+
+def wrap_samples(samples: np.ndarray, like: ArrayKind, name: str = "samples") -> Any:
+    """Give samples of shape ``batch + (K, ny, nx)`` back in the input's kind.
+
+    For xarray the result keeps the input's batch dims and coordinates and adds a dim for
+    the K samples, named ``"sample"`` (``"draw"`` when the input already has a ``sample``
+    dim), with coordinate ``0..K-1``; other kinds as :func:`wrap_like`.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> rho = xr.DataArray(np.zeros((2, 3, 3)), dims=("t", "y", "x"), coords={"t": [5, 6]})
+    >>> out = wrap_samples(np.zeros((2, 4, 3, 3)), to_numpy(rho)[1])
+    >>> out.dims, out.t.values.tolist(), out.sample.values.tolist()
+    (('t', 'sample', 'y', 'x'), [5, 6], [0, 1, 2, 3])
+    """
+    if like.kind != "xarray":
+        return wrap_like(samples, like, name=name)
+    import xarray as xr
+
+    t = like.template
+    k = samples.shape[-3]
+    dim = "draw" if "sample" in t.dims else "sample"
+    if samples.shape[:-3] == t.shape[:-2]:
+        batch_dims, coords = tuple(t.dims[:-2]), dict(t.coords)
+    else:  # the batch came from the boundary data: positional batch dims
+        batch_dims = tuple(f"batch_{i}" for i in range(samples.ndim - 3))
+        coords = {d: t.coords[d] for d in ("y", "x") if d in t.coords}
+    coords[dim] = np.arange(k)
+    return xr.DataArray(samples, dims=batch_dims + (dim, "y", "x"), coords=coords,
+                        attrs=dict(t.attrs), name=name)
 
 
 def extent_from_coords(x: Any, extent: tuple[float, float] | None) -> tuple[float, float]:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._arrays import check_extent, check_real, extent_from_coords, to_numpy, wrap_like
+from ._arrays import (
+    check_extent,
+    check_real,
+    extent_from_coords,
+    to_numpy,
+    wrap_like,
+    wrap_samples,
+)
 from .solvers import BoundaryConditions, solve_fd
 from .solvers import residual as _residual
 
@@ -122,7 +129,7 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
     if method == "diffusion":
         result = _diffusion()(arr, bc, extent=ext, **kwargs)
         if hasattr(result, "map_arrays"):  # n_samples > 1 or return_info: a DiffusionResult
-            return result.map_arrays(lambda a, name: wrap_like(a, kind, name=name))
+            return result.map_arrays(lambda a, name: _wrap_result(a, kind, name))
         return wrap_like(result, kind)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
@@ -138,6 +145,13 @@ def _check_fd_keywords(kwargs: dict[str, Any]) -> None:
             f"method='fd' (the exact solver) does not take {', '.join(extra)}; these are "
             f"keywords of method='diffusion' (pass method='diffusion' to use the learned "
             f"solver) or drop them")
+
+
+def _wrap_result(a: Any, kind: Any, name: str) -> Any:
+    """A DiffusionResult array in the input's kind; ``samples`` get a ``sample`` dim."""
+    if name == "samples":
+        return wrap_samples(a, kind)
+    return wrap_like(a, kind, name=name)
 
 
 def _diffusion() -> Any:
