@@ -48,7 +48,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
     n : int
         Number of held-out problems (64x64).
     nfe : int
-        Network evaluations per sample (Heun: ``2 * steps - 1``).
+        Network evaluations per sample, run exactly (Heun: ``2 * steps - 1``, so odd; an
+        even value is refused).
     model : path, optional
         A model folder; default: the shipped model.
     device : {"auto", "cpu", "cuda"}
@@ -58,11 +59,13 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
         Write into a non-empty ``out`` (an earlier demo's files are replaced).
     """
     from .evaluation import evaluate
+    from .evaluation.diffusion_method import diffusion_steps
     from .evaluation.harness import check_output_dir
     from .models.default import default_model_path
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    diffusion_steps("heun", nfe)  # refuse an NFE the sampler cannot spend, before any work
     out = Path(out)
     check_output_dir(out, overwrite)
     model_dir = Path(model) if model is not None else default_model_path()
@@ -94,7 +97,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default="physdiff-demo", help="output folder (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="number of problems (default: %(default)s)")
     p.add_argument("--nfe", type=int, default=19,
-                   help="network evaluations per sample (default: %(default)s)")
+                   help="network evaluations per sample, run exactly; Heun spends 2*steps-1, "
+                        "so odd values (default: %(default)s)")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--overwrite", action="store_true",

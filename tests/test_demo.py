@@ -30,3 +30,9 @@ def test_demo_refuses_a_non_empty_out(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--n", "1", "--nfe", "1", "--device", "cpu"]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (out / "report.md").read_text() == "an earlier demo"
+
+
+def test_demo_refuses_an_nfe_heun_cannot_spend(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--nfe", "8", "--device", "cpu"]) == 2
+    assert "cannot spend exactly 8" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -17,7 +17,7 @@ __all__ = ["register", "run_evaluate", "run_train_baseline"]
 _GUIDANCE = {"off": (False,), "on": (True,), "both": (False, True)}
 _EVAL_DEFAULTS: dict[str, Any] = {
     "model": None, "data": None, "methods": ["fd", "diffusion", "unet", "fno"],
-    "nfe": [1, 2, 4, 8, 16, 32], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
+    "nfe": [1, 3, 7, 15, 31], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
     "unet": None, "fno": None, "out": "runs/eval", "limit": None, "batch_size": 64,
     "sampler": "heun", "seed": 0, "device": "auto", "n_panels": 2,
 }
@@ -111,7 +111,9 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--model", help="diffusion model folder")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
     p.add_argument("--methods", nargs="+", help="any of fd diffusion unet fno")
-    p.add_argument("--nfe", nargs="+", type=int, help="diffusion NFE values (default 1..32)")
+    p.add_argument("--nfe", nargs="+", type=int,
+                   help="diffusion NFE values, run exactly (heun: odd values; default 1 3 7 "
+                        "15 31)")
     p.add_argument("--guidance", choices=sorted(_GUIDANCE), help="diffusion guidance modes")
     p.add_argument("--n-samples", dest="n_samples", type=int,
                    help="ensemble size for the calibration config (1: none)")

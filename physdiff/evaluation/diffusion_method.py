@@ -1,8 +1,9 @@
 """The diffusion surrogate as an evaluated method: :func:`physdiff.sampling.solve_diffusion`.
 
-The harness asks for a number of network evaluations (NFE); the sampler's step count is
-the largest whose cost fits (:func:`physdiff.sampling.steps_for_nfe`) and the reported NFE
-is what the sampler really spent, so Heun's ``2 n - 1`` calls are counted honestly.
+The harness asks for a number of network evaluations (NFE) and runs exactly that many: the
+sampler's step count is the one whose cost is the NFE asked for
+(:func:`physdiff.sampling.steps_for_nfe`); an NFE the sampler cannot spend (an even one with
+Heun, whose ``n`` steps cost ``2 n - 1`` calls) is refused, saying which values it can.
 """
 
 from __future__ import annotations
@@ -18,15 +19,32 @@ __all__ = ["diffusion_steps", "predict_diffusion"]
 
 
 def diffusion_steps(sampler: str, nfe: int) -> tuple[int, int]:
-    """``(steps, actual NFE)`` of ``sampler`` for a budget of ``nfe`` evaluations.
+    """``(steps, nfe)``: the steps of ``sampler`` that spend exactly ``nfe`` evaluations.
+
+    Raises
+    ------
+    ValueError
+        ``sampler`` cannot spend exactly ``nfe`` (Heun: only odd NFE); the message names
+        the nearest values it can and the samplers that take any NFE.
 
     Examples
     --------
-    >>> diffusion_steps("heun", 8), diffusion_steps("euler", 8)
+    >>> diffusion_steps("heun", 7), diffusion_steps("euler", 8)
     ((4, 7), (8, 8))
+    >>> diffusion_steps("heun", 8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the heun sampler cannot spend exactly 8 network evaluations ...; ask for 7 or 9...
     """
     steps = steps_for_nfe(sampler, nfe)
-    return steps, sampler_nfe(sampler, steps)
+    actual = sampler_nfe(sampler, steps)
+    if actual != nfe:
+        above = sampler_nfe(sampler, steps + 1)
+        raise ValueError(
+            f"the {sampler} sampler cannot spend exactly {nfe} network evaluations "
+            f"(n steps cost {'2n - 1' if above - actual == 2 else 'n'}); ask for {actual} or "
+            f"{above}, or use --sampler euler or dpmpp_2m, which spend any NFE")
+    return steps, actual
 
 
 def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int = 1,

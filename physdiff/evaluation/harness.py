@@ -42,7 +42,7 @@ METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
 class EvalSettings:
     """How each method is run (see :func:`evaluate` for the meaning of each field)."""
 
-    nfe: Sequence[int] = (1, 2, 4, 8, 16, 32)
+    nfe: Sequence[int] = (1, 3, 7, 15, 31)
     guidance: Sequence[bool] = (False, True)
     n_samples: int = 1
     ensemble_nfe: int | None = None
@@ -61,6 +61,11 @@ class EvalSettings:
                              f"{', '.join(METHODS)}")
         if any(int(n) != n or n < 1 for n in self.nfe) or not self.nfe:
             raise ValueError(f"nfe must be integers >= 1, got {list(self.nfe)}")
+        if "diffusion" in methods:  # exactly the NFE asked for, or a refusal saying why
+            from .diffusion_method import diffusion_steps
+
+            for n in list(self.nfe) + ([self.ensemble_nfe] if self.ensemble_nfe else []):
+                diffusion_steps(self.sampler, int(n))
         if self.n_samples < 1 or self.batch_size < 1 or self.n_panels < 0:
             raise ValueError("n_samples and batch_size must be >= 1, n_panels >= 0")
         if self.limit is not None and self.limit < 1:

@@ -146,3 +146,15 @@ def test_evaluate_refuses_a_non_empty_out_unless_overwrite(tiny_data, tmp_path, 
     report = (out / "report.md").read_text()
     assert "stale_figure" not in report and not (out / "tiny" / "stale_figure.png").exists()
     assert "distributions.png" in report
+
+
+def test_evaluate_runs_exactly_the_nfe_asked_or_refuses(tiny_data, tiny_model, tmp_path,
+                                                          capsys):
+    base = ["evaluate", "--model", str(tiny_model), "--data", str(tiny_data), "--methods",
+            "diffusion", "--limit", "2", "--device", "cpu", "--guidance", "off"]
+    err = _one_line_error(capsys, base + ["--nfe", "4", "--out", str(tmp_path / "a")])
+    assert "cannot spend exactly 4" in err and "3 or 5" in err and "euler" in err
+    assert not (tmp_path / "a").exists()  # refused before any work
+    assert main(base + ["--nfe", "4", "--sampler", "euler", "--out", str(tmp_path / "b")]) == 0
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())["tiny"]["configs"]
+    assert {e["nfe"] for e in summary.values()} == {4}
