@@ -33,7 +33,7 @@ from ..atomic import atomic_dir
 from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder"]
 
 FORMAT_NAME = "physdiff-model"
 FORMAT_VERSION = 1
@@ -132,6 +132,26 @@ def load_state_file(file: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{file} is corrupt ({err}); re-save or re-train the model") from None
 
 
+def model_folder(path: str | os.PathLike) -> Path:
+    """The model folder meant by ``path``: ``"default"`` is the shipped model; a training
+    run folder (``physdiff train --out``) stands for its ``model/``.
+
+    Examples
+    --------
+    >>> model_folder("default").name
+    'default_model'
+    """
+    if os.fspath(path) == "default" and not Path("default").exists():
+        from .default import default_model_path
+
+        return default_model_path()
+    path = Path(path)
+    if path.is_dir() and not (path / "config.json").is_file() and \
+            (path / "model" / "config.json").is_file():
+        return path / "model"
+    return path
+
+
 def load_model(path: str | os.PathLike, *, weights: str = "default",
                device: str | torch.device = "cpu") -> PoissonDiffusionModel:
     """Load a model folder written by :func:`save_model`; returns it in eval mode.
@@ -139,7 +159,8 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     Parameters
     ----------
     path : str or PathLike
-        The model folder.
+        A model folder, a training run folder (its ``model/`` is loaded), or
+        ``"default"`` for the shipped model.
     weights : {"default", "raw"}
         ``"default"`` reads ``model.safetensors`` (EMA weights after training); ``"raw"``
         reads ``model_raw.safetensors``.
@@ -164,7 +185,7 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     from .._device import resolve_device
 
     device = resolve_device(device)  # CUDA asked for where there is none: a clear ValueError
-    path = Path(path)
+    path = model_folder(path)
     meta = _read_config(path)
     if weights not in ("default", "raw"):
         raise ValueError(f"weights must be 'default' or 'raw', got {weights!r}")
@@ -178,4 +199,5 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     model.extras = {n: json.loads((path / f"{n}.json").read_text())
                     for n in _EXTRA_FILES if (path / f"{n}.json").is_file()}
     model.weights_kind = meta.get("weights", "ema") if weights == "default" else "raw"
+    model.path = path
     return model.to(device).eval()

@@ -53,6 +53,12 @@ class PoissonDiffusionModel(nn.Module):
         self.extras: dict[str, Any] = {}
         self.denoiser = EDMPrecond(UNetDenoiserNet(config), config.sigma_data)
 
+    def __repr__(self) -> str:
+        """One line on what the model covers (the layers: ``print(model.denoiser)``)."""
+        from .info import short_repr
+
+        return short_repr(self)
+
     @property
     def grid(self) -> Grid:
         """The grid the model was trained on."""
