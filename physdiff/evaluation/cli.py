@@ -9,6 +9,7 @@ names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, `
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,20 @@ def run_train_baseline(args: argparse.Namespace) -> int:
 
     if args.like and args.like_config:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
+    # --max-steps alone bounds the run by steps: no wall-clock budget is then needed
+    unlimited = math.inf if args.max_steps is not None else None
     if args.like:
-        config, settings = settings_like(args.like, args.budget_minutes)
+        config, settings = settings_like(args.like, args.budget_minutes, unlimited)
     elif args.like_config:
         config, settings = settings_from_train_config(args.like_config, args.data,
-                                                      args.budget_minutes)
+                                                      args.budget_minutes, unlimited)
     else:
-        if args.budget_minutes is None:
-            raise ValueError("pass --budget-minutes M, or --like MODEL_DIR to copy its budget")
+        budget = args.budget_minutes if args.budget_minutes is not None else unlimited
+        if budget is None:
+            raise ValueError("pass --budget-minutes M and/or --max-steps N, or --like MODEL_DIR "
+                             "to copy its budget")
         config = model_config_for({}, PoissonDataset(args.data))
-        settings = BaselineTraining(budget_minutes=args.budget_minutes)
+        settings = BaselineTraining(budget_minutes=budget)
     for name in ("max_steps", "batch_size", "lr", "seed"):
         if getattr(args, name) is not None:
             setattr(settings, name, getattr(args, name))
