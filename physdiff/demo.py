@@ -38,7 +38,8 @@ def _table(summary: dict[str, Any]) -> str:
 
 def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
              model: str | Path | None = None, device: str = "auto",
-             seed: int = DEMO_SEED, overwrite: bool = False) -> dict[str, Any]:
+             seed: int = DEMO_SEED, overwrite: bool = False,
+             progress: bool = True) -> dict[str, Any]:
     """Run the demo and return the evaluation summary of its problems.
 
     Parameters
@@ -57,6 +58,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
         Seed of the problems (default: one no shipped dataset uses).
     overwrite : bool
         Write into a non-empty ``out`` (an earlier demo's files are replaced).
+    progress : bool
+        Progress bars (``PHYSDIFF_NO_PROGRESS=1`` hides them anyway).
     """
     from .evaluation import evaluate
     from .evaluation.diffusion_method import diffusion_steps
@@ -73,7 +76,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
     problems = _make_problems(out, n, seed)
     summaries = evaluate(model_dir, [problems], methods=["fd", "diffusion"], out_dir=out,
                          nfe=[nfe], guidance=[False, True], n_panels=min(n, 3),
-                         batch_size=n, device=device, seed=0, overwrite=True)
+                         batch_size=n, device=device, seed=0, overwrite=True,
+                         progress=progress)
     summary = next(iter(summaries.values()))
     print(f"\nphysdiff demo: {n} held-out 64x64 problems, model {model_dir}")
     print(_table(summary))
@@ -84,7 +88,7 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
 
 def _run(args: argparse.Namespace) -> int:
     run_demo(out=args.out, n=args.n, nfe=args.nfe, model=args.model, device=args.device,
-             overwrite=args.overwrite)
+             overwrite=args.overwrite, progress=not args.quiet)
     return 0
 
 
@@ -103,4 +107,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out (an earlier demo's files are replaced)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (also: PHYSDIFF_NO_PROGRESS=1)")
     p.set_defaults(func=_run)

@@ -154,7 +154,8 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     out : path, optional
         Output file; ``datasets/NAME.nc`` by default (``.zarr`` with ``fmt="zarr"``).
     workers : int
-        Processes to use; the data do not depend on it.
+        Processes to use; the inputs are bit-identical for any value, phi agrees to float64
+        round-off (a batched solve may round differently in the last bit).
     fmt : {"nc", "zarr"}, optional
         Storage format; by default from the suffix of ``out`` (``.zarr``) else netCDF-4.
     overwrite : bool
@@ -200,6 +201,12 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     with tqdm(total=cfg.n, initial=done, unit="pair", desc=f"generate {cfg.name}",
               disable=not progress, dynamic_ncols=True) as bar:
         _run_shards(cfg, parts, todo, int(workers), bar)
+    start = time.perf_counter()
+    if progress:  # the final write can take a while for a big set: say what is happening
+        print(f"writing {out} ({cfg.n} pairs from {len(bounds)} shards) ...", file=sys.stderr,
+              flush=True)
     assemble([shard_path(parts, k) for k, _, _ in bounds], out, cfg, fmt)
+    if progress:
+        print(f"wrote {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     shutil.rmtree(parts, ignore_errors=True)
     return out

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..models import ModelConfig
+from ..progress import progress_enabled
 from .baselines import RegressionBaseline, save_baseline
 
 __all__ = ["BaselineTraining", "train_baseline", "budget_from_model", "settings_like",
@@ -192,7 +193,7 @@ def _validation_mse(model: RegressionBaseline, dataset: Any, settings: BaselineT
 def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
                    config: ModelConfig, settings: BaselineTraining,
                    fno: dict[str, Any] | None = None, device: str | torch.device = "cpu",
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, progress: bool = True) -> Path:
     """Train a ``kind`` baseline on the dataset ``data`` and save it to ``out``.
 
     Returns the saved folder. The grid of ``data`` must match ``config.grid_shape``.
@@ -214,7 +215,8 @@ def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
     budget = settings.budget_minutes * 60.0
     start, step, losses = time.perf_counter(), 0, []
     bar = tqdm(total=settings.max_steps if settings.max_steps < 1_000_000 else None,
-               desc=f"train {kind}", unit="step")
+               desc=f"train {kind}", unit="step",
+               disable=not progress_enabled(quiet=not progress))
     interrupted = False
     try:
         for batch in loader:

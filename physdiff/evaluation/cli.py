@@ -61,7 +61,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
         batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
         n_panels=int(o["n_panels"]), device=o["device"],
-        baselines={k: o[k] for k in ("unet", "fno") if o[k]})
+        baselines={k: o[k] for k in ("unet", "fno") if o[k]}, progress=not args.quiet)
     evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
              overwrite=args.overwrite)
     print(f"wrote {Path(o['out']) / 'report.md'}")
@@ -102,7 +102,8 @@ def run_train_baseline(args: argparse.Namespace) -> int:
     fno = {"n_modes": [args.modes, args.modes], "hidden_channels": args.width} \
         if args.kind == "fno" else None
     out = train_baseline(args.kind, args.data, args.out, config, settings, fno=fno,
-                         device=resolve_device(args.device), overwrite=args.overwrite)
+                         device=resolve_device(args.device), overwrite=args.overwrite,
+                         progress=not args.quiet)
     print(f"saved {args.kind} baseline to {out}")
     return 0
 
@@ -135,6 +136,8 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out (replacing this run's files there)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (also: PHYSDIFF_NO_PROGRESS=1)")
     p.add_argument("--rebuild", metavar="OUT",
                    help="only re-derive figures, summary.json and report.md from OUT's netCDF")
     p.set_defaults(func=run_evaluate)
@@ -160,6 +163,8 @@ def _add_train_baseline(sub: Any) -> None:
     p.add_argument("--width", type=int, default=32, help="FNO hidden channels")
     p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (also: PHYSDIFF_NO_PROGRESS=1)")
     p.set_defaults(func=run_train_baseline)
 
 

@@ -49,11 +49,11 @@ def diffusion_steps(sampler: str, nfe: int) -> tuple[int, int]:
 
 def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int = 1,
                       sampler: str = "heun", seed: int = 0, batch_size: int = 64,
-                      device: torch.device | str = "cpu") -> Prediction:
+                      device: torch.device | str = "cpu", progress: bool = True) -> Prediction:
     """Sample every problem of ``ts`` (the mean of ``n_samples`` draws and their std).
 
-    Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results do not depend on
-    the batching.
+    Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results agree across
+    batchings to float32 round-off.
     """
     from ..sampling.solve import solve_diffusion
 
@@ -70,4 +70,5 @@ def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int
         return (res.phi, res.std) if n_samples > 1 else res.phi
 
     return run_batches(ts, batch_size, sample, nfe=actual,
-                       desc=f"{ts.name}: diffusion {tag}", device=device, warmup=True)
+                       desc=f"{ts.name}: diffusion {tag}", device=device, warmup=True,
+                       progress=progress)

@@ -53,6 +53,7 @@ class EvalSettings:
     n_panels: int = 2
     device: str = "auto"
     baselines: dict[str, str] = field(default_factory=dict)
+    progress: bool = True  #: progress bars (``PHYSDIFF_NO_PROGRESS`` hides them anyway)
 
     def check(self, methods: Sequence[str]) -> None:
         unknown = [m for m in methods if m not in METHODS]
@@ -178,12 +179,12 @@ def _predict(cfg: _Config, ts: TestSet, models: dict[str, Any], s: EvalSettings,
     from .diffusion_method import predict_diffusion
 
     if cfg.method == "fd":
-        return predict_fd(ts, s.batch_size)
+        return predict_fd(ts, s.batch_size, progress=s.progress)
     if cfg.method in ("unet", "fno"):
-        return predict_regression(models[cfg.method], ts, s.batch_size, device)
+        return predict_regression(models[cfg.method], ts, s.batch_size, device, s.progress)
     return predict_diffusion(models["diffusion"], ts, nfe=cfg.nfe, guided=cfg.guided,
                              n_samples=cfg.n_samples, sampler=s.sampler, seed=s.seed,
-                             batch_size=s.batch_size, device=device)
+                             batch_size=s.batch_size, device=device, progress=s.progress)
 
 
 def _unseen_kinds(ts: TestSet, models: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -158,3 +158,12 @@ def test_evaluate_runs_exactly_the_nfe_asked_or_refuses(tiny_data, tiny_model, t
     assert main(base + ["--nfe", "4", "--sampler", "euler", "--out", str(tmp_path / "b")]) == 0
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())["tiny"]["configs"]
     assert {e["nfe"] for e in summary.values()} == {4}
+
+
+def test_train_baseline_max_steps_alone_is_a_bound(tiny_data, tmp_path):
+    """README journey 3: --max-steps needs no --budget-minutes."""
+    out = tmp_path / "steps-only"
+    assert main(["train-baseline", "--kind", "unet", "--data", str(tiny_data), "--out",
+                 str(out), "--max-steps", "2", "--batch-size", "4", "--device", "cpu",
+                 "--quiet"]) == 0
+    assert load_baseline(out).training_info["steps"] == 2
