@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 __all__ = ["temp_sibling", "atomic_file", "atomic_dir", "write_text", "replace_path",
@@ -125,10 +125,28 @@ def replace_path(tmp: Path, path: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``.
+def _into_place(path: str | os.PathLike, folder: bool) -> Iterator[Path]:
+    """A temporary sibling of ``path`` (a fresh folder when ``folder``), moved into place
+    with the umask's modes on success and removed on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path.parent)
+    tmp = temp_sibling(path)
+    if folder:
+        tmp.mkdir()
+    try:
+        yield tmp
+        _apply_umask(tmp)
+        replace_path(tmp, path)
+    finally:
+        remove_path(tmp)
 
-    On an error the temporary file is removed and ``path`` is left as it was.
+
+def atomic_file(path: str | os.PathLike) -> AbstractContextManager[Path]:
+    """A context manager yielding a temporary path to write; on success it replaces ``path``.
+
+    On an error the temporary file is removed and ``path`` is left as it was. The writer may
+    also make a folder there (a zarr store): it replaces ``path`` the same way.
 
     Examples
     --------
@@ -139,36 +157,17 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     ...     open(f"{d}/a.txt").read()
     'done'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path.parent)
-    tmp = temp_sibling(path)
-    try:
-        yield tmp
-        _apply_umask(tmp)
-        replace_path(tmp, path)
-    finally:
-        remove_path(tmp)
+    return _into_place(path, folder=False)
 
 
-@contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary folder to fill; on success it replaces the folder ``path``.
+def atomic_dir(path: str | os.PathLike) -> AbstractContextManager[Path]:
+    """A context manager yielding a fresh temporary folder to fill; on success it replaces
+    the folder ``path``.
 
     The folder is made with ``mkdir`` (mode from the umask). An existing ``path`` is swapped
     out only once the new folder is complete.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path.parent)
-    tmp = temp_sibling(path)
-    tmp.mkdir()
-    try:
-        yield tmp
-        _apply_umask(tmp)
-        replace_path(tmp, path)
-    finally:
-        remove_path(tmp)
+    return _into_place(path, folder=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
