@@ -208,10 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{machine_info(argv)}\n")
     print(text)
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, args.output)
+        from physdiff.atomic import write_text
+
+        write_text(args.output, text)
     return 0
 
 

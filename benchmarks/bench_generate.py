@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     for k, size in enumerate(args.sizes):
         n = args.n[min(k, len(args.n) - 1)]
         cfg = _config(size, n, args.dtype)
-        generate(_config(size, 8, args.dtype), Path(tempfile.mkdtemp()) / "warm.nc",
-                 progress=False)  # import and plan caches
+        with tempfile.TemporaryDirectory() as scratch:  # import and plan caches
+            generate(_config(size, 8, args.dtype), Path(scratch) / "warm.nc", progress=False)
         for w in args.workers:
             rates, per_cpu, per_pair = end_to_end(cfg, w, args.repeats)
             print(f"| {size}² | {w} | {n} | {statistics.median(rates):,.0f} | "

@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,12 +207,10 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
-    """Write atomically: a temporary name, then ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, target)
+    """Write atomically (:func:`physdiff.atomic.write_text`)."""
+    from physdiff.atomic import write_text
+
+    write_text(path, json.dumps(data, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:

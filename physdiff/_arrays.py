@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayKind", "to_numpy", "wrap_like", "extent_from_coords"]
+__all__ = ["ArrayKind", "to_numpy", "wrap_like", "wrap_samples", "extent_from_coords",
+           "check_extent", "check_real"]
 
 
 @dataclass
@@ -33,8 +34,41 @@ def _is_xarray(x: Any) -> bool:
     return type(x).__module__.startswith("xarray") and hasattr(x, "dims")
 
 
+def check_real(x: Any, what: str = "rho") -> None:
+    """Refuse complex values and torch meta tensors (they have no data) with a ValueError.
+
+    Examples
+    --------
+    >>> check_real(np.array([1 + 2j]))
+    Traceback (most recent call last):
+    ...
+    ValueError: rho has complex values; the Poisson solvers take real fields ...
+    """
+    if _is_torch(x):
+        if x.device.type == "meta":
+            raise ValueError(f"{what} is a torch tensor on the 'meta' device, which holds no "
+                             f"data; create it on 'cpu' or 'cuda'")
+        complex_ = x.is_complex()
+    elif _is_xarray(x):
+        complex_ = np.iscomplexobj(x.values)
+    elif isinstance(x, (str, bytes)):
+        return
+    else:
+        try:
+            complex_ = np.iscomplexobj(x)
+        except (TypeError, ValueError):
+            return  # not array-like: the conversion reports it
+    if complex_:
+        raise ValueError(f"{what} has complex values; the Poisson solvers take real fields "
+                         f"(solve the real and imaginary parts separately: the equation is "
+                         f"linear)")
+
+
 def to_numpy(x: Any) -> tuple[np.ndarray, ArrayKind]:
     """A float64 numpy copy-or-view of ``x`` and an :class:`ArrayKind` for :func:`wrap_like`.
+
+    Complex values and meta tensors are refused (:func:`check_real`); a torch tensor is
+    detached, so the result carries no autograd graph.
 
     Examples
     --------
@@ -42,6 +76,7 @@ def to_numpy(x: Any) -> tuple[np.ndarray, ArrayKind]:
     >>> arr.dtype, kind.kind
     (dtype('float64'), 'numpy')
     """
+    check_real(x)
     if _is_torch(x):
         arr = x.detach().to("cpu").double().numpy()
         return arr, ArrayKind("torch", dtype=x.dtype, device=x.device)
@@ -93,6 +128,65 @@ def wrap_like(result: np.ndarray, like: ArrayKind, name: str = "phi") -> Any:
     return result
 
 
+def check_extent(extent: Any) -> tuple[float, float]:
+    """``extent`` as ``(Lx, Ly)``: two finite positive numbers, else a ValueError.
+
+    A scalar has no meaning here (a square of side 2 is ``extent=(2.0, 2.0)``).
+
+    Examples
+    --------
+    >>> check_extent([2, 1])
+    (2.0, 1.0)
+    >>> check_extent(2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: extent must be (Lx, Ly), two positive lengths, ...; got 2.0
+    """
+    hint = (f"extent must be (Lx, Ly), two positive lengths, e.g. extent=(2.0, 2.0) for a "
+            f"square of side 2; got {extent!r}")
+    if isinstance(extent, (str, bytes)) or np.ndim(extent) != 1 or len(extent) != 2:
+        raise ValueError(hint)
+    try:
+        lx, ly = (float(v) for v in extent)
+    except (TypeError, ValueError):
+        raise ValueError(hint) from None
+    if not (np.isfinite(lx) and np.isfinite(ly) and lx > 0 and ly > 0):
+        raise ValueError(hint)
+    return (lx, ly)
+
+
+def wrap_samples(samples: np.ndarray, like: ArrayKind, name: str = "samples") -> Any:
+    """Give samples of shape ``batch + (K, ny, nx)`` back in the input's kind.
+
+    For xarray the result keeps the input's batch dims and coordinates and adds a dim for
+    the K samples, named ``"sample"`` (``"draw"`` when the input already has a ``sample``
+    dim), with coordinate ``0..K-1``; other kinds as :func:`wrap_like`.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> rho = xr.DataArray(np.zeros((2, 3, 3)), dims=("t", "y", "x"), coords={"t": [5, 6]})
+    >>> out = wrap_samples(np.zeros((2, 4, 3, 3)), to_numpy(rho)[1])
+    >>> out.dims, out.t.values.tolist(), out.sample.values.tolist()
+    (('t', 'sample', 'y', 'x'), [5, 6], [0, 1, 2, 3])
+    """
+    if like.kind != "xarray":
+        return wrap_like(samples, like, name=name)
+    import xarray as xr
+
+    t = like.template
+    k = samples.shape[-3]
+    dim = "draw" if "sample" in t.dims else "sample"
+    if samples.shape[:-3] == t.shape[:-2]:
+        batch_dims, coords = tuple(t.dims[:-2]), dict(t.coords)
+    else:  # the batch came from the boundary data: positional batch dims
+        batch_dims = tuple(f"batch_{i}" for i in range(samples.ndim - 3))
+        coords = {d: t.coords[d] for d in ("y", "x") if d in t.coords}
+    coords[dim] = np.arange(k)
+    return xr.DataArray(samples, dims=batch_dims + (dim, "y", "x"), coords=coords,
+                        attrs=dict(t.attrs), name=name)
+
+
 def extent_from_coords(x: Any, extent: tuple[float, float] | None) -> tuple[float, float]:
     """The extent ``(Lx, Ly)`` of an xarray field from its ``x``/``y`` coordinates.
 
@@ -112,6 +206,7 @@ def extent_from_coords(x: Any, extent: tuple[float, float] | None) -> tuple[floa
                 f"including the boundary); got {c[:3]}...")
         lengths.append(float(c[-1]))
     if extent is not None:
+        extent = check_extent(extent)
         for got, given, dim in zip(lengths, extent, "xy", strict=True):
             if got is not None and not np.isclose(got, float(given), rtol=1e-9):
                 raise ValueError(

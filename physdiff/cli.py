@@ -17,6 +17,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "physdiff.datasets.cli",
     "physdiff.training.cli",
+    "physdiff.models.cli",
     "physdiff.evaluation.cli",
     "physdiff.demo",
 )

@@ -40,7 +40,8 @@ def _table(summary: dict[str, Any]) -> str:
 
 def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
              model: str | Path | None = None, device: str = "auto",
-             seed: int = DEMO_SEED) -> dict[str, Any]:
+             seed: int = DEMO_SEED, overwrite: bool = False,
+             progress: bool = True) -> dict[str, Any]:
     """Run the demo and return the evaluation summary of its problems.
 
     Parameters
@@ -50,25 +51,35 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
     n : int
         Number of held-out problems (64x64).
     nfe : int
-        Network evaluations per sample (Heun: ``2 * steps - 1``).
+        Network evaluations per sample, run exactly (Heun: ``2 * steps - 1``, so odd; an
+        even value is refused).
     model : path, optional
         A model folder; default: the shipped model.
     device : {"auto", "cpu", "cuda"}
     seed : int
         Seed of the problems (default: one no shipped dataset uses).
+    overwrite : bool
+        Write into a non-empty ``out`` (an earlier demo's files are replaced).
+    progress : bool
+        Progress bars (``PHYSDIFF_NO_PROGRESS=1`` hides them anyway).
     """
     from .evaluation import evaluate
+    from .evaluation.diffusion_method import diffusion_steps
+    from .evaluation.harness import check_output_dir
     from .models.default import default_model_path
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    diffusion_steps("heun", nfe)  # refuse an NFE the sampler cannot spend, before any work
     out = Path(out)
+    check_output_dir(out, overwrite)
     model_dir = Path(model) if model is not None else default_model_path()
     start = time.perf_counter()
     problems = _make_problems(out, n, seed)
     summaries = evaluate(model_dir, [problems], methods=["fd", "diffusion"], out_dir=out,
                          nfe=[nfe], guidance=[False, True], n_panels=min(n, 3),
-                         batch_size=n, device=device, seed=0)
+                         batch_size=n, device=device, seed=0, overwrite=True,
+                         progress=progress)
     summary = next(iter(summaries.values()))
     print(f"\nphysdiff demo: {n} held-out 64x64 problems, model {model_dir}")
     print(_table(summary))
@@ -82,7 +93,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
 
 
 def _run(args: argparse.Namespace) -> int:
-    run_demo(out=args.out, n=args.n, nfe=args.nfe, model=args.model, device=args.device)
+    run_demo(out=args.out, n=args.n, nfe=args.nfe, model=args.model, device=args.device,
+             overwrite=args.overwrite, progress=not args.quiet)
     return 0
 
 
@@ -95,7 +107,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default="physdiff-demo", help="output folder (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="number of problems (default: %(default)s)")
     p.add_argument("--nfe", type=int, default=19,
-                   help="network evaluations per sample (default: %(default)s)")
+                   help="network evaluations per sample, run exactly; Heun spends 2*steps-1, "
+                        "so odd values (default: %(default)s)")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (an earlier demo's files are replaced)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (also: PHYSDIFF_NO_PROGRESS=1)")
     p.set_defaults(func=_run)

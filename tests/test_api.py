@@ -104,17 +104,34 @@ def test_import_does_not_pull_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_default_solve_uses_the_shipped_model():
-    """``solve(rho, bc)`` with no method or model samples the shipped 64x64 model."""
+def test_default_method_is_the_exact_solver():
+    """``solve(rho, bc)`` with no method is the exact FD answer, on any grid."""
+    rho = _rho()
+    np.testing.assert_array_equal(solve(rho, BC), solve_fd(rho, BC))
+    phi = solve(np.zeros((33, 33)), "dirichlet")  # not a grid the shipped model covers
+    assert phi.shape == (33, 33)
+
+
+def test_fd_refuses_diffusion_keywords():
+    with pytest.raises(ValueError, match=r"does not take n_samples, steps.*method='diffusion'"):
+        solve(_rho(), BC, steps=4, n_samples=2)
+
+
+def test_diffusion_is_one_keyword_away_and_reports_its_residual():
+    """``method="diffusion"`` samples the shipped 64x64 model and can report its residual."""
     grid = np.linspace(0.0, 1.0, 64)
     rho = np.sin(np.pi * grid)[:, None] * np.sin(2 * np.pi * grid)[None, :]
     bc = BoundaryConditions.dirichlet(left=1.0, right=0.0, bottom=0.0, top=0.0)
-    phi = solve(rho, bc, steps=2)
+    res = solve(rho, bc, method="diffusion", steps=2, return_info=True)
+    phi = res.phi
     assert phi.shape == (64, 64) and np.isfinite(phi).all()
     np.testing.assert_array_equal(phi[:, 0][1:-1], 1.0)  # Dirichlet values are exact
-    assert not np.array_equal(phi, solve(rho, bc, method="fd"))  # a sample, not the FD answer
+    assert not np.array_equal(phi, solve(rho, bc))  # a sample, not the FD answer
+    expected = physdiff.solvers.relative_residual(phi, rho, bc)
+    np.testing.assert_allclose(res.rel_residual, expected)
+    assert res.rel_residual.shape == () and float(res.rel_residual) > 1e-6
 
 
 def test_default_model_names_what_it_covers():
     with pytest.raises(ValueError, match=r"covers a 64x64 grid.*method='fd'"):
-        solve(np.zeros((33, 33)), "dirichlet")
+        solve(np.zeros((33, 33)), "dirichlet", method="diffusion")

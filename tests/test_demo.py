@@ -22,3 +22,18 @@ def test_demo_prints_table_and_writes_report(tmp_path, capsys):
 def test_demo_rejects_bad_n(capsys):
     assert main(["demo", "--n", "0"]) == 2
     assert "n must be >= 1" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_non_empty_out(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "report.md").write_text("an earlier demo")
+    assert main(["demo", "--out", str(out), "--n", "1", "--nfe", "1", "--device", "cpu"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "report.md").read_text() == "an earlier demo"
+
+
+def test_demo_refuses_an_nfe_heun_cannot_spend(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--nfe", "8", "--device", "cpu"]) == 2
+    assert "cannot spend exactly 8" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -28,12 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="storage format (default: from --out, else nc)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output made from a different config")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar or messages (also: PHYSDIFF_NO_PROGRESS=1)")
     p.set_defaults(func=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``physdiff generate`` for parsed ``args``; returns the exit status."""
+    from ..progress import progress_enabled
     from .config import load_config
     from .generate import generate
     from .pairs import ResidualCheckError
@@ -41,7 +43,7 @@ def run_generate(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, n=args.n, seed=args.seed, shard_size=args.shard_size)
     try:
         out = generate(cfg, args.out, workers=args.workers, fmt=args.fmt,
-                       overwrite=args.overwrite, progress=not args.quiet)
+                       overwrite=args.overwrite, progress=progress_enabled(args.quiet))
     except ResidualCheckError as err:
         print(f"physdiff generate: residual check failed: {err}", file=sys.stderr)
         return 1

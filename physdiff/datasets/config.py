@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from ..config_files import config_path as _find_config
+from ..config_files import read_mapping, reject_unknown, shipped_dir
 from ..solvers import Grid
 from .boundaries import BoundarySampler, boundary_from_config
 from .source_base import SourceFamily
@@ -34,7 +36,8 @@ from .sources import source_from_config
 
 __all__ = ["DataConfig", "load_config", "config_path", "CONFIG_DIR"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "data"
+#: The shipped data configs (package data; see :mod:`physdiff.config_files`).
+CONFIG_DIR = shipped_dir("data")
 _DTYPES = ("float32", "float64")
 _KEYS = {"name", "n", "seed", "grid", "dtype", "shard_size", "residual_tol", "source",
          "boundary"}
@@ -82,9 +85,7 @@ class DataConfig:
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any]) -> DataConfig:
         """Parse a config mapping (as read from YAML)."""
-        unknown = set(spec) - _KEYS
-        if unknown:
-            raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+        reject_unknown(spec, _KEYS, "data config")
         for key in ("name", "n", "source", "boundary"):
             if key not in spec:
                 raise ValueError(f"the config lacks {key!r}")
@@ -125,22 +126,17 @@ class DataConfig:
 
 
 def config_path(name_or_path: str | Path) -> Path:
-    """A config file: an existing path, or a bare name looked up in ``configs/data``.
+    """A data config file: a YAML path, or a bare name of a shipped config.
+
+    A path that does not exist is an error, not a fallback to a shipped config
+    (:func:`physdiff.config_files.config_path`).
 
     Examples
     --------
     >>> config_path("tiny").name
     'tiny.yaml'
     """
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    for candidate in (CONFIG_DIR / p.name, CONFIG_DIR / f"{p.name}.yaml",
-                      Path.cwd() / "configs" / "data" / f"{p.name}.yaml"):
-        if candidate.is_file() and (p.suffix in ("", ".yaml", ".yml")):
-            return candidate
-    raise FileNotFoundError(f"no data config {str(name_or_path)!r}: give a YAML path or one "
-                            f"of the names in {CONFIG_DIR}")
+    return _find_config("data", name_or_path)
 
 
 def load_config(name_or_path: str | Path, **overrides: Any) -> DataConfig:
@@ -152,10 +148,7 @@ def load_config(name_or_path: str | Path, **overrides: Any) -> DataConfig:
     8
     """
     path = config_path(name_or_path)
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
-    if not isinstance(spec, Mapping):
+    spec = read_mapping(path)
+    if not spec:
         raise ValueError(f"{path}: a data config must be a YAML mapping")
     return DataConfig.from_mapping(spec).with_overrides(**overrides)

@@ -10,14 +10,20 @@ shard size or the number of workers.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..atomic import clean_stale
 from .config import DataConfig
 from .format import pairs_to_arrays
 from .pairs import make_pairs
@@ -82,6 +88,43 @@ def _make_shard(cfg: DataConfig, parts: Path, k: int, start: int, stop: int) -> 
     return stop - start
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as its parent is gone (the portable fallback)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a worker never outlives ``generate``, even after ``kill -9``.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)); everywhere a daemon thread also polls the
+    parent pid. A parent that died before this ran is caught by the first check.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):  # no libc prctl: the watchdog thread suffices
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="physdiff-parent-watch").start()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes that die with this one. On Linux they are forked directly from it
+    (the parent-pid checks need the worker's parent to be this process, not a fork
+    server)."""
+    ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
 def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
                 workers: int, bar: tqdm) -> None:
     """Make the shards in ``todo`` (k, start, stop), inline or over ``workers`` processes."""
@@ -89,7 +132,7 @@ def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
         for k, start, stop in todo:
             bar.update(_make_shard(cfg, parts, k, start, stop))
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with _pool(workers) as pool:
         futures = [pool.submit(_make_shard, cfg, parts, *t) for t in todo]
         try:
             for fut in as_completed(futures):
@@ -111,7 +154,8 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     out : path, optional
         Output file; ``datasets/NAME.nc`` by default (``.zarr`` with ``fmt="zarr"``).
     workers : int
-        Processes to use; the data do not depend on it.
+        Processes to use; the inputs are bit-identical for any value, phi agrees to float64
+        round-off (a batched solve may round differently in the last bit).
     fmt : {"nc", "zarr"}, optional
         Storage format; by default from the suffix of ``out`` (``.zarr``) else netCDF-4.
     overwrite : bool
@@ -148,6 +192,8 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
         return out
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
+    for folder in (out.parent if str(out.parent) else Path("."), parts):
+        clean_stale(folder)  # temporary files of an earlier run that was killed
     bounds = [(k, s, min(s + cfg.shard_size, cfg.n))
               for k, s in enumerate(range(0, cfg.n, cfg.shard_size))]
     todo = [b for b in bounds if not shard_is_complete(shard_path(parts, b[0]), cfg, *b[1:])]
@@ -155,6 +201,12 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     with tqdm(total=cfg.n, initial=done, unit="pair", desc=f"generate {cfg.name}",
               disable=not progress, dynamic_ncols=True) as bar:
         _run_shards(cfg, parts, todo, int(workers), bar)
+    start = time.perf_counter()
+    if progress:  # the final write can take a while for a big set: say what is happening
+        print(f"writing {out} ({cfg.n} pairs from {len(bounds)} shards) ...", file=sys.stderr,
+              flush=True)
     assemble([shard_path(parts, k) for k, _, _ in bounds], out, cfg, fmt)
+    if progress:
+        print(f"wrote {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     shutil.rmtree(parts, ignore_errors=True)
     return out

@@ -27,10 +27,29 @@ from .format import STAT_KEYS, bc_from_arrays
 from .pairs import KIND_NAMES
 
 __all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS", "BoundaryTable",
-           "read_boundary_table"]
+           "read_boundary_table", "unreadable_dataset"]
 
 FIELD_KEYS = BOUNDARY_FIELDS
 """The boundary fields of an item (:data:`physdiff.solvers.BOUNDARY_FIELDS`)."""
+
+
+#: What reading a truncated or corrupt file raises (h5py, netCDF, zarr, xarray).
+READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
+
+
+def unreadable_dataset(path: str | Path, err: BaseException) -> ValueError:
+    """The one-line error for a dataset that cannot be read (truncated or corrupt).
+
+    Examples
+    --------
+    >>> msg = str(unreadable_dataset("d.nc", OSError("Unable to open file (truncated file)")))
+    >>> msg.startswith("d.nc cannot be read as a physdiff dataset (truncated or corrupt?")
+    True
+    """
+    detail = str(err).splitlines()[0] if str(err) else ""
+    return ValueError(f"{path} cannot be read as a physdiff dataset (truncated or corrupt? "
+                      f"{type(err).__name__}: {detail[:200]}); regenerate it with "
+                      f"`physdiff generate --overwrite`")
 
 
 def _existing(path: str | Path) -> Path:
@@ -54,9 +73,12 @@ def open_dataset(path: str | Path) -> xr.Dataset:
     ('sample', 'y', 'x') 1
     """
     p = _existing(path)
-    if p.is_dir():
-        return xr.open_zarr(p, consolidated=False)
-    return xr.open_dataset(p, engine="h5netcdf")
+    try:
+        if p.is_dir():
+            return xr.open_zarr(p, consolidated=False)
+        return xr.open_dataset(p, engine="h5netcdf")
+    except READ_ERRORS as err:
+        raise unreadable_dataset(p, err) from None
 
 
 @dataclass
@@ -166,9 +188,12 @@ class _Fields:
         self._pid = os.getpid()
 
     def row(self, name: str, i: int) -> np.ndarray:
-        if self._pid != os.getpid():
-            self._open()
-        return np.asarray(self._arrays[name][i])
+        try:
+            if self._pid != os.getpid():
+                self._open()
+            return np.asarray(self._arrays[name][i])
+        except READ_ERRORS as err:
+            raise unreadable_dataset(self.path, err) from None
 
 
 class PoissonDataset(torch.utils.data.Dataset):
@@ -201,7 +226,10 @@ class PoissonDataset(torch.utils.data.Dataset):
     def __init__(self, path: str | Path) -> None:
         self.path = _existing(path)
         with open_dataset(self.path) as ds:
-            self.table = read_boundary_table(ds)
+            try:
+                self.table = read_boundary_table(ds)
+            except READ_ERRORS as err:
+                raise unreadable_dataset(self.path, err) from None
         t = self.table
         self.grid, self.index, self.kinds, self.sides, self.attrs = \
             t.grid, t.sample, t.kinds, t.sides, t.attrs

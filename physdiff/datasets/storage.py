@@ -10,8 +10,6 @@ several shards along ``sample``.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from ..atomic import atomic_file
 from .config import DataConfig
 from .format import arrays_to_dataset, dataset_attrs, set_statistics
 
@@ -37,28 +36,12 @@ def shard_path(parts: Path, k: int) -> Path:
     return parts / f"shard-{k:05d}.h5"
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def write_shard(path: Path, arrays: dict[str, np.ndarray], cfg: DataConfig) -> None:
-    """Write a shard's arrays to ``path`` via a temporary name and ``os.replace``."""
-    tmp = _tmp_name(path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.items():
-                f.create_dataset(name, data=value)
-            f.attrs["config_hash"] = cfg.config_hash
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a shard's arrays to ``path`` atomically (:func:`physdiff.atomic.atomic_file`)."""
+    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, value in arrays.items():
+            f.create_dataset(name, data=value)
+        f.attrs["config_hash"] = cfg.config_hash
 
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:
@@ -168,31 +151,17 @@ def _assemble_zarr(cfg: DataConfig, shards: Sequence[Path], tmp: Path,
             ds.to_zarr(tmp, mode="a", append_dim="sample", consolidated=False)
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    """Move ``tmp`` onto ``out`` (a file atomically; a zarr folder by swap then delete)."""
-    if out.is_dir() or (tmp.is_dir() and out.exists()):
-        old = out.with_name(f"{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        _remove(old)
-    else:
-        os.replace(tmp, out)
-
-
 def assemble(shards: Sequence[Path], out: Path, cfg: DataConfig, fmt: str) -> dict[str, float]:
     """Join the shards into ``out`` (``fmt`` "nc" or "zarr"); returns the set statistics.
 
-    The result is written under a temporary name and renamed into place.
+    The result is written under a temporary name and renamed into place (a zarr folder, or
+    a file replacing a zarr folder, by swap).
     """
     stats = _statistics(shards)
     attrs = {**dataset_attrs(cfg), **stats}
-    tmp = _tmp_name(out)
-    try:
+    with atomic_file(out) as tmp:
         if fmt == "zarr":
             _assemble_zarr(cfg, shards, tmp, attrs)
         else:
             _assemble_netcdf(cfg, shards, tmp, attrs)
-        _replace(tmp, out)
-    finally:
-        _remove(tmp)
     return stats

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..models import ModelConfig
+from ..progress import progress_enabled
 from .baselines import RegressionBaseline, save_baseline
 
 __all__ = ["BaselineTraining", "train_baseline", "budget_from_model", "settings_like",
@@ -86,14 +87,15 @@ def budget_from_model(model_dir: str | os.PathLike) -> float | None:
     return float(minutes) if isinstance(minutes, (int, float)) and minutes > 0 else None
 
 
-def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None
-                  ) -> tuple[ModelConfig, BaselineTraining]:
+def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None,
+                  default_budget: float | None = None) -> tuple[ModelConfig, BaselineTraining]:
     """The diffusion model's config and training settings, the budget included."""
     from ..models import load_model
 
     config = load_model(model_dir).config
     train = _read_json(Path(model_dir) / "training.json").get("train", {})
     budget = budget_minutes if budget_minutes is not None else budget_from_model(model_dir)
+    budget = default_budget if budget is None else budget
     if budget is None:
         raise ValueError(f"{model_dir} records no training time; pass --budget-minutes M")
     known = {k: train[k] for k in ("batch_size", "lr", "warmup_steps", "weight_decay",
@@ -105,7 +107,8 @@ def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None
 
 
 def settings_from_train_config(path: str | os.PathLike, data: str | os.PathLike,
-                               budget_minutes: float | None = None
+                               budget_minutes: float | None = None,
+                               default_budget: float | None = None
                                ) -> tuple[ModelConfig, BaselineTraining]:
     """Backbone and settings from a diffusion *training YAML* (``configs/train/*.yaml``).
 
@@ -113,7 +116,8 @@ def settings_from_train_config(path: str | os.PathLike, data: str | os.PathLike,
     exist yet): the backbone is the YAML's model architecture completed from ``data`` as the
     diffusion trainer does it, the budget is ``budget_minutes`` or else its
     ``train.max_minutes``, and batch size, lr, warm-up, clipping, seed and the validation
-    hold-out are copied.
+    hold-out are copied. ``default_budget`` applies when neither gives one (e.g. infinity
+    when the run is bounded by steps alone).
     """
     from ..datasets import PoissonDataset
     from ..training.settings import load_run_settings
@@ -121,6 +125,7 @@ def settings_from_train_config(path: str | os.PathLike, data: str | os.PathLike,
 
     run = load_run_settings(path)
     budget = budget_minutes if budget_minutes is not None else run.train.max_minutes
+    budget = default_budget if budget is None else budget
     if budget is None:
         raise ValueError(f"{path} sets no train.max_minutes; pass --budget-minutes M")
     config = model_config_for(run.model, PoissonDataset(data))
@@ -188,7 +193,7 @@ def _validation_mse(model: RegressionBaseline, dataset: Any, settings: BaselineT
 def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
                    config: ModelConfig, settings: BaselineTraining,
                    fno: dict[str, Any] | None = None, device: str | torch.device = "cpu",
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, progress: bool = True) -> Path:
     """Train a ``kind`` baseline on the dataset ``data`` and save it to ``out``.
 
     Returns the saved folder. The grid of ``data`` must match ``config.grid_shape``.
@@ -210,7 +215,8 @@ def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
     budget = settings.budget_minutes * 60.0
     start, step, losses = time.perf_counter(), 0, []
     bar = tqdm(total=settings.max_steps if settings.max_steps < 1_000_000 else None,
-               desc=f"train {kind}", unit="step")
+               desc=f"train {kind}", unit="step",
+               disable=not progress_enabled(quiet=not progress))
     interrupted = False
     try:
         for batch in loader:

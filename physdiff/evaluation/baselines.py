@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from ..atomic import atomic_dir
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
 from ..models.io import load_state_file
 
@@ -146,9 +145,7 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:  # permissions follow the umask
         meta = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
                 "physdiff_version": __version__, **model.to_json(),
                 "training": dict(training or {})}
@@ -158,11 +155,6 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
                  if torch.is_tensor(v)}
         save_file(state, str(tmp / "model.safetensors"))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 

@@ -9,35 +9,27 @@ names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, `
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 __all__ = ["register", "run_evaluate", "run_train_baseline"]
 
 _GUIDANCE = {"off": (False,), "on": (True,), "both": (False, True)}
 _EVAL_DEFAULTS: dict[str, Any] = {
     "model": None, "data": None, "methods": ["fd", "diffusion", "unet", "fno"],
-    "nfe": [1, 2, 4, 8, 16, 32], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
+    "nfe": [1, 3, 7, 15, 31], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
     "unet": None, "fno": None, "out": "runs/eval", "limit": None, "batch_size": 64,
     "sampler": "auto", "seed": 0, "device": "auto", "n_panels": 2,
 }
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"eval config {p} not found; see configs/eval/ for examples")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{p} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p} must hold a mapping of options (see configs/eval/)")
-    unknown = sorted(set(data) - set(_EVAL_DEFAULTS))
-    if unknown:
-        raise ValueError(f"{p}: unknown key(s) {unknown}; known: {sorted(_EVAL_DEFAULTS)}")
+def _read_yaml(name_or_path: str) -> dict[str, Any]:
+    """An eval config (a path or a shipped name), unknown keys refused."""
+    from ..config_files import load_mapping, reject_unknown
+
+    path, data = load_mapping("eval", name_or_path)
+    reject_unknown(data, _EVAL_DEFAULTS, str(path))
     return data
 
 
@@ -69,8 +61,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
         batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
         n_panels=int(o["n_panels"]), device=o["device"],
-        baselines={k: o[k] for k in ("unet", "fno") if o[k]})
-    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings)
+        baselines={k: o[k] for k in ("unet", "fno") if o[k]}, progress=not args.quiet)
+    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
+             overwrite=args.overwrite)
     print(f"wrote {Path(o['out']) / 'report.md'}")
     return 0
 
@@ -89,23 +82,28 @@ def run_train_baseline(args: argparse.Namespace) -> int:
 
     if args.like and args.like_config:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
+    # --max-steps alone bounds the run by steps: no wall-clock budget is then needed
+    unlimited = math.inf if args.max_steps is not None else None
     if args.like:
-        config, settings = settings_like(args.like, args.budget_minutes)
+        config, settings = settings_like(args.like, args.budget_minutes, unlimited)
     elif args.like_config:
         config, settings = settings_from_train_config(args.like_config, args.data,
-                                                      args.budget_minutes)
+                                                      args.budget_minutes, unlimited)
     else:
-        if args.budget_minutes is None:
-            raise ValueError("pass --budget-minutes M, or --like MODEL_DIR to copy its budget")
+        budget = args.budget_minutes if args.budget_minutes is not None else unlimited
+        if budget is None:
+            raise ValueError("pass --budget-minutes M and/or --max-steps N, or --like MODEL_DIR "
+                             "to copy its budget")
         config = model_config_for({}, PoissonDataset(args.data))
-        settings = BaselineTraining(budget_minutes=args.budget_minutes)
+        settings = BaselineTraining(budget_minutes=budget)
     for name in ("max_steps", "batch_size", "lr", "seed"):
         if getattr(args, name) is not None:
             setattr(settings, name, getattr(args, name))
     fno = {"n_modes": [args.modes, args.modes], "hidden_channels": args.width} \
         if args.kind == "fno" else None
     out = train_baseline(args.kind, args.data, args.out, config, settings, fno=fno,
-                         device=resolve_device(args.device), overwrite=args.overwrite)
+                         device=resolve_device(args.device), overwrite=args.overwrite,
+                         progress=not args.quiet)
     print(f"saved {args.kind} baseline to {out}")
     return 0
 
@@ -114,11 +112,14 @@ def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="compare FD, diffusion and baselines on test sets",
                        description="Per-sample metrics, report.md, summary.json and figures "
                                    "for every method on every test set.")
-    p.add_argument("--config", help="eval YAML (configs/eval/*.yaml); options override it")
+    p.add_argument("--config", help="eval config: a YAML path or a shipped name (e.g. tiny, "
+                   "default-cpu); options override it")
     p.add_argument("--model", help="diffusion model folder")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
     p.add_argument("--methods", nargs="+", help="any of fd diffusion unet fno")
-    p.add_argument("--nfe", nargs="+", type=int, help="diffusion NFE values (default 1..32)")
+    p.add_argument("--nfe", nargs="+", type=int,
+                   help="diffusion NFE values, run exactly (heun: odd values; default 1 3 7 "
+                        "15 31)")
     p.add_argument("--guidance", choices=sorted(_GUIDANCE), help="diffusion guidance modes")
     p.add_argument("--n-samples", dest="n_samples", type=int,
                    help="ensemble size for the calibration config (1: none)")
@@ -134,6 +135,10 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (replacing this run's files there)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (also: PHYSDIFF_NO_PROGRESS=1)")
     p.add_argument("--rebuild", metavar="OUT",
                    help="only re-derive figures, summary.json and report.md from OUT's netCDF")
     p.set_defaults(func=run_evaluate)
@@ -159,6 +164,8 @@ def _add_train_baseline(sub: Any) -> None:
     p.add_argument("--width", type=int, default=32, help="FNO hidden channels")
     p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (also: PHYSDIFF_NO_PROGRESS=1)")
     p.set_defaults(func=run_train_baseline)
 
 

@@ -1,8 +1,9 @@
 """The diffusion surrogate as an evaluated method: :func:`physdiff.sampling.solve_diffusion`.
 
-The harness asks for a number of network evaluations (NFE); the sampler's step count is
-the largest whose cost fits (:func:`physdiff.sampling.steps_for_nfe`) and the reported NFE
-is what the sampler really spent, so Heun's ``2 n - 1`` calls are counted honestly.
+The harness asks for a number of network evaluations (NFE) and runs exactly that many: the
+sampler's step count is the one whose cost is the NFE asked for
+(:func:`physdiff.sampling.steps_for_nfe`); an NFE the sampler cannot spend (an even one with
+Heun, whose ``n`` steps cost ``2 n - 1`` calls) is refused, saying which values it can.
 """
 
 from __future__ import annotations
@@ -18,26 +19,43 @@ __all__ = ["diffusion_steps", "predict_diffusion"]
 
 
 def diffusion_steps(sampler: str, nfe: int) -> tuple[int, int]:
-    """``(steps, actual NFE)`` of ``sampler`` for a budget of ``nfe`` evaluations.
+    """``(steps, nfe)``: the steps of ``sampler`` that spend exactly ``nfe`` evaluations.
+
+    Raises
+    ------
+    ValueError
+        ``sampler`` cannot spend exactly ``nfe`` (Heun: only odd NFE); the message names
+        the nearest values it can and the samplers that take any NFE.
 
     Examples
     --------
-    >>> diffusion_steps("heun", 8), diffusion_steps("euler", 8)
+    >>> diffusion_steps("heun", 7), diffusion_steps("euler", 8)
     ((4, 7), (8, 8))
+    >>> diffusion_steps("heun", 8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the heun sampler cannot spend exactly 8 network evaluations ...; ask for 7 or 9...
     """
     steps = steps_for_nfe(sampler, nfe)
-    return steps, sampler_nfe(sampler, steps)
+    actual = sampler_nfe(sampler, steps)
+    if actual != nfe:
+        above = sampler_nfe(sampler, steps + 1)
+        raise ValueError(
+            f"the {sampler} sampler cannot spend exactly {nfe} network evaluations "
+            f"(n steps cost {'2n - 1' if above - actual == 2 else 'n'}); ask for {actual} or "
+            f"{above}, or use --sampler euler or dpmpp_2m, which spend any NFE")
+    return steps, actual
 
 
 def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int = 1,
                       sampler: str = "heun", seed: int = 0, batch_size: int = 64,
-                      device: torch.device | str = "cpu", allow_unseen_kinds: bool = False
-                      ) -> Prediction:
+                      device: torch.device | str = "cpu", allow_unseen_kinds: bool = False,
+                      progress: bool = True) -> Prediction:
     """Sample every problem of ``ts`` (the mean of ``n_samples`` draws and their std).
 
-    Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results do not depend on
-    the batching. ``allow_unseen_kinds`` lets the model meet kind signatures it was not
-    trained on (see :func:`physdiff.sampling.solve_diffusion`).
+    Sample ``i`` is seeded by ``seed + ts.sample[i]`` alone, so results agree across
+    batchings to float32 round-off. ``allow_unseen_kinds`` lets the model meet kind
+    signatures it was not trained on (see :func:`physdiff.sampling.solve_diffusion`).
     """
     from ..sampling.solve import solve_diffusion
 
@@ -54,4 +72,5 @@ def predict_diffusion(model, ts: TestSet, nfe: int, guided: bool, n_samples: int
         return (res.phi, res.std) if n_samples > 1 else res.phi
 
     return run_batches(ts, batch_size, sample, nfe=actual,
-                       desc=f"{ts.name}: diffusion {tag}", device=device, warmup=True)
+                       desc=f"{ts.name}: diffusion {tag}", device=device, warmup=True,
+                       progress=progress)

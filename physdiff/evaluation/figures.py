@@ -15,6 +15,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from ..atomic import atomic_file
+
 __all__ = ["plot_sample_panels", "plot_distributions", "plot_vs_nfe", "plot_calibration",
            "write_figures"]
 
@@ -25,10 +27,8 @@ _DPI = 110
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
     """Save atomically (temporary name, then rename) and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=_DPI, bbox_inches="tight", format="png")
     return path
 
 

@@ -32,7 +32,7 @@ from .report import summarize_results, write_report, write_summary
 from .results import MethodResult, read_results, to_dataset, write_netcdf
 from .testset import TestSet, load_test_set
 
-__all__ = ["METHODS", "EvalSettings", "evaluate"]
+__all__ = ["METHODS", "EvalSettings", "evaluate", "check_output_dir"]
 
 #: Method names ``evaluate`` knows.
 METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
@@ -42,7 +42,7 @@ METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
 class EvalSettings:
     """How each method is run (see :func:`evaluate` for the meaning of each field)."""
 
-    nfe: Sequence[int] = (1, 2, 4, 8, 16, 32)
+    nfe: Sequence[int] = (1, 3, 7, 15, 31)
     guidance: Sequence[bool] = (False, True)
     n_samples: int = 1
     ensemble_nfe: int | None = None
@@ -53,6 +53,7 @@ class EvalSettings:
     n_panels: int = 2
     device: str = "auto"
     baselines: dict[str, str] = field(default_factory=dict)
+    progress: bool = True  #: progress bars (``PHYSDIFF_NO_PROGRESS`` hides them anyway)
 
     def check(self, methods: Sequence[str]) -> None:
         unknown = [m for m in methods if m not in METHODS]
@@ -61,6 +62,13 @@ class EvalSettings:
                              f"{', '.join(METHODS)}")
         if any(int(n) != n or n < 1 for n in self.nfe) or not self.nfe:
             raise ValueError(f"nfe must be integers >= 1, got {list(self.nfe)}")
+        if "diffusion" in methods and self.sampler != "auto":
+            # exactly the NFE asked for, or a refusal saying why ("auto" is checked once the
+            # model, and so its sampler, is known)
+            from .diffusion_method import diffusion_steps
+
+            for n in list(self.nfe) + ([self.ensemble_nfe] if self.ensemble_nfe else []):
+                diffusion_steps(self.sampler, int(n))
         if self.n_samples < 1 or self.batch_size < 1 or self.n_panels < 0:
             raise ValueError("n_samples and batch_size must be >= 1, n_panels >= 0")
         if self.limit is not None and self.limit < 1:
@@ -179,12 +187,13 @@ def _predict(cfg: _Config, ts: TestSet, models: dict[str, Any], s: EvalSettings,
     from .diffusion_method import predict_diffusion
 
     if cfg.method == "fd":
-        return predict_fd(ts, s.batch_size)
+        return predict_fd(ts, s.batch_size, progress=s.progress)
     if cfg.method in ("unet", "fno"):
-        return predict_regression(models[cfg.method], ts, s.batch_size, device)
+        return predict_regression(models[cfg.method], ts, s.batch_size, device, s.progress)
     return predict_diffusion(models["diffusion"], ts, nfe=cfg.nfe, guided=cfg.guided,
                              n_samples=cfg.n_samples, sampler=s.sampler, seed=s.seed,
-                             batch_size=s.batch_size, device=device, allow_unseen_kinds=True)
+                             batch_size=s.batch_size, device=device, allow_unseen_kinds=True,
+                             progress=s.progress)
 
 
 def _unseen_kinds(ts: TestSet, models: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -196,7 +205,7 @@ def _unseen_kinds(ts: TestSet, models: dict[str, Any]) -> list[tuple[str, ...]]:
 
 def _evaluate_set(ts: TestSet, configs: list[_Config], models: dict[str, Any],
                   s: EvalSettings, device: torch.device, out_dir: Path,
-                  attrs: dict[str, Any]) -> xr.Dataset:
+                  attrs: dict[str, Any]) -> tuple[xr.Dataset, list[Path]]:
     results, preds = [], {}
     unseen = _unseen_kinds(ts, models)
     if unseen:
@@ -214,13 +223,13 @@ def _evaluate_set(ts: TestSet, configs: list[_Config], models: dict[str, Any],
     panels = _panels(ts, preds, s.n_panels)
     if panels is not None:
         write_netcdf(panels, set_dir / "panels.nc")
-    write_figures(ds, panels, set_dir)
-    return ds
+    return ds, write_figures(ds, panels, set_dir)
 
 
 def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequence,
              methods: Sequence[str] = METHODS, out_dir: str | os.PathLike = "runs/eval",
-             settings: EvalSettings | None = None, **overrides: Any) -> dict[str, Any]:
+             settings: EvalSettings | None = None, *, overwrite: bool = False,
+             **overrides: Any) -> dict[str, Any]:
     """Evaluate methods on one or more test sets and write metrics, report and figures.
 
     Parameters
@@ -236,9 +245,14 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         ``settings.n_samples`` draws when > 1), ``unet`` and ``fno`` (trained baselines whose
         folders are given in ``settings.baselines``).
     out_dir : path
-        Where ``summary.json``, ``report.md`` and one folder per test set are written.
+        Where ``summary.json``, ``report.md`` and one folder per test set are written. It
+        must be empty or missing unless ``overwrite``.
     settings : EvalSettings, optional
         Run settings; keyword ``overrides`` replace single fields.
+    overwrite : bool
+        Write into a non-empty ``out_dir``: the files this run writes (``summary.json``,
+        ``report.md`` and each test set's folder) are replaced; nothing of an earlier run
+        is linked from the new report.
 
     Returns
     -------
@@ -251,6 +265,8 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         A model, baseline or data path does not exist.
     ValueError
         Unknown method, empty test set, or a test set on a different grid than a model.
+    FileExistsError
+        ``out_dir`` is not empty and ``overwrite`` is False.
     """
     s = settings or EvalSettings()
     s = EvalSettings(**{**s.__dict__, **overrides})
@@ -262,6 +278,7 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     for p in paths:
         if not Path(p).exists():
             raise FileNotFoundError(f"no test set at {p}; generate it with `physdiff generate`")
+    check_output_dir(out_dir, overwrite)
     device = resolve_device(s.device)
     models = _load_models(model_dir, methods, s, device)
     if s.sampler == "auto":
@@ -269,6 +286,7 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
 
         net = models.get("diffusion")
         s.sampler = DEFAULT_SAMPLER[net.config.formulation] if net is not None else "heun"
+        s.check(methods)
     test_sets = [load_test_set(p, s.limit) for p in paths]
     for ts in test_sets:
         for name, model in models.items():
@@ -276,16 +294,51 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     out_dir = Path(out_dir)
     attrs = {"model_dir": str(model_dir), "device": device.type, "methods": " ".join(methods)}
     configs = _configs(methods, s)
-    summaries = {}
+    _clear_previous(out_dir, [ts.name for ts in test_sets])
+    summaries, figures = {}, {}
     for ts in test_sets:
-        ds = _evaluate_set(ts, configs, models, s, device, out_dir, attrs)
+        ds, figures[ts.name] = _evaluate_set(ts, configs, models, s, device, out_dir, attrs)
         summaries[ts.name] = summarize_results(ds)
-    _write_reports(out_dir, summaries)
+    _write_reports(out_dir, summaries, figures)
     return summaries
 
 
-def _write_reports(out_dir: Path, summaries: dict[str, Any]) -> None:
-    figures = {name: sorted(str(p.relative_to(out_dir)) for p in (out_dir / name).glob("*.png"))
+def check_output_dir(out_dir: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse a non-empty output folder unless ``overwrite`` (no silent overwrites).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = open(f"{d}/x", "w").close()
+    ...     check_output_dir(d, overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ... is not empty ...; choose another --out or pass --overwrite ...
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty (an earlier run?); choose another --out or "
+                              f"pass --overwrite to replace what this run writes there")
+
+
+def _clear_previous(out_dir: Path, names: Sequence[str]) -> None:
+    """Remove what an earlier run wrote where this one writes (reports, test-set folders)."""
+    import shutil
+
+    for f in ("summary.json", "report.md"):
+        (out_dir / f).unlink(missing_ok=True)
+    for name in names:
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
+
+
+def _write_reports(out_dir: Path, summaries: dict[str, Any],
+                   figures: dict[str, list[Path]]) -> None:
+    """summary.json and report.md; the report links only the figures of this run."""
+    figures = {name: sorted(str(Path(p).relative_to(out_dir)) for p in figures.get(name, []))
                for name in summaries}
     write_summary(summaries, out_dir / "summary.json")
     write_report(summaries, out_dir / "report.md", figures=figures)
@@ -313,12 +366,12 @@ def rebuild(out_dir: str | os.PathLike) -> dict[str, Any]:
     if old.is_file():
         order = [n for n in json.loads(old.read_text()) if n in names]
         names = order + [n for n in names if n not in order]
-    summaries = {}
+    summaries, figures = {}, {}
     for name in names:
         ds = read_results(out_dir / name / "metrics.nc")
         panels_file = out_dir / name / "panels.nc"
         panels = read_results(panels_file) if panels_file.is_file() else None
-        write_figures(ds, panels, out_dir / name)
+        figures[name] = write_figures(ds, panels, out_dir / name)
         summaries[name] = summarize_results(ds)
-    _write_reports(out_dir, summaries)
+    _write_reports(out_dir, summaries, figures)
     return summaries

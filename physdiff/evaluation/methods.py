@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models import cond_from_problem
+from ..progress import progress_enabled
 from ..solvers import solve_fd
 from .baselines import RegressionBaseline
 from .testset import TestSet
@@ -46,11 +47,13 @@ def _sync(device: torch.device | str | None) -> None:
 
 
 def run_batches(ts: TestSet, batch_size: int, fn: BatchFn, nfe: int, desc: str,
-                device: torch.device | str | None = None, warmup: bool = False) -> Prediction:
+                device: torch.device | str | None = None, warmup: bool = False,
+                progress: bool = True) -> Prediction:
     """Apply ``fn(index) -> phi`` (or ``(phi, std)``) to every batch, timing each one.
 
     ``warmup`` first solves one sample untimed, so one-off costs (allocator, kernel
     selection, a cached factorisation, lazy loading) are not charged to the time per solve.
+    ``progress`` shows a bar over batches (never with ``PHYSDIFF_NO_PROGRESS`` set).
     """
     phi = np.full(ts.phi.shape, np.nan)
     std = None
@@ -58,7 +61,8 @@ def run_batches(ts: TestSet, batch_size: int, fn: BatchFn, nfe: int, desc: str,
     batches = list(ts.batches(batch_size))
     if warmup and batches:
         fn(batches[0][:1])
-    for index in tqdm(batches, desc=desc, unit="batch", leave=False):
+    for index in tqdm(batches, desc=desc, unit="batch", leave=False,
+                      disable=not progress_enabled(quiet=not progress)):
         _sync(device)
         start = time.perf_counter()
         out = fn(index)
@@ -72,7 +76,7 @@ def run_batches(ts: TestSet, batch_size: int, fn: BatchFn, nfe: int, desc: str,
     return Prediction(phi=phi, seconds=seconds, nfe=nfe, std=std)
 
 
-def predict_fd(ts: TestSet, batch_size: int = 64) -> Prediction:
+def predict_fd(ts: TestSet, batch_size: int = 64, progress: bool = True) -> Prediction:
     """The exact finite-difference solver (the reference), batched per kind signature.
 
     Examples
@@ -89,7 +93,8 @@ def predict_fd(ts: TestSet, batch_size: int = 64) -> Prediction:
     def solve(index: np.ndarray) -> np.ndarray:
         return solve_fd(ts.rho[index], ts.bc(index), extent=ts.extent)
 
-    return run_batches(ts, batch_size, solve, nfe=0, desc=f"{ts.name}: fd", warmup=True)
+    return run_batches(ts, batch_size, solve, nfe=0, desc=f"{ts.name}: fd", warmup=True,
+                       progress=progress)
 
 
 def problem_tensors(ts: TestSet, index: np.ndarray, coord_channels: bool,
@@ -101,7 +106,7 @@ def problem_tensors(ts: TestSet, index: np.ndarray, coord_channels: bool,
 
 
 def predict_regression(model: RegressionBaseline, ts: TestSet, batch_size: int = 64,
-                       device: torch.device | str = "cpu") -> Prediction:
+                       device: torch.device | str = "cpu", progress: bool = True) -> Prediction:
     """A one-shot baseline (U-Net or FNO): one forward pass per sample, NFE 1."""
     model = model.to(device).eval()
 
@@ -112,4 +117,4 @@ def predict_regression(model: RegressionBaseline, ts: TestSet, batch_size: int =
         return out.double().cpu().numpy()
 
     return run_batches(ts, batch_size, forward, nfe=1, desc=f"{ts.name}: {model.kind}",
-                       device=device, warmup=True)
+                       device=device, warmup=True, progress=progress)

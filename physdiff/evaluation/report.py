@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..atomic import write_text
 from .metrics import METRICS, summarize
 
 __all__ = ["summarize_results", "calibration", "render_report", "write_summary",
@@ -133,14 +134,6 @@ def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff e
     return "\n".join(out)
 
 
-def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def write_summary(summaries: dict[str, dict[str, Any]], path: str | os.PathLike) -> Path:
     """Write the summaries as JSON (NaN written as null) atomically."""
     def clean(obj: Any) -> Any:
@@ -150,10 +143,10 @@ def write_summary(summaries: dict[str, dict[str, Any]], path: str | os.PathLike)
             return None
         return obj
 
-    return _atomic_write_text(Path(path), json.dumps(clean(summaries), indent=2) + "\n")
+    return write_text(Path(path), json.dumps(clean(summaries), indent=2) + "\n")
 
 
 def write_report(summaries: dict[str, dict[str, Any]], path: str | os.PathLike,
                  figures: dict[str, list[str]] | None = None) -> Path:
     """Render :func:`render_report` to ``path`` atomically."""
-    return _atomic_write_text(Path(path), render_report(summaries, figures=figures))
+    return write_text(Path(path), render_report(summaries, figures=figures))

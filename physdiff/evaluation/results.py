@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..atomic import atomic_file
 from .metrics import METRICS
 
 __all__ = ["MethodResult", "to_dataset", "write_netcdf", "read_results"]
@@ -92,10 +93,8 @@ def to_dataset(results: list[MethodResult], sample: np.ndarray,
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as netCDF-4 (h5netcdf) atomically: temporary name, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     return path
 
 

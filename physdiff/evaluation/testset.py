@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,31 +93,42 @@ def load_test_set(path: str | os.PathLike, limit: int | None = None) -> TestSet:
     ValueError
         The file holds no samples or is not a physdiff dataset.
     """
-    from ..datasets.loading import open_dataset, read_boundary_table
+    from ..datasets.loading import open_dataset
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no test set at {path}; generate it with `physdiff generate`")
     ds = open_dataset(path)
     try:
-        n = int(ds.sizes.get("sample", 0))
-        if limit is not None:
-            n = min(n, int(limit))
-        if n == 0:
-            raise ValueError(f"the test set {path} holds no samples; generate a non-empty one")
-        ds = ds.isel(sample=slice(0, n))
-        missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
-        if missing:
-            raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
-        table = read_boundary_table(ds)
-        ts = TestSet(
-            name=path.stem.removesuffix(".nc"), path=str(path),
-            rho=np.asarray(ds["rho"].values, dtype=np.float64),
-            phi=np.asarray(ds["phi"].values, dtype=np.float64),
-            kinds=table.signatures, side_values=table.sides, extent=table.grid.extent,
-            sample=table.sample)
+        return _read_test_set(ds, path, limit)
+    except (OSError, KeyError, RuntimeError, TypeError, IndexError) as err:
+        from ..datasets.loading import unreadable_dataset
+
+        raise unreadable_dataset(path, err) from None
     finally:
         ds.close()
+
+
+def _read_test_set(ds: Any, path: Path, limit: int | None) -> TestSet:
+    """The first ``limit`` samples of an open dataset ``ds`` as a :class:`TestSet`."""
+    n = int(ds.sizes.get("sample", 0))
+    if limit is not None:
+        n = min(n, int(limit))
+    if n == 0:
+        raise ValueError(f"the test set {path} holds no samples; generate a non-empty one")
+    ds = ds.isel(sample=slice(0, n))
+    missing = [v for v in ("rho", "phi") + tuple(f"bc_{s}" for s in SIDES) if v not in ds]
+    if missing:
+        raise ValueError(f"{path} lacks the variable(s) {missing}; is it a physdiff dataset?")
+    from ..datasets.loading import read_boundary_table
+
+    table = read_boundary_table(ds)
+    ts = TestSet(
+        name=path.stem.removesuffix(".nc"), path=str(path),
+        rho=np.asarray(ds["rho"].values, dtype=np.float64),
+        phi=np.asarray(ds["phi"].values, dtype=np.float64),
+        kinds=table.signatures, side_values=table.sides, extent=table.grid.extent,
+        sample=table.sample)
     _restore_compatibility(ts)
     return ts
 

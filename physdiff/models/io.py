@@ -12,7 +12,8 @@ A model folder holds
 ``normalization.json``, ``training.json``, ``dataset.json``
     optionally, the data statistics, the training config and the dataset config
 
-The folder is written to a temporary sibling and renamed into place, so an interrupted save
+The folder is written to a temporary sibling and renamed into place
+(:func:`physdiff.atomic.atomic_dir`; permissions follow the umask), so an interrupted save
 never leaves a half-written model; an existing folder is replaced only with ``overwrite``.
 """
 
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..atomic import atomic_dir
 from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder"]
 
 FORMAT_NAME = "physdiff-model"
 FORMAT_VERSION = 1
@@ -85,9 +85,7 @@ def save_model(model: PoissonDiffusionModel, path: str | os.PathLike, *,
     unknown = sorted(set(extras) - set(_EXTRA_FILES))
     if unknown:
         raise ValueError(f"unknown extras {unknown}; allowed: {list(_EXTRA_FILES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:  # permissions follow the umask
         _write_json(tmp / "config.json", {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "physdiff_version": __version__, "weights": weights,
@@ -97,21 +95,7 @@ def save_model(model: PoissonDiffusionModel, path: str | os.PathLike, *,
             save_file(_state_for_file(raw_state), str(tmp / "model_raw.safetensors"))
         for name, data in extras.items():
             _write_json(tmp / f"{name}.json", data)
-        _replace_dir(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst`` atomically, replacing an existing ``dst`` folder."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
-    os.replace(dst, old / "x")
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -148,6 +132,26 @@ def load_state_file(file: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{file} is corrupt ({err}); re-save or re-train the model") from None
 
 
+def model_folder(path: str | os.PathLike) -> Path:
+    """The model folder meant by ``path``: ``"default"`` is the shipped model; a training
+    run folder (``physdiff train --out``) stands for its ``model/``.
+
+    Examples
+    --------
+    >>> model_folder("default").name
+    'default_model'
+    """
+    if os.fspath(path) == "default" and not Path("default").exists():
+        from .default import default_model_path
+
+        return default_model_path()
+    path = Path(path)
+    if path.is_dir() and not (path / "config.json").is_file() and \
+            (path / "model" / "config.json").is_file():
+        return path / "model"
+    return path
+
+
 def load_model(path: str | os.PathLike, *, weights: str = "default",
                device: str | torch.device = "cpu") -> PoissonDiffusionModel:
     """Load a model folder written by :func:`save_model`; returns it in eval mode.
@@ -155,12 +159,14 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     Parameters
     ----------
     path : str or PathLike
-        The model folder.
+        A model folder, a training run folder (its ``model/`` is loaded), or
+        ``"default"`` for the shipped model.
     weights : {"default", "raw"}
         ``"default"`` reads ``model.safetensors`` (EMA weights after training); ``"raw"``
         reads ``model_raw.safetensors``.
     device : str or torch.device
-        Where to put the model.
+        Where to put the model (``"auto"``: CUDA when present); an unavailable device
+        raises the same ValueError as :func:`physdiff.solve`.
 
     Raises
     ------
@@ -176,7 +182,10 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     ...
     FileNotFoundError: no model folder at /no/such/model; ...
     """
-    path = Path(path)
+    from .._device import resolve_device
+
+    device = resolve_device(device)  # CUDA asked for where there is none: a clear ValueError
+    path = model_folder(path)
     meta = _read_config(path)
     if weights not in ("default", "raw"):
         raise ValueError(f"weights must be 'default' or 'raw', got {weights!r}")
@@ -190,4 +199,5 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
     model.extras = {n: json.loads((path / f"{n}.json").read_text())
                     for n in _EXTRA_FILES if (path / f"{n}.json").is_file()}
     model.weights_kind = meta.get("weights", "ema") if weights == "default" else "raw"
+    model.path = path
     return model.to(device).eval()

@@ -61,6 +61,12 @@ class PoissonDiffusionModel(nn.Module):
             net, config.sigma_data, lift=config.lift == "coons",
             regression_sigma=config.sigma_max if config.formulation == "refiner" else None)
 
+    def __repr__(self) -> str:
+        """One line on what the model covers (the layers: ``print(model.denoiser)``)."""
+        from .info import short_repr
+
+        return short_repr(self)
+
     @property
     def grid(self) -> Grid:
         """The grid the model was trained on."""

@@ -32,7 +32,9 @@ def _load(path: str, stamp: tuple[tuple[str, int], ...], device: str) -> Any:
 def resolve_model(model: Any, device: torch.device) -> Any:
     """A model on ``device``: load a folder path once (cached), or move a loaded model.
 
-    ``None`` means the shipped default model (:func:`physdiff.models.default.default_model_path`).
+    ``None`` or ``"default"`` means the shipped default model
+    (:func:`physdiff.models.default.default_model_path`); a training run folder stands for its
+    ``model/`` (:func:`physdiff.models.io.model_folder`).
     A loaded model (anything with ``config`` and ``condition``) is moved to ``device`` in
     place. Paths are cached by absolute path, file modification times and device.
 
@@ -53,7 +55,9 @@ def resolve_model(model: Any, device: torch.device) -> Any:
 
         model = default_model_path()
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model).expanduser().resolve()
+        from ..models.io import model_folder
+
+        path = model_folder(Path(model).expanduser()).resolve()
         return _load(str(path), _stamp(path), str(device))
     if not (hasattr(model, "config") and hasattr(model, "condition")):
         raise ValueError(f"model must be a model folder path or a loaded physdiff model, got "

@@ -10,8 +10,10 @@ boundary data exactly, and optionally refined by conjugate gradients
 Reproducibility: sample ``k`` of problem ``b`` starts from noise seeded by
 ``derive_seeds(seed, n_problems, n_samples)[b, k]`` (or, when ``seed`` is a sequence with one
 seed per problem, ``derive_seeds(seed[b], 1, n_samples)[0, k]``), drawn on the CPU, and every
-operation acts on each sample alone; results therefore do not depend on ``batch_size``
-and agree across devices within float tolerance.
+operation acts on each sample alone. Results for different ``batch_size`` values or thread
+counts therefore agree to float32 round-off (~1e-7 relative; the network's batched kernels
+may round differently), not bit for bit; across devices they agree within float/bf16
+tolerance.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..solvers import BoundaryConditions, ResolvedBC
+from ..solvers import BoundaryConditions, ResolvedBC, relative_residual
 from ..solvers.fd import check_compatibility, check_periodic_rho
 from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
 from .guidance import GuidanceConfig, GuidedDenoiser
@@ -58,6 +60,10 @@ class DiffusionResult:
         Jacobi sweeps each sample took during guided sampling (``batch + (K,)``).
     guidance_cg : ndarray or None
         Conjugate-gradient iterations each sample took during guided sampling.
+    rel_residual : ndarray or None
+        Relative residual ``||laplacian_h(phi) - rho|| / ||rho||`` of ``phi`` per problem
+        (shape ``batch``; :func:`physdiff.solvers.relative_residual`): how far the learned
+        answer is from satisfying the discrete equation (the exact solver gives ~1e-12).
     """
 
     phi: np.ndarray
@@ -67,6 +73,7 @@ class DiffusionResult:
     refine_iterations: np.ndarray | None = None
     guidance_sweeps: np.ndarray | None = None
     guidance_cg: np.ndarray | None = None
+    rel_residual: np.ndarray | None = None
 
     def map_arrays(self, fn: Callable[[np.ndarray, str], Any]) -> DiffusionResult:
         """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
@@ -89,8 +96,18 @@ def _check_rho(rho: Any) -> np.ndarray:
     return arr
 
 
+def _check_seed(seed: Any) -> None:
+    """``seed`` is an int >= 0 or a sequence of them; anything else names ``seed``."""
+    values = [seed] if np.ndim(seed) == 0 else list(np.asarray(seed, dtype=object).ravel())
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"seed must be an int >= 0 or one such int per problem; got "
+                             f"{seed!r}")
+
+
 def _seeds(seed: int | Sequence[int], n_problems: int, n_samples: int) -> np.ndarray:
     """``(n_problems, n_samples)`` seeds from one base seed or one seed per problem."""
+    _check_seed(seed)
     if np.ndim(seed) == 0:
         return derive_seeds(seed, n_problems, n_samples)
     seeds = np.asarray(seed).reshape(-1)
@@ -207,6 +224,16 @@ def _sample_all(net: Any, rho: np.ndarray, bc: ResolvedBC, seeds: np.ndarray,
     return out.reshape((n, k) + shape), sweeps.reshape(n, k, 2)
 
 
+def _empty(batch: tuple[int, ...], shape: tuple[int, int], n_samples: int, sampler: str,
+           steps: int, return_info: bool) -> np.ndarray | DiffusionResult:
+    """What :func:`solve_diffusion` returns for a batch with no problem in it."""
+    phi = np.zeros(batch + shape)
+    if n_samples == 1 and not return_info:
+        return phi
+    return DiffusionResult(phi, np.zeros(batch + (n_samples,) + shape), phi.copy(),
+                           sampler_nfe(sampler, steps), rel_residual=np.zeros(batch))
+
+
 def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (1.0, 1.0),
                     model: Any = None, steps: int | None = None,
                     seed: int | Sequence[int] = 0,
@@ -235,7 +262,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         ``steps - 1`` refinements, one network evaluation each, default 3. Every count >= 1
         is safe (no blow-up at few steps).
     seed : int or sequence of int
-        Base seed, or one seed per problem; results do not depend on ``batch_size``.
+        Base seed, or one seed per problem; results for any ``batch_size`` agree to
+        float32 round-off.
     guidance : bool, GuidanceConfig or dict
         Physics-consistent sampling (:mod:`physdiff.sampling.guidance`); False samples the
         model alone. Dirichlet values are exact either way. True means Jacobi sweeps for
@@ -254,7 +282,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     device : {"auto", "cpu", "cuda", ...}
         ``"auto"`` uses CUDA when present.
     batch_size : int
-        Samples per network batch (memory only; results do not depend on it).
+        Samples per network batch (memory and speed; results agree across batch sizes to
+        float32 round-off, ~1e-7 relative).
     progress : bool
         Show a progress bar over batches.
     return_info : bool
@@ -262,6 +291,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     allow_unseen_kinds : bool
         Sample boundary-kind signatures the model was not trained on (evaluation of a
         distribution shift) instead of refusing them.
+        It carries the relative residual of the answer (``rel_residual``), so a caller
+        can see how far it is from the exact discrete solution.
 
     Returns
     -------
@@ -303,6 +334,9 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     cfg = net.config
     sampler, steps = _sampling_plan(cfg, sampler, steps, plan)
     plan["guidance"] = _guidance_config(guidance, cfg.formulation)
+    _check_seed(seed)
+    if int(np.prod(batch, dtype=int)) == 0:  # an empty batch: an empty answer, as for "fd"
+        return _empty(batch, resolved.grid.shape, n_samples, sampler, steps, return_info)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
     samples, sweeps = _sample_all(net, rho, resolved, seeds, plan)
     samples = samples.reshape(batch + (n_samples,) + resolved.grid.shape)
@@ -319,7 +353,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     guided = plan["guidance"] is not None
     return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations,
                            sweeps[..., 0].reshape(batch + (n_samples,)) if guided else None,
-                           sweeps[..., 1].reshape(batch + (n_samples,)) if guided else None)
+                           sweeps[..., 1].reshape(batch + (n_samples,)) if guided else None,
+                           relative_residual(phi, rho, resolved, resolved.grid.extent))
 
 
 def _sampling_plan(cfg: Any, sampler: str | None, steps: int | None,

@@ -12,7 +12,8 @@ A checkpoint is a folder ``<run>/checkpoints/step-00001234/`` holding
 ``state.json``
     step, LR-scheduler state, EMA counters, Python and NumPy RNG states, settings.
 
-It is written to a temporary folder and renamed into place (``os.replace``), so a run killed
+It is written to a temporary folder and renamed into place (:func:`physdiff.atomic.atomic_dir`;
+permissions follow the umask), so a run killed
 at any moment leaves either the complete checkpoint or none; the oldest are pruned to keep
 the last ``keep``. The data order needs no state (see :mod:`.data_order`).
 """
@@ -20,10 +21,8 @@ the last ``keep``. The data order needs no state (see :mod:`.data_order`).
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from ..atomic import atomic_dir
 from ..models.io import load_state_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "capture_rng",
@@ -88,19 +88,14 @@ def save_checkpoint(run_dir: str | Path, step: int, *, model: dict[str, torch.Te
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{_PREFIX}{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-    try:
+    # a stale checkpoint of the same step (e.g. re-run after a crash) is swapped out
+    with atomic_dir(final) as tmp:
         save_file(_cpu(model), str(tmp / "model.safetensors"))
         save_file(_cpu(ema), str(tmp / "ema.safetensors"))
         torch.save(optimizer, tmp / "optimizer.pt")
         save_file(_cpu(rng[0]), str(tmp / "rng.safetensors"))
         full = dict(state, step=int(step), rng=rng[1])
         (tmp / "state.json").write_text(json.dumps(full, indent=1, default=float))
-        if final.exists():  # a stale checkpoint of the same step (e.g. re-run after a crash)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     for old in _checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

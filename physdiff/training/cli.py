@@ -11,7 +11,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from .resume import resume_command
 
 __all__ = ["register", "run_train"]
 
@@ -23,16 +27,21 @@ def register(subparsers: Any) -> None:
         description="Train the conditional diffusion model. Settings come from --config and "
                     "may be overridden with section.key=value arguments "
                     "(e.g. train.max_steps=100 model.block_out_channels=[16,32]).")
-    p.add_argument("--config", required=True, help="training YAML, e.g. configs/train/tiny.yaml")
+    p.add_argument("--config", required=True,
+                   help="training config: a YAML path or a shipped name (tiny, cpu-small, "
+                        "default-cpu, default)")
     p.add_argument("--data", help="dataset file (default: data.path of the config)")
     p.add_argument("--out", help="run folder (default: out of the config)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in the run folder")
     p.add_argument("--overwrite", action="store_true",
                    help="delete an existing run folder and start again")
+    p.add_argument("--allow-new-data", action="store_true",
+                   help="with --resume: continue on data other than the checkpoint's")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto uses CUDA when available")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="hide the progress bar (also: PHYSDIFF_NO_PROGRESS=1)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="overrides such as train.max_steps=100")
     p.set_defaults(func=run_train)
@@ -46,18 +55,46 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other; pick one")
+    if args.allow_new_data and not args.resume:
+        raise ValueError("--allow-new-data only applies with --resume")
     settings = load_run_settings(args.config, args.overrides)
     if args.out:
         settings.out = args.out
+    _record_paths(settings, args)
     device = resolve_device(args.device).type
     dataset, ckpt = _prepare(settings, args, device)
     trainer = Trainer(settings, dataset, settings.out, resume_from=ckpt, device=device,
-                      progress=not args.no_progress)
+                      progress=_progress(args), allow_new_data=args.allow_new_data)
+    main = trainer.accelerator.is_main_process
+    if main and trainer.resumed_from is not None:
+        print(f"resuming {settings.out} from {ckpt.name} (step {trainer.resumed_from}, "
+              f"{trainer.elapsed_before / 60:.1f} min trained so far)")
     result = trainer.run()
-    if trainer.accelerator.is_main_process:
-        print(f"trained {result.step} steps ({result.stopped}); model saved to "
+    if main and result.stopped == "interrupted":
+        print(f"physdiff train: interrupted at step {result.step}; checkpoint saved. Continue "
+              f"with `{resume_command(settings.source, settings.out)}`", file=sys.stderr)
+        return 130
+    if main:
+        resumed = "" if result.resumed_from is None else \
+            f", resumed from step {result.resumed_from}"
+        print(f"trained {result.step} steps ({result.stopped}{resumed}); model saved to "
               f"{result.model_dir}; log in {result.run_dir / 'log.csv'}")
     return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    from ..progress import progress_enabled
+
+    return progress_enabled(quiet=args.no_progress)
+
+
+def _record_paths(settings: Any, args: argparse.Namespace) -> None:
+    """Make the settings (saved in training.json) hold the paths this run really uses."""
+    data = args.data or settings.data.path
+    if data is not None:
+        settings.data.path = str(Path(data).resolve())
+    if settings.source is not None:
+        settings.source = str(Path(settings.source).resolve())
 
 
 def _prepare(settings: Any, args: argparse.Namespace, device: str) -> tuple[Any, Any]:

@@ -7,9 +7,10 @@ Only the main process writes. On resume, rows logged after the checkpoint being 
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import Any
+
+from ..atomic import atomic_file
 
 __all__ = ["COLUMNS", "RunLog", "read_log"]
 
@@ -67,13 +68,11 @@ class RunLog:
 
     def _truncate(self, step: int) -> None:
         rows = [r for r in read_log(self.path) if r["step"] <= step]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as fh:
+        with atomic_file(self.path) as tmp, tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, COLUMNS)
             writer.writeheader()
             for r in rows:
                 writer.writerow({k: (int(v) if k == "step" else v) for k, v in r.items()})
-        os.replace(tmp, self.path)
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (missing columns stay empty) and flush."""

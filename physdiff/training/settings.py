@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from ..config_files import config_path, read_mapping, reject_unknown
+
 __all__ = ["DataSettings", "TrainSettings", "RunSettings", "load_run_settings",
            "apply_overrides"]
 
@@ -112,23 +114,8 @@ class RunSettings:
 
 def _build(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
     data = dict(data or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    reject_unknown(data, [f.name for f in fields(cls)], where)
     return cls(**data)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} not found; see configs/train/ for examples")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of settings")
-    return data
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -155,15 +142,16 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 
 def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSettings:
-    """Read a training YAML, resolve its model/data file references, apply overrides.
+    """Read a training YAML (a path or a shipped name such as ``tiny``), resolve its
+    model/data file references, apply overrides.
 
     Paths inside the YAML (``model``, ``data.config``) are relative to the YAML file;
     ``data.path`` and ``out`` are relative to the working directory.
     """
-    path = Path(path)
-    raw = _read_yaml(path)
+    path = config_path("train", path)
+    raw = read_mapping(path)
     if isinstance(raw.get("model"), str):
-        raw["model"] = _read_yaml((path.parent / raw["model"]).resolve())
+        raw["model"] = read_mapping((path.parent / raw["model"]).resolve())
     raw = apply_overrides(raw, overrides)
     unknown = sorted(set(raw) - {"model", "data", "train", "out"})
     if unknown:

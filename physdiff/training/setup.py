@@ -17,16 +17,19 @@ __all__ = ["prepare_run_dir", "open_training_data", "model_config_for"]
 def prepare_run_dir(out: str | Path, *, resume: bool, overwrite: bool) -> Path | None:
     """Create the run folder; return the checkpoint to resume from (or None).
 
-    Raises FileExistsError for a non-empty folder without ``resume``/``overwrite`` and
-    FileNotFoundError for ``resume`` without a checkpoint.
+    ``resume`` on a folder without a checkpoint (a run killed before its first one, or a
+    folder not yet made) starts the run afresh there, saying so: the command every message
+    suggests always works. Raises FileExistsError for a non-empty folder without
+    ``resume``/``overwrite``.
     """
     out = Path(out)
     if resume:
         ckpt = latest_checkpoint(out)
-        if ckpt is None:
-            raise FileNotFoundError(f"no checkpoint in {out}/checkpoints to resume from; "
-                                    f"start a new run without --resume")
-        return ckpt
+        if ckpt is not None:
+            return ckpt
+        print(f"no checkpoint in {out}/checkpoints yet (the run stopped before its first "
+              f"one): starting it from step 0")
+        overwrite = True
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out} already holds a run; pass --resume to continue it "

@@ -32,6 +32,7 @@ from .augment import augment_batch
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .data_order import StepBatchSampler
 from .loss import EDMLoss, RefinerLoss
+from .resume import check_resume, data_identity, deferred_interrupt, resume_command
 from .run_log import RunLog
 from .settings import RunSettings
 from .setup import model_config_for
@@ -56,7 +57,8 @@ class TrainResult:
     model_dir: Path | None
     step: int
     losses: dict[int, float] = field(default_factory=dict)  #: step -> mean loss over processes
-    stopped: str = "max_steps"  #: "max_steps", "max_minutes" or "stop_after"
+    stopped: str = "max_steps"  #: "max_steps", "max_minutes", "stop_after" or "interrupted"
+    resumed_from: int | None = None  #: the checkpoint step a resumed run started from
 
 
 class Trainer:
@@ -76,11 +78,13 @@ class Trainer:
         Resolved device type (see :func:`physdiff._device.resolve_device`).
     progress : bool
         Show a tqdm bar (main process only).
+    allow_new_data : bool
+        Resume on data other than the checkpoint's (refused otherwise, naming the change).
     """
 
     def __init__(self, settings: RunSettings, dataset: Any, run_dir: str | Path, *,
                  resume_from: Path | None = None, device: str = "cpu",
-                 progress: bool = True) -> None:
+                 progress: bool = True, allow_new_data: bool = False) -> None:
         self.settings, self.t = settings, settings.train
         self.dataset, self.run_dir, self.progress = dataset, Path(run_dir), progress
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -89,13 +93,16 @@ class Trainer:
         self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mp,
                                        step_scheduler_with_optimizer=False)
         ckpt = load_checkpoint(resume_from) if resume_from is not None else None
-        cfg = (ModelConfig.from_dict(ckpt["state"]["model_config"]) if ckpt
-               else model_config_for(settings.model, dataset))
-        if ckpt is None and self.t.init_from:
+        cfg = model_config_for(settings.model, dataset)
+        if self.t.init_from:
             cfg = self._init_config(cfg)
+        if ckpt:
+            check_resume(ckpt["state"], cfg.to_dict(), dataset, allow_new_data=allow_new_data)
+            cfg = ModelConfig.from_dict(ckpt["state"]["model_config"])
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
-        self.step = 0
+        self.step, self.resumed_from, self.elapsed_before = 0, None, 0.0
+        self._start: float | None = None
         if ckpt is not None:
             self._restore(ckpt)
         elif self.t.init_from:
@@ -169,7 +176,14 @@ class Trainer:
         ema = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
         return {"scheduler": self.scheduler.state_dict(), "ema": ema,
                 "model_config": self.model.config.to_dict(),
-                "settings": self.settings.to_dict()}
+                "settings": self.settings.to_dict(), "data": data_identity(self.dataset),
+                "elapsed_s": self.elapsed_s()}
+
+    def elapsed_s(self) -> float:
+        """Training wall time so far, over every resume of this run."""
+        if self._start is None:
+            return self.elapsed_before
+        return time.perf_counter() - self._start
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the current step (main process); returns its folder."""
@@ -193,7 +207,8 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         restore_rng(ckpt["rng_tensors"], state["rng"])
-        self.step = int(state["step"])
+        self.step = self.resumed_from = int(state["step"])
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
 
     # ----- one step -----------------------------------------------------------------------
     def _noise_generator(self) -> torch.Generator:
@@ -231,8 +246,8 @@ class Trainer:
     def _nan_message(self) -> str:
         source = self.settings.source or "CONFIG"
         return (f"the loss became NaN/inf at step {self.step + 1}; nothing of that step was "
-                f"saved. Resume from the last good checkpoint with `physdiff train --config "
-                f"{source} --out {self.run_dir} --resume` (consider a lower train.lr or "
+                f"saved. Resume from the last good checkpoint with "
+                f"`{resume_command(source, self.run_dir)}` (consider a lower train.lr or "
                 f"train.grad_clip)")
 
     # ----- validation and the final model -------------------------------------------------
@@ -256,10 +271,24 @@ class Trainer:
         acc, t = self.accelerator, self.t
         log = RunLog(self.run_dir, resume_step=self.step if self.step else None,
                      enabled=acc.is_main_process)
-        result = TrainResult(self.run_dir, None, self.step)
+        result = TrainResult(self.run_dir, None, self.step, resumed_from=self.resumed_from)
         bar = tqdm(total=t.max_steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=not (self.progress and acc.is_main_process))
-        start, window = time.perf_counter(), (time.perf_counter(), self.step)
+        # elapsed time and the max_minutes budget continue across resumes
+        start = self._start = time.perf_counter() - self.elapsed_before
+        window = (time.perf_counter(), self.step)
+        with deferred_interrupt() as interrupt:
+            self._loop(result, log, bar, start, window, stop_after, interrupt)
+        result.step = self.step
+        if result.stopped not in ("stop_after", "interrupted") and acc.is_main_process:
+            result.model_dir = self.save_model()
+        acc.wait_for_everyone()
+        return result
+
+    def _loop(self, result: TrainResult, log: RunLog, bar: tqdm, start: float,
+              window: tuple[float, int], stop_after: int | None, interrupt: Any) -> None:
+        """The steps of :meth:`run`; Ctrl-C saves a checkpoint at the next step boundary."""
+        t = self.t
         try:
             for batch in self._loader():
                 if self.step >= t.max_steps:
@@ -276,14 +305,14 @@ class Trainer:
                 if timed_out:
                     result.stopped = "max_minutes"
                     break
+                if interrupt.is_set():
+                    result.stopped = "interrupted"
+                    if self.step % t.checkpoint_every:
+                        self.save_checkpoint()
+                    break
         finally:
             bar.close()
             log.close()
-        result.step = self.step
-        if result.stopped != "stop_after" and acc.is_main_process:
-            result.model_dir = self.save_model()
-        acc.wait_for_everyone()
-        return result
 
     def _after_step(self, log: RunLog, bar: tqdm, loss: float, start: float,
                     window: tuple[float, int], last: bool) -> tuple[float, int]:

@@ -28,7 +28,9 @@ def test_default_output_is_datasets_name_nc(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--config", "no-such-config"], "no data config"),
+    (["--config", "no-such-config"], "no shipped data config named 'no-such-config'"),
+    (["--config", "elsewhere/tiny.yaml"], "shipped data config of that name is `--config tiny`"),
+    (["--config", "tiny.yaml"], "not found"),
     (["--config", "tiny", "--n", "0"], "positive"),
     (["--config", "tiny", "--n", "-5"], "positive"),
     (["--config", "tiny", "--workers", "0"], "workers"),

@@ -27,8 +27,15 @@ def _arrays(path):
 
 
 def _assert_same(a, b):
+    """Inputs bit-identical; phi (and its checked residual) to float64 round-off: a solve
+    batched with other problems may round differently in the last bit (~1e-16 relative)."""
     for v in VARS:
-        assert np.array_equal(a[v], b[v]), v
+        if v == "phi":
+            np.testing.assert_allclose(a[v], b[v], rtol=0, atol=1e-13 * np.abs(b[v]).max())
+        elif v == "residual":
+            np.testing.assert_allclose(a[v], b[v], rtol=0, atol=1e-12)
+        else:
+            assert np.array_equal(a[v], b[v]), v
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +96,7 @@ def test_resume_after_killing_the_process(tmp_path):
             "--shard-size", "20", "--quiet", "--out", str(out)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = out.with_name("k.nc.parts")
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # generous: the child imports torch, slow on a busy machine
     while time.time() < deadline and len(list(parts.glob("shard-*.h5"))) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)

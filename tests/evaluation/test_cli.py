@@ -131,3 +131,39 @@ def test_shipped_eval_configs_parse(name):
 
     opts = _read_yaml(str(Path(__file__).parents[2] / "configs" / "eval" / f"{name}.yaml"))
     assert opts["data"] and set(opts["methods"]) <= {"fd", "diffusion", "unet", "fno"}
+
+
+def test_evaluate_refuses_a_non_empty_out_unless_overwrite(tiny_data, tmp_path, capsys):
+    """No silent overwrite; with --overwrite the report links only this run's figures."""
+    out = tmp_path / "eval"
+    (out / "tiny").mkdir(parents=True)
+    (out / "tiny" / "stale_figure.png").write_bytes(b"an earlier run's figure")
+    argv = ["evaluate", "--data", str(tiny_data), "--methods", "fd", "--out", str(out),
+            "--limit", "3", "--device", "cpu"]
+    err = _one_line_error(capsys, argv)
+    assert "not empty" in err and "--overwrite" in err
+    assert main(argv + ["--overwrite"]) == 0
+    report = (out / "report.md").read_text()
+    assert "stale_figure" not in report and not (out / "tiny" / "stale_figure.png").exists()
+    assert "distributions.png" in report
+
+
+def test_evaluate_runs_exactly_the_nfe_asked_or_refuses(tiny_data, tiny_model, tmp_path,
+                                                          capsys):
+    base = ["evaluate", "--model", str(tiny_model), "--data", str(tiny_data), "--methods",
+            "diffusion", "--limit", "2", "--device", "cpu", "--guidance", "off"]
+    err = _one_line_error(capsys, base + ["--nfe", "4", "--out", str(tmp_path / "a")])
+    assert "cannot spend exactly 4" in err and "3 or 5" in err and "euler" in err
+    assert not (tmp_path / "a").exists()  # refused before any work
+    assert main(base + ["--nfe", "4", "--sampler", "euler", "--out", str(tmp_path / "b")]) == 0
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())["tiny"]["configs"]
+    assert {e["nfe"] for e in summary.values()} == {4}
+
+
+def test_train_baseline_max_steps_alone_is_a_bound(tiny_data, tmp_path):
+    """README journey 3: --max-steps needs no --budget-minutes."""
+    out = tmp_path / "steps-only"
+    assert main(["train-baseline", "--kind", "unet", "--data", str(tiny_data), "--out",
+                 str(out), "--max-steps", "2", "--batch-size", "4", "--device", "cpu",
+                 "--quiet"]) == 0
+    assert load_baseline(out).training_info["steps"] == 2

@@ -180,3 +180,22 @@ def test_cuda_matches_cpu(tiny_model, case):
     gpu = solve_diffusion(rho, bc, model=tiny_model, steps=3, device="cuda")
     tiny_model.to("cpu")
     np.testing.assert_allclose(gpu, cpu, rtol=2e-2, atol=2e-2 * np.abs(cpu).max())
+
+
+def test_xarray_samples_keep_batch_dims_and_add_a_sample_dim(tiny_model, case):
+    """n_samples > 1 on a labelled input: ``.samples`` is (..., sample, y, x) with coords."""
+    rho, bc = case
+    g = Grid((N, N))
+    da = xr.DataArray(rho, dims=("case", "y", "x"), name="rho",
+                      coords={"x": g.x, "y": g.y, "case": [10, 11, 12, 13, 14]})
+    res = physdiff.solve(da, bc, method="diffusion", model=tiny_model, n_samples=3, **FAST)
+    assert res.samples.dims == ("case", "sample", "y", "x")
+    assert res.samples.case.values.tolist() == [10, 11, 12, 13, 14]
+    assert res.samples.sample.values.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(res.samples.x.values, g.x)
+    assert res.phi.dims == res.std.dims == da.dims
+    np.testing.assert_allclose(res.samples.mean("sample").values, res.phi.values)
+    # an input that already has a "sample" dim gets the draws along "draw"
+    named = da.rename(case="sample")
+    res = physdiff.solve(named, bc, method="diffusion", model=tiny_model, n_samples=2, **FAST)
+    assert res.samples.dims == ("sample", "draw", "y", "x")

@@ -40,7 +40,13 @@ def test_refuses_to_overwrite_then_resumes(tiny_data: Path, tmp_path: Path, caps
     assert _train(tiny_data, tmp_path / "run") == 2
     assert "--resume" in capsys.readouterr().err
     assert _train(tiny_data, tmp_path / "run", "--resume", steps=6) == 0
-    assert load_model(tmp_path / "run" / "model").extras["training"]["train"]["max_steps"] == 6
+    printed = capsys.readouterr().out
+    assert "resuming " in printed and "resumed from step 4" in printed
+    training = load_model(tmp_path / "run" / "model").extras["training"]
+    assert training["train"]["max_steps"] == 6
+    # training.json records the paths the run really used (--data, the config file)
+    assert training["data"]["path"] == str(tiny_data.resolve())
+    assert training["source"] == str(Path(CONFIG).resolve())
 
 
 def test_missing_data_without_config_is_explained(tmp_path: Path, capsys) -> None:

@@ -42,8 +42,14 @@ def test_bad_overrides(config_dir: Path, override: str, match: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="configs/train"):
+    with pytest.raises(FileNotFoundError, match="not found.*shipped train configs: .*tiny"):
         load_run_settings(tmp_path / "none.yaml")
+
+
+def test_shipped_name_reads_the_packaged_config() -> None:
+    s = load_run_settings("tiny")
+    assert s.model["block_out_channels"] == [8, 16] and s.out == "runs/tiny"
+    assert Path(s.data.config).name == "tiny.yaml" and Path(s.data.config).is_file()
 
 
 def test_override_creates_nested_keys() -> None:

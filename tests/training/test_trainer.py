@@ -127,10 +127,87 @@ def test_run_dir_rules(tmp_path: Path) -> None:
     (out / "log.csv").write_text("x")
     with pytest.raises(FileExistsError, match="--resume .* --overwrite"):
         prepare_run_dir(out, resume=False, overwrite=False)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        prepare_run_dir(out, resume=True, overwrite=False)
     prepare_run_dir(out, resume=False, overwrite=True)
     assert list(out.iterdir()) == []
+
+
+def test_killed_before_first_checkpoint_restarts_with_resume(tmp_path: Path, capsys) -> None:
+    """The error suggests --resume; with no checkpoint yet, --resume starts from step 0."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.csv").write_text("step,loss\n1,0.5\n")  # what a killed run leaves
+    with pytest.raises(FileExistsError, match="--resume"):
+        prepare_run_dir(out, resume=False, overwrite=False)
+    assert prepare_run_dir(out, resume=True, overwrite=False) is None
+    assert "starting it from step 0" in capsys.readouterr().out
+    assert list(out.iterdir()) == []
+
+
+def test_resume_with_another_architecture_is_refused(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=2, val_every=100)
+    Trainer(s, manufactured, s.out, progress=False).run()
+    s.model["block_out_channels"] = [16, 32]
+    with pytest.raises(ValueError, match=r"another architecture \(block_out_channels: "
+                                         r"\[8, 16\] -> \[16, 32\]\)"):
+        Trainer(s, manufactured, s.out, resume_from=latest_checkpoint(s.out), progress=False)
+
+
+def test_resume_on_a_changed_dataset_is_refused_unless_allowed(tiny_settings) -> None:
+    from tests.training.conftest import ManufacturedDataset
+
+    s = tiny_settings(max_steps=2, val_every=100)
+    Trainer(s, ManufacturedDataset(n=48), s.out, progress=False).run()
+    other = ManufacturedDataset(n=40, seed=1)
+    with pytest.raises(ValueError, match=r"other data \(n: 48 -> 40.*--allow-new-data"):
+        Trainer(s, other, s.out, resume_from=latest_checkpoint(s.out), progress=False)
+    s.train.max_steps = 3
+    result = Trainer(s, other, s.out, resume_from=latest_checkpoint(s.out), progress=False,
+                     allow_new_data=True).run()
+    assert result.step == 3 and result.resumed_from == 2
+
+
+def test_elapsed_time_and_budget_continue_across_resumes(manufactured, tiny_settings) -> None:
+    s = tiny_settings(max_steps=4, checkpoint_every=2, log_every=1, val_every=100)
+    Trainer(s, manufactured, s.out, progress=False).run(stop_after=2)
+    state = latest_checkpoint(s.out) / "state.json"
+    meta = json.loads(state.read_text())
+    meta["elapsed_s"] = 600.0  # pretend the first part took 10 minutes
+    state.write_text(json.dumps(meta))
+    trainer = Trainer(s, manufactured, s.out, resume_from=latest_checkpoint(s.out),
+                      progress=False)
+    assert trainer.resumed_from == 2 and trainer.elapsed_before == 600.0
+    rows = read_log(Path(s.out) / "log.csv")
+    result = trainer.run()
+    rows = read_log(Path(s.out) / "log.csv")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert rows[2]["elapsed_s"] >= 600.0 > rows[1]["elapsed_s"]
+    assert result.resumed_from == 2 and result.stopped == "max_steps"
+    s.train.max_minutes, s.train.max_steps = 5.0, 8  # a 5-minute budget is already spent
+    result = Trainer(s, manufactured, s.out, resume_from=latest_checkpoint(s.out),
+                     progress=False).run()
+    assert result.stopped == "max_minutes" and result.step == 5
+
+
+def test_ctrl_c_saves_a_checkpoint(manufactured, tiny_settings) -> None:
+    """SIGINT during a step: the step finishes, a checkpoint is written, the run stops."""
+    import os
+    import signal
+
+    s = tiny_settings(max_steps=12, checkpoint_every=100, val_every=100)
+    trainer = Trainer(s, manufactured, s.out, progress=False)
+    step = trainer.train_step
+
+    def interrupted_step(batch):
+        loss = step(batch)
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    trainer.train_step = interrupted_step
+    result = trainer.run()
+    assert result.stopped == "interrupted" and result.step == 3 and result.model_dir is None
+    assert latest_checkpoint(s.out).name == "step-00000003"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @pytest.mark.gpu

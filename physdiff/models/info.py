@@ -1,0 +1,83 @@
+"""What a model covers, in words: ``physdiff info MODEL`` and a loaded model's ``repr``.
+
+:func:`model_summary` reads only what a model folder records (config, dataset and training
+JSON), so the shipped model, a training run's model and an exported one describe themselves
+the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["short_repr", "model_summary"]
+
+
+def _parameters(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n:,}"
+
+
+def short_repr(model: Any) -> str:
+    """One line: grid, extent, boundary-kind signatures, parameters, weights.
+
+    Examples
+    --------
+    >>> from physdiff.models import ModelConfig, PoissonDiffusionModel
+    >>> PoissonDiffusionModel(ModelConfig(grid_shape=[8, 8], block_out_channels=[8, 16],
+    ...                                   attention_levels=[False, False]))  # doctest: +ELLIPSIS
+    PoissonDiffusionModel(grid 8x8, extent (1.0, 1.0), 1 boundary-kind signature(s), ...)
+    """
+    c = model.config
+    return (f"PoissonDiffusionModel(grid {c.grid_shape[0]}x{c.grid_shape[1]}, extent "
+            f"{tuple(float(v) for v in c.extent)}, {len(c.bc_kinds)} boundary-kind "
+            f"signature(s), {_millions(_parameters(model))} parameters, weights "
+            f"{getattr(model, 'weights_kind', 'raw')})")
+
+
+def _data_lines(dataset: dict[str, Any]) -> list[str]:
+    if not dataset:
+        return ["  (not recorded)"]
+    keys = ("title", "n", "config_hash", "seed", "sigma_data")
+    return [f"  {k}: {dataset[k]}" for k in keys if k in dataset]
+
+
+def _training_lines(training: dict[str, Any]) -> list[str]:
+    if not training:
+        return ["  (not recorded)"]
+    t = training.get("train", {})
+    lines = [f"  config: {training.get('source', '?')}",
+             f"  data: {training.get('data', {}).get('path', '?')}"]
+    keys = ("max_steps", "max_minutes", "batch_size", "lr", "ema_decay", "seed")
+    lines.append("  " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))
+    return lines
+
+
+def model_summary(model: Any, path: Any = None) -> str:
+    """A few lines on what ``model`` covers, its size, its training data and its training.
+
+    Examples
+    --------
+    >>> from physdiff.models import load_model
+    >>> print(model_summary(load_model("default")))  # doctest: +ELLIPSIS
+    model: ...default_model
+      grid: 64x64 nodes, extent (Lx, Ly) = (1.0, 1.0)
+      boundary kinds (left right bottom top), ... signature(s):
+    ...
+    """
+    c = model.config
+    lines = [f"model: {path or getattr(model, 'path', '(in memory)')}",
+             f"  grid: {c.grid_shape[0]}x{c.grid_shape[1]} nodes, extent (Lx, Ly) = "
+             f"{tuple(float(v) for v in c.extent)}",
+             f"  boundary kinds (left right bottom top), {len(c.bc_kinds)} signature(s):"]
+    lines += [f"    {' '.join(sig)}" for sig in sorted(c.bc_kinds)]
+    lines += [f"  parameters: {_millions(_parameters(model))} "
+              f"(block_out_channels {list(c.block_out_channels)}), weights "
+              f"{getattr(model, 'weights_kind', 'raw')}, sigma_data {c.sigma_data:.4g}",
+              "training data:"]
+    lines += _data_lines(model.extras.get("dataset", {}))
+    lines.append("trained with:")
+    lines += _training_lines(model.extras.get("training", {}))
+    return "\n".join(lines)
