@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,13 +246,13 @@ class Validator:
 
 
 def save_state(arm: Arm, out: Path) -> None:
-    path = out / f"{arm.name}.pt"
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save({"model": arm.model.state_dict(), "ema": arm.ema.state_dict(),
-                "opt": arm.opt.state_dict(), "step": arm.step, "cpu": arm.cpu,
-                "next_val": arm.next_val, "config": arm.model.config.to_dict(),
-                "options": arm.options}, tmp)
-    os.replace(tmp, path)
+    from physdiff.atomic import atomic_file
+
+    with atomic_file(out / f"{arm.name}.pt") as tmp:
+        torch.save({"model": arm.model.state_dict(), "ema": arm.ema.state_dict(),
+                    "opt": arm.opt.state_dict(), "step": arm.step, "cpu": arm.cpu,
+                    "next_val": arm.next_val, "config": arm.model.config.to_dict(),
+                    "options": arm.options}, tmp)
 
 
 def load_state(arm: Arm, out: Path) -> None:

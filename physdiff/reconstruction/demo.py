@@ -9,7 +9,6 @@ truth, posterior means, std and error of rho for each method.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,10 @@ def _figure(path: Path, obs: np.ndarray, rho: np.ndarray, posts: dict[str, Any])
             ax.set_yticks([])
             fig.colorbar(im, ax=ax, shrink=0.8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    from ..atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     return path
 
 
