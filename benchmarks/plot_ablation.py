@@ -25,7 +25,8 @@ def read_rows(folders: list[str]) -> dict[str, list[dict]]:
             arms.setdefault(row["arm"], []).append(row)
     for rows in arms.values():
         rows.sort(key=lambda r: r["cpu_min"])
-    return arms
+    # an arm stopped before its first CPU-minute (replaced in the run) has nothing to show
+    return {name: rows for name, rows in arms.items() if rows[-1]["cpu_min"] >= 1.0}
 
 
 def alone_keys(row: dict) -> list[str]:

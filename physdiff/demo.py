@@ -38,7 +38,7 @@ def _table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
+def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int | None = None,
              model: str | Path | None = None, device: str = "auto",
              seed: int = DEMO_SEED, overwrite: bool = False,
              progress: bool = True) -> dict[str, Any]:
@@ -50,9 +50,10 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
         Folder for the problems, the per-sample metrics, ``report.md`` and the figures.
     n : int
         Number of held-out problems (64x64).
-    nfe : int
-        Network evaluations per sample, run exactly (Heun: ``2 * steps - 1``, so odd; an
-        even value is refused).
+    nfe : int, optional
+        Network evaluations per sample, run exactly with the model's own sampler (default:
+        what ``physdiff.solve(..., method="diffusion")`` spends with that model; for an EDM
+        model's Heun sampler ``2 * steps - 1``, so an even value is refused).
     model : path, optional
         A model folder; default: the shipped model.
     device : {"auto", "cpu", "cuda"}
@@ -70,10 +71,18 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int = 19,
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    diffusion_steps("heun", nfe)  # refuse an NFE the sampler cannot spend, before any work
+    from .models.io import load_model
+    from .sampling.samplers import sampler_nfe
+    from .sampling.solve import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    model_dir = Path(model) if model is not None else default_model_path()
+    formulation = load_model(model_dir).config.formulation
+    sampler = DEFAULT_SAMPLER[formulation]
+    if nfe is None:
+        nfe = sampler_nfe(sampler, DEFAULT_STEPS[formulation])
+    diffusion_steps(sampler, nfe)  # refuse an NFE the sampler cannot spend, before any work
     out = Path(out)
     check_output_dir(out, overwrite)
-    model_dir = Path(model) if model is not None else default_model_path()
     start = time.perf_counter()
     problems = _make_problems(out, n, seed)
     summaries = evaluate(model_dir, [problems], methods=["fd", "diffusion"], out_dir=out,
@@ -106,9 +115,10 @@ def register(subparsers: Any) -> None:
         "model and the exact FD solver, print a table and write a report with figures.")
     p.add_argument("--out", default="physdiff-demo", help="output folder (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="number of problems (default: %(default)s)")
-    p.add_argument("--nfe", type=int, default=19,
-                   help="network evaluations per sample, run exactly; Heun spends 2*steps-1, "
-                        "so odd values (default: %(default)s)")
+    p.add_argument("--nfe", type=int, default=None,
+                   help="network evaluations per sample, run exactly with the model's own "
+                        "sampler (default: what physdiff.solve spends with the model; an EDM "
+                        "model's Heun sampler spends 2*steps-1, so odd values)")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--overwrite", action="store_true",

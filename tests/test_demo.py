@@ -33,7 +33,19 @@ def test_demo_refuses_a_non_empty_out(tmp_path, capsys):
     assert (out / "report.md").read_text() == "an earlier demo"
 
 
-def test_demo_refuses_an_nfe_heun_cannot_spend(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "d"), "--nfe", "8", "--device", "cpu"]) == 2
+def test_demo_refuses_an_nfe_the_sampler_cannot_spend(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--nfe", "0", "--device", "cpu"]) == 2
+    assert "nfe must be an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_an_even_nfe_for_a_heun_model(tmp_path, capsys):
+    from physdiff.models import ModelConfig, PoissonDiffusionModel, save_model
+
+    cfg = ModelConfig(grid_shape=[64, 64], block_out_channels=[8, 16],
+                      attention_levels=[False, False])
+    save_model(PoissonDiffusionModel(cfg), tmp_path / "edm")
+    assert main(["demo", "--out", str(tmp_path / "d"), "--nfe", "8", "--device", "cpu",
+                 "--model", str(tmp_path / "edm")]) == 2
     assert "cannot spend exactly 8" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
