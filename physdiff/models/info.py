@@ -73,8 +73,11 @@ def model_summary(model: Any, path: Any = None) -> str:
              f"{tuple(float(v) for v in c.extent)}",
              f"  boundary kinds (left right bottom top), {len(c.bc_kinds)} signature(s):"]
     lines += [f"    {' '.join(sig)}" for sig in sorted(c.bc_kinds)]
-    lines += [f"  parameters: {_millions(_parameters(model))} "
-              f"(block_out_channels {list(c.block_out_channels)}), weights "
+    shape = (f"spectral width {c.spectral_width}, {c.spectral_modes} modes, "
+             f"{c.spectral_layers} blocks" if c.backbone == "spectral"
+             else f"U-Net block_out_channels {list(c.block_out_channels)}")
+    lines += [f"  formulation: {c.formulation}, lift: {c.lift}",
+              f"  parameters: {_millions(_parameters(model))} ({shape}), weights "
               f"{getattr(model, 'weights_kind', 'raw')}, sigma_data {c.sigma_data:.4g}",
               "training data:"]
     lines += _data_lines(model.extras.get("dataset", {}))
