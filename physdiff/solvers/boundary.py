@@ -66,6 +66,9 @@ def _as_float_array(values: Any, what: str) -> np.ndarray:
         values = values.detach().cpu().numpy()
     elif hasattr(values, "values") and hasattr(values, "dims"):  # xarray
         values = values.values
+    if np.iscomplexobj(values) or isinstance(values, complex):
+        raise ValueError(f"{what}: values are complex; give real boundary data (take .real "
+                         f"explicitly if the imaginary part is round-off)")
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

@@ -48,3 +48,11 @@ def test_bad_extent():
 def test_residual_shape_mismatch_is_value_error():
     with pytest.raises(ValueError):
         residual(np.zeros((5, 5)), np.zeros((6, 5)), BoundaryConditions.dirichlet())
+
+
+@pytest.mark.parametrize("values", [1 + 2j, np.ones(5) * (1 + 0j), [1.0, 2j, 0, 0, 0]])
+def test_complex_boundary_values_are_refused_by_the_constructor(values) -> None:
+    from physdiff.solvers import BoundaryConditions
+
+    with pytest.raises(ValueError, match="complex"):
+        BoundaryConditions.dirichlet(left=values)
