@@ -140,33 +140,13 @@ def jacobi_sweeps(op: PoissonOperator, phi: torch.Tensor, rho: torch.Tensor,
     return phi, taken
 
 
-def _symmetrizer(op: PoissonOperator, like: torch.Tensor) -> torch.Tensor:
-    """Trapezoid weights ``W`` (1/2 on Neumann boundary nodes, 1/4 at Neumann corners).
-
-    ``W L_h`` is symmetric on the equation nodes (:mod:`physdiff.sampling.refine` uses the
-    same weights on the assembled system). A boundary node carries an equation only when
-    its side is Neumann (Dirichlet nodes and periodic copies carry none; the first node of
-    a periodic axis is an interior node across the seam).
-    """
-    eq = op.equation_mask(like).to(like.dtype)
-    half = torch.full_like(eq, 1.0)
-    px = op._flag(op.periodic_x, like)
-    py = op._flag(op.periodic_y, like)
-    one = torch.ones((), dtype=like.dtype, device=like.device)
-    wx = torch.ones(like.shape[-1], dtype=like.dtype, device=like.device)
-    wx[0] = wx[-1] = 0.5
-    wy = torch.ones(like.shape[-2], dtype=like.dtype, device=like.device)
-    wy[0] = wy[-1] = 0.5
-    half = half * torch.where(px, one, wx) * torch.where(py, one, wy[:, None])
-    return half * eq
-
-
 def cg_correction(op: PoissonOperator, phi: torch.Tensor, rho: torch.Tensor,
                   target: torch.Tensor, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
     """At most ``iters`` batched CG iterations on ``L_h (phi + e) = rho`` for the correction e.
 
     CG runs on the symmetric system ``-W L0 e = W r`` (``L0``: the operator with zero
-    boundary data, ``W``: :func:`_symmetrizer`, ``r = rho - L_h phi``) in float64, on the
+    boundary data, ``W``: :meth:`PoissonOperator.symmetrizer`, ``r = rho - L_h phi``) in
+    float64, on the
     equation nodes only; a sample stops once ``||L_h phi - rho|| <= target`` (checked on
     the unweighted residual). ``phi`` must already meet its boundary data.
 
@@ -187,14 +167,10 @@ def cg_correction(op: PoissonOperator, phi: torch.Tensor, rho: torch.Tensor,
     """
     dtype = phi.dtype
     p64 = phi.double()
-    op64 = PoissonOperator(op.dirichlet_value.double(), op.dirichlet_mask,
-                           op.neumann_x.double(), op.neumann_y.double(), op.periodic_x,
-                           op.periodic_y, op.dx, op.dy)
-    zero = PoissonOperator(torch.zeros_like(op64.dirichlet_value), op.dirichlet_mask,
-                           torch.zeros_like(op64.neumann_x), torch.zeros_like(op64.neumann_y),
-                           op.periodic_x, op.periodic_y, op.dx, op.dy)
+    op64 = op.to_dtype(torch.float64)
+    zero = op64.homogeneous()
     rho64 = rho.double().expand_as(p64)
-    w = _symmetrizer(zero, p64)
+    w = op64.symmetrizer(p64)
     dims = tuple(range(1, p64.dim()))
     view = (-1,) + (1,) * (p64.dim() - 1)
     taken = torch.zeros(p64.shape[0], dtype=torch.long, device=p64.device)

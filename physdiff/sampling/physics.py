@@ -222,6 +222,36 @@ class PoissonOperator:
         num = self.residual(phi, rho).square().sum(dim=dims).sqrt()
         return num / self.reference_norm(rho, phi)
 
+    def to_dtype(self, dtype: torch.dtype) -> PoissonOperator:
+        """The same operator with its boundary data (and Robin coefficients) in ``dtype``."""
+        cast = (lambda t: None if t is None else t.to(dtype))  # noqa: E731
+        return replace(self, dirichlet_value=cast(self.dirichlet_value),
+                       neumann_x=cast(self.neumann_x), neumann_y=cast(self.neumann_y),
+                       robin_x=cast(self.robin_x), robin_y=cast(self.robin_y))
+
+    def homogeneous(self) -> PoissonOperator:
+        """The operator of the same problems with zero boundary data: ``L0 e = L(phi + e) -
+        L(phi)`` for ``e`` that is zero on Dirichlet nodes (Robin coefficients are kept)."""
+        return replace(self, dirichlet_value=torch.zeros_like(self.dirichlet_value),
+                       neumann_x=torch.zeros_like(self.neumann_x),
+                       neumann_y=torch.zeros_like(self.neumann_y))
+
+    def symmetrizer(self, like: torch.Tensor) -> torch.Tensor:
+        """Trapezoid weights ``W`` on the equation nodes (0 elsewhere), broadcast like ``like``.
+
+        ``W L_h`` is symmetric: 1/2 on the boundary nodes of a Neumann or Robin side (their
+        ghost rows carry a 2), 1/4 where two such sides meet, 1 inside and across periodic
+        seams (:mod:`physdiff.sampling.refine` uses the same weights on the assembled system).
+        """
+        ny, nx = like.shape[-2:]
+        wx = torch.ones(nx, dtype=like.dtype, device=like.device)
+        wy = torch.ones(ny, dtype=like.dtype, device=like.device)
+        wx[0] = wx[-1] = wy[0] = wy[-1] = 0.5
+        one = torch.ones((), dtype=like.dtype, device=like.device)
+        w = torch.where(self._flag(self.periodic_x, like), one, wx) * \
+            torch.where(self._flag(self.periodic_y, like), one, wy[:, None])
+        return w * self.equation_mask(like).to(like.dtype)
+
     def scaled(self, factor: torch.Tensor | float) -> PoissonOperator:
         """The operator of the problem with all boundary data divided by ``factor``, (B,).
 
