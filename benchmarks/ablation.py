@@ -104,7 +104,8 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
     from diffusers.training_utils import EMAModel
 
     from physdiff.models import PoissonDiffusionModel
-    from physdiff.training.loss import EDMLoss, RefinerLoss
+    from physdiff.training.loss import make_loss
+    from physdiff.training.settings import TrainSettings
     from physdiff.training.setup import model_config_for
 
     overrides, options = ARMS[name]
@@ -120,13 +121,8 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
     model = PoissonDiffusionModel(cfg)
     ema = EMAModel(model.parameters(), decay=0.999)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    if cfg.formulation == "edm":
-        loss = EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
-    else:
-        loss = RefinerLoss(cfg.sigma_data, cfg.sigma_max, cfg.p_regression,
-                           cfg.refine_sigma_min, cfg.refine_sigma_max,
-                           relative=options.get("relative", False),
-                           physics_weight=options.get("physics_weight", 0.0))
+    loss = make_loss(cfg, TrainSettings(relative_loss=options.get("relative", False),
+                                        physics_weight=options.get("physics_weight", 0.0)))
     return Arm(name, model, ema, opt, loss, options)
 
 
@@ -139,9 +135,8 @@ def batch_at(dataset: Any, order: np.ndarray, step: int, batch_size: int) -> dic
 
 def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
                budget_s: float, warmup: int) -> float:
-    from physdiff.models.conditioning import FIELD_CHANNELS
-    from physdiff.sampling.physics import PoissonOperator
     from physdiff.training.augment import augment_batch
+    from physdiff.training.loss import batch_residual_fn
 
     gen = torch.Generator().manual_seed(int(seed * 1_000_003 + arm.step))
     extent = tuple(arm.model.config.extent)
@@ -156,13 +151,7 @@ def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
     cond, _ = arm.model.condition_batch(batch)
     kwargs = {}
     if o.get("physics_weight"):
-        op = PoissonOperator.from_fields({k: batch[k][:, 0] for k in FIELD_CHANNELS}, extent)
-        rho = batch["rho"][:, 0]
-
-        def residual_fn(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return op.residual(phi[:, 0], rho), op.reference_norm(rho)
-
-        kwargs["residual_fn"] = residual_fn
+        kwargs["residual_fn"] = batch_residual_fn(batch, extent)
     loss = arm.loss(arm.model, batch["phi"], cond, gen, **kwargs).mean()
     if not math.isfinite(float(loss)):
         raise FloatingPointError(f"arm {arm.name}: loss {float(loss)} at step {arm.step}")

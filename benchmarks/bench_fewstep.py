@@ -73,20 +73,21 @@ def main(argv: list[str] | None = None) -> None:
     from physdiff.evaluation.testset import load_test_set
     from physdiff.models import load_model
     from physdiff.sampling.solve import solve_diffusion
+    from physdiff.solvers import relative_residual
 
     ts = load_test_set(args.data, args.limit)
     model = load_model(args.model)
     idx = np.arange(len(ts.sample))
     steps_list = args.steps or list(range(1, args.max_steps + 1))
     rows = []
-    from physdiff.sampling.solve import _guidance_config
+    from physdiff.sampling.solve import guidance_config
 
     runs = [(False, None)] + [(True, cg) for cg in args.cg]
     for steps in tqdm(steps_list, desc="steps"):
         for guided, cg_iters in runs:
             guidance = guided
             if guided and (cg_iters is not None or args.sweeps is not None):
-                base = _guidance_config(True, model.config.formulation)
+                base = guidance_config(True, model.config.formulation)
                 guidance = {**base.__dict__,
                             **({"cg_iters": cg_iters} if cg_iters is not None else {}),
                             **({"max_sweeps": args.sweeps} if args.sweeps is not None else {})}
@@ -106,8 +107,6 @@ def main(argv: list[str] | None = None) -> None:
                     work[group, 1] = res.guidance_cg.reshape(-1)
             ms = 1e3 * (time.perf_counter() - t0) / len(idx)
             rel = _rel(phi, ts.phi)
-            from physdiff.solvers import relative_residual
-
             rr = np.array([float(np.ravel(relative_residual(phi[i:i + 1], ts.rho[i:i + 1],
                                                             ts.bc([i])))[0])
                            for i in idx])

@@ -39,9 +39,9 @@ SETTINGS = {
 
 def build(dataset: Any, opts: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     from physdiff.models import PoissonDiffusionModel
+    from physdiff.training.loss import make_loss
     from physdiff.training.settings import TrainSettings
     from physdiff.training.setup import model_config_for
-    from physdiff.training.trainer import make_loss
 
     torch.manual_seed(0)
     cfg = model_config_for(ARCH, dataset)

@@ -71,12 +71,12 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int | None = No
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    from .models.io import load_model
+    from .models.io import read_model_config
     from .sampling.samplers import sampler_nfe
     from .sampling.solve import DEFAULT_SAMPLER, DEFAULT_STEPS
 
     model_dir = Path(model) if model is not None else default_model_path()
-    formulation = load_model(model_dir).config.formulation
+    formulation = read_model_config(model_dir).formulation
     sampler = DEFAULT_SAMPLER[formulation]
     if nfe is None:
         nfe = sampler_nfe(sampler, DEFAULT_STEPS[formulation])

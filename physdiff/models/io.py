@@ -33,7 +33,8 @@ from ..atomic import atomic_dir
 from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder",
+           "read_model_config"]
 
 FORMAT_NAME = "physdiff-model"
 FORMAT_VERSION = 1
@@ -150,6 +151,18 @@ def model_folder(path: str | os.PathLike) -> Path:
             (path / "model" / "config.json").is_file():
         return path / "model"
     return path
+
+
+def read_model_config(path: str | os.PathLike) -> ModelConfig:
+    """The :class:`ModelConfig` of a model folder (or run folder, or ``"default"``), without
+    reading its weights.
+
+    Examples
+    --------
+    >>> read_model_config("default").grid_shape
+    [64, 64]
+    """
+    return ModelConfig.from_dict(_read_config(model_folder(path)).get("model", {}))
 
 
 def load_model(path: str | os.PathLike, *, weights: str = "default",

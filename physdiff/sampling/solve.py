@@ -37,7 +37,7 @@ from .refine import refine_solution
 from .samplers import get_sampler, refiner_sigmas, sampler_nfe
 from .schedules import karras_sigmas
 
-__all__ = ["DiffusionResult", "solve_diffusion", "enforce_constraints"]
+__all__ = ["DiffusionResult", "solve_diffusion", "enforce_constraints", "guidance_config"]
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,18 @@ DEFAULT_STEPS = {"edm": 10, "refiner": 1}
 DEFAULT_SAMPLER = {"edm": "heun", "refiner": "refiner"}
 
 
-def _guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any],
+def guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any],
                      formulation: str = "edm") -> GuidanceConfig | None:
+    """The :class:`GuidanceConfig` that ``guidance=`` of :func:`solve_diffusion` means.
+
+    ``True`` is the formulation's default (:data:`REFINER_GUIDANCE` for "refiner" models),
+    ``False`` is None (unguided); a config or a dict of its fields is taken as given.
+
+    Examples
+    --------
+    >>> guidance_config(True, "refiner").cg_iters, guidance_config(False) is None
+    (64, True)
+    """
     if isinstance(guidance, GuidanceConfig):
         return guidance
     if isinstance(guidance, Mapping):
@@ -336,7 +346,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     net.check_problem(resolved.grid, resolved.kinds, allow_unseen_kinds=allow_unseen_kinds)
     cfg = net.config
     sampler, steps = _sampling_plan(cfg, sampler, steps, plan)
-    plan["guidance"] = _guidance_config(guidance, cfg.formulation)
+    plan["guidance"] = guidance_config(guidance, cfg.formulation)
     _check_seed(seed)
     if int(np.prod(batch, dtype=int)) == 0:  # an empty batch: an empty answer, as for "fd"
         return _empty(batch, resolved.grid.shape, n_samples, sampler, steps, return_info)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-__all__ = ["EDMLoss"]
+__all__ = ["EDMLoss", "RefinerLoss", "make_loss", "batch_residual_fn"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -109,6 +110,9 @@ class RefinerLoss(EDMLoss):
         self.lo, self.hi = math.log(refine_sigma_min), math.log(refine_sigma_max)
         self.relative = bool(relative)
         self.physics_weight = float(physics_weight)
+        #: EDM's weight at sigma = 1e-2: below that level the weight stops growing, so the
+        #: smallest refinement levels cannot dominate the loss
+        self.weight_cap = float(self.weight(torch.tensor(1e-2)))
 
     def draw(self, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor,
                                                                        torch.Tensor]:
@@ -134,7 +138,7 @@ class RefinerLoss(EDMLoss):
         dims = tuple(range(1, y.dim()))
         err = ((denoised.float() - y.float()) ** 2).mean(dim=dims)
         # EDM weight, capped at the regression level's so that sigma -> 0 cannot dominate
-        weight = self.weight(sigma).clamp(max=float(self.weight(torch.tensor(1e-2))))
+        weight = self.weight(sigma).clamp(max=self.weight_cap)
         if self.relative:
             ms = (y.float() ** 2).mean(dim=dims).clamp_min(1e-2 * self.sigma_data**2)
             weight = weight * self.sigma_data**2 / ms
@@ -146,3 +150,39 @@ class RefinerLoss(EDMLoss):
             rel = res.square().sum(dim=tuple(range(1, res.dim()))) / ref.square().clamp_min(1e-30)
             loss = loss + self.physics_weight * rel
         return loss
+
+
+def make_loss(cfg: Any, train: Any) -> EDMLoss:
+    """The loss of a model config's formulation with a run's loss options (``TrainSettings``).
+
+    Examples
+    --------
+    >>> from physdiff.models import ModelConfig
+    >>> from physdiff.training.settings import TrainSettings
+    >>> type(make_loss(ModelConfig(formulation="refiner"), TrainSettings())).__name__
+    'RefinerLoss'
+    """
+    if cfg.formulation == "refiner":
+        return RefinerLoss(cfg.sigma_data, cfg.sigma_max, cfg.p_regression,
+                           cfg.refine_sigma_min, cfg.refine_sigma_max,
+                           relative=train.relative_loss, physics_weight=train.physics_weight)
+    if train.relative_loss or train.physics_weight > 0:
+        raise ValueError("train.relative_loss and train.physics_weight need the 'refiner' "
+                         "formulation (model.formulation: refiner)")
+    return EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
+
+
+def batch_residual_fn(batch: dict[str, torch.Tensor], extent: tuple[float, float]) -> Any:
+    """``phi -> (residual, reference norm)`` of a dataset batch's problems (normalised units):
+    the ``residual_fn`` of :class:`RefinerLoss`'s physics term."""
+    from ..models.conditioning import FIELD_CHANNELS
+    from ..sampling.physics import PoissonOperator
+
+    op = PoissonOperator.from_fields({k: batch[k][:, 0] for k in FIELD_CHANNELS}, extent,
+                                     device=batch["rho"].device)
+    rho = batch["rho"][:, 0].float()
+
+    def fn(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return op.residual(phi[:, 0], rho), op.reference_norm(rho)
+
+    return fn

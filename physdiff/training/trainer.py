@@ -31,7 +31,7 @@ from ..models.model import PoissonDiffusionModel
 from .augment import augment_batch
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .data_order import StepBatchSampler
-from .loss import EDMLoss, RefinerLoss
+from .loss import batch_residual_fn, make_loss
 from .resume import check_resume, data_identity, deferred_interrupt, resume_command
 from .run_log import RunLog
 from .settings import RunSettings
@@ -128,9 +128,9 @@ class Trainer:
 
     def _init_config(self, cfg: ModelConfig) -> ModelConfig:
         """The config of ``train.init_from``, which must have the run's architecture."""
-        from ..models.io import load_model
+        from ..models.io import read_model_config
 
-        init = load_model(self.t.init_from).config
+        init = read_model_config(self.t.init_from)
         mine, theirs = cfg.to_dict(), init.to_dict()
         skip = {"sigma_data", "bc_kinds"} | cfg.unused_keys
         differ = sorted(k for k in mine if k not in skip and mine[k] != theirs.get(k))
@@ -227,7 +227,7 @@ class Trainer:
         cond, _ = self.model.condition_batch(batch)
         kwargs = {}
         if self.t.physics_weight > 0:
-            kwargs["residual_fn"] = _residual_fn(batch, extent)
+            kwargs["residual_fn"] = batch_residual_fn(batch, extent)
         with acc.autocast():
             loss = self.loss_fn(self.train_fn, batch["phi"], cond, gen, **kwargs).mean()
         mean_loss = float(acc.reduce(loss.detach().clone(), "mean"))
@@ -359,40 +359,6 @@ class Trainer:
         over = torch.tensor(float(time.perf_counter() - start > 60 * self.t.max_minutes),
                             device=self.accelerator.device)
         return bool(self.accelerator.reduce(over, "sum") > 0)
-
-
-def make_loss(cfg: ModelConfig, train: Any) -> EDMLoss:
-    """The loss of the model's formulation with the run's loss options.
-
-    Examples
-    --------
-    >>> from physdiff.training.settings import TrainSettings
-    >>> type(make_loss(ModelConfig(formulation="refiner"), TrainSettings())).__name__
-    'RefinerLoss'
-    """
-    if cfg.formulation == "refiner":
-        return RefinerLoss(cfg.sigma_data, cfg.sigma_max, cfg.p_regression,
-                           cfg.refine_sigma_min, cfg.refine_sigma_max,
-                           relative=train.relative_loss, physics_weight=train.physics_weight)
-    if train.relative_loss or train.physics_weight > 0:
-        raise ValueError("train.relative_loss and train.physics_weight need the 'refiner' "
-                         "formulation (model.formulation: refiner)")
-    return EDMLoss(cfg.sigma_data, cfg.p_mean, cfg.p_std)
-
-
-def _residual_fn(batch: dict[str, torch.Tensor], extent: tuple[float, float]) -> Any:
-    """``phi -> (residual, reference norm)`` of the batch's problems (normalised units)."""
-    from ..models.conditioning import FIELD_CHANNELS
-    from ..sampling.physics import PoissonOperator
-
-    op = PoissonOperator.from_fields({k: batch[k][:, 0] for k in FIELD_CHANNELS}, extent,
-                                     device=batch["rho"].device)
-    rho = batch["rho"][:, 0].float()
-
-    def fn(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return op.residual(phi[:, 0], rho), op.reference_norm(rho)
-
-    return fn
 
 
 def _json_safe(data: Any) -> Any:
