@@ -20,10 +20,14 @@ and the CPU time. Reported: median and 95th percentile over the problems.
 Methods: ``gaussian`` with the exact GRF prior (GRF only), with a prior estimated from
 ``--train`` fields of the same family (``family prior``), with the shipped default prior
 (default training distribution, amplitude fitted per problem), ``tikhonov`` (H^1 penalty),
-and ``diffusion`` / ``diffusion-red`` (the shipped model in the PnP or RED sampler, at most
-``--steps`` NFE, started from a
-Gaussian draw with the family prior; the shipped model is a conditional phi|rho solver, not a
-prior on rho). Problems are seeded by index; sampling by ``reconstruct``'s own seed.
+and the learned prior (``--model``, default the shipped ``task: rho_posterior`` model,
+conditioned on the ``gaussian-default`` posterior it was trained with) in each sampler at
+most ``--steps`` NFE: ``diffusion`` (PnP with the residual-adaptive schedule),
+``diffusion-fixed`` (PnP on the whole schedule), ``diffusion-red`` (RED), ``diffusion-dps``
+(DPS); and ``diffusion-solver`` / ``diffusion-solver-red``: the shipped conditional phi|rho
+*solver* used as a prior on phi (started from the family prior's Gaussian posterior; no prior
+on rho). Problems are seeded by index; sampling by ``reconstruct``'s own seed. Metrics:
+:func:`physdiff.evaluation.reconstruction.score_reconstruction`.
 
 Run: ``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_reconstruct.py --size 64
 --problems 32 --out runs/bench/reconstruct-64.json``.
@@ -46,6 +50,7 @@ import numpy as np
 
 from physdiff import BoundaryConditions, reconstruct
 from physdiff.datasets import source_from_config
+from physdiff.evaluation.reconstruction import score_reconstruction
 from physdiff.reconstruction import diffusionpde_grf_prior, estimate_prior
 from physdiff.solvers import Grid, solve_fd
 
@@ -72,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--diffusion-problems", type=int, default=16,
                    help="problems for the (slow) diffusion rows")
     p.add_argument("--steps", type=int, default=10, help="NFE of the diffusion sampler")
+    p.add_argument("--model", default=None,
+                   help="learned prior of the diffusion rows (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="JSON results")
     return p.parse_args(argv)
@@ -101,33 +108,17 @@ def make_problems(family: str, size: int, count: int, fraction: float, seed: int
     return {"rho": rho, "phi": phi, "mask": mask.reshape(count, size, size), "n_obs": n_obs}
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def _coverage(truth: np.ndarray, mean: np.ndarray, std: np.ndarray, where: np.ndarray) -> float:
-    inside = np.abs(truth - mean) <= 2.0 * std
-    return float(np.mean(inside[where]))
-
-
 def score(post: Any, rho: np.ndarray, phi: np.ndarray, mask: np.ndarray, task: str,
           seconds: float) -> dict[str, float]:
-    """Metrics of one reconstruction (see the module docstring)."""
-    interior = np.zeros_like(mask)
-    interior[1:-1, 1:-1] = True
-    unobs = ~mask
-    return {
-        "rho_mean": _rel(post.rho, rho), "rho_sample": _rel(post.rho_samples[0], rho),
-        "phi_mean": _rel(post.phi, phi), "phi_sample": _rel(post.phi_samples[0], phi),
-        "residual": float(np.max(post.residual)), "misfit": float(np.max(post.misfit)),
-        "cover_rho": _coverage(rho, post.rho, post.rho_std, unobs),
-        "cover_phi": _coverage(phi, post.phi, post.phi_std, unobs & interior),
-        "seconds": seconds, "nfe": float(post.info.get("nfe", 0)),
-    }
+    """Metrics of one reconstruction (:func:`physdiff.evaluation.reconstruction.
+    score_reconstruction`; the same mask observes rho (forward) or phi (inverse))."""
+    none = np.zeros_like(mask)
+    masks = (mask, none) if task == "forward" else (none, mask)
+    return score_reconstruction(post, rho, phi, *masks, seconds)
 
 
-def method_kwargs(method: str, family: str, size: int, train: int, seed: int, steps: int
-                  ) -> dict[str, Any] | None:
+def method_kwargs(method: str, family: str, size: int, train: int, seed: int, steps: int,
+                  model: str | None = None) -> dict[str, Any] | None:
     """``reconstruct`` keywords of a benchmark method, or None where it does not apply."""
     if method == "gaussian-exact":
         return None if family != "grf" else {"method": "gaussian",
@@ -140,10 +131,21 @@ def method_kwargs(method: str, family: str, size: int, train: int, seed: int, st
         return {"method": "gaussian"}
     if method == "tikhonov":
         return {"method": "tikhonov"}
-    if method in ("diffusion", "diffusion-red"):
-        sampler = "red" if method == "diffusion-red" else "pnp"
+    if method.startswith("diffusion-solver"):
+        # the shipped conditional phi|rho solver as a prior on phi, started from the family
+        # prior's Gaussian posterior (the row of the first reconstruction benchmark)
+        sampler = "red" if method.endswith("-red") else "pnp"
         return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": "cpu",
-                "pnp": {"sampler": sampler}}
+                "model": "default", "pnp": {"sampler": sampler}}
+    if method.startswith("diffusion"):
+        # the learned prior on rho (default: the shipped one), conditioned on the Gaussian
+        # posterior of the shipped default prior it was trained with
+        sampler = method.split("-", 1)[1] if "-" in method else "pnp"
+        pnp = {"sampler": sampler}
+        if sampler == "fixed":  # PnP on the whole schedule: no residual-adaptive skipping
+            pnp = {"sampler": "pnp", "adaptive": False}
+        return {"method": "diffusion", "steps": steps, "device": "cpu", "model": model,
+                "pnp": pnp}
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -154,7 +156,7 @@ def run_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                              args.n_obs)
         for method in args.methods:
             kwargs = method_kwargs(method, family, args.size, args.train, args.seed,
-                                   args.steps)
+                                   args.steps, args.model)
             if kwargs is None:
                 continue
             slow = method.startswith("diffusion")

@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "physdiff.training.cli",
     "physdiff.models.cli",
     "physdiff.evaluation.cli",
+    "physdiff.reconstruction.cli",
     "physdiff.demo",
 )
 

@@ -116,7 +116,7 @@ def _die_with_parent(parent: int) -> None:
                      name="physdiff-parent-watch").start()
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes that die with this one. On Linux they are forked directly from it
     (the parent-pid checks need the worker's parent to be this process, not a fork
     server)."""
@@ -132,7 +132,7 @@ def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
         for k, start, stop in todo:
             bar.update(_make_shard(cfg, parts, k, start, stop))
         return
-    with _pool(workers) as pool:
+    with worker_pool(workers) as pool:
         futures = [pool.submit(_make_shard, cfg, parts, *t) for t in todo]
         try:
             for fut in as_completed(futures):

@@ -32,6 +32,10 @@ __all__ = ["open_dataset", "PoissonDataset", "FIELD_KEYS", "BoundaryTable",
 FIELD_KEYS = BOUNDARY_FIELDS
 """The boundary fields of an item (:data:`physdiff.solvers.BOUNDARY_FIELDS`)."""
 
+POSTERIOR_FIELDS: dict[str, bool] = {"rho_gauss": True, "mask_rho": False, "mask_phi": False}
+"""The extra fields of a posterior training set
+(:mod:`physdiff.reconstruction.training_set`), and whether each is divided by the scale."""
+
 
 #: What reading a truncated or corrupt file raises (h5py, netCDF, zarr, xarray).
 READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
@@ -169,13 +173,13 @@ class _Fields:
     spawned from the parent reopens it); array handles are looked up once.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, names: Sequence[str] = ("phi", "rho")) -> None:
+        self.path, self.names = path, tuple(names)
         self._arrays: dict[str, Any] = {}
         self._pid = -1
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_arrays": {}, "_pid": -1}
+        return {"path": self.path, "names": self.names, "_arrays": {}, "_pid": -1}
 
     def _open(self) -> None:
         if self.path.is_dir():
@@ -184,7 +188,7 @@ class _Fields:
             handle: Any = zarr.open_group(str(self.path), mode="r")
         else:  # a 64 MiB chunk cache: sequential and nearby reads reuse chunks
             handle = h5py.File(self.path, "r", rdcc_nbytes=64 * 2**20, rdcc_nslots=100_003)
-        self._arrays = {k: handle[k] for k in ("phi", "rho")}
+        self._arrays = {k: handle[k] for k in self.names}
         self._pid = os.getpid()
 
     def row(self, name: str, i: int) -> np.ndarray:
@@ -230,6 +234,8 @@ class PoissonDataset(torch.utils.data.Dataset):
                 self.table = read_boundary_table(ds)
             except READ_ERRORS as err:
                 raise unreadable_dataset(self.path, err) from None
+            #: the posterior fields this file carries (a posterior training set), else ()
+            self.extra = tuple(k for k in POSTERIOR_FIELDS if k in ds)
         t = self.table
         self.grid, self.index, self.kinds, self.sides, self.attrs = \
             t.grid, t.sample, t.kinds, t.sides, t.attrs
@@ -237,7 +243,7 @@ class PoissonDataset(torch.utils.data.Dataset):
             raise ValueError(f"{self.path} has no variable 'scale'; is it a physdiff dataset?")
         self.scale = t.scale
         self.stats = {k: float(self.attrs[k]) for k in STAT_KEYS if k in self.attrs}
-        self._fields = _Fields(self.path)
+        self._fields = _Fields(self.path, ("phi", "rho") + self.extra)
         self._safe_scale = np.where(self.scale > 0, self.scale, 1.0)
 
     @property
@@ -262,6 +268,10 @@ class PoissonDataset(torch.utils.data.Dataset):
         fields = self.bc_of(i).resolve(self.grid).to_fields(())
         for k in FIELD_KEYS:
             v = fields[k] / s if k in VALUE_FIELDS else fields[k]
+            out[k] = torch.from_numpy(np.asarray(v, dtype=np.float32)[None])
+        for k in self.extra:
+            v = self._fields.row(k, i)
+            v = v / s if POSTERIOR_FIELDS[k] else v
             out[k] = torch.from_numpy(np.asarray(v, dtype=np.float32)[None])
         out["scale"] = torch.tensor(self.scale[i], dtype=torch.float32)
         out["index"] = torch.tensor(self.index[i], dtype=torch.int64)

@@ -3,7 +3,9 @@
 ``evaluate`` reads an optional YAML (``configs/eval/*.yaml``) whose keys are the long option
 names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, ``unet``,
 ``fno``, ``out``, ``limit``, ``batch_size``, ``sampler``, ``seed``, ``device``,
-``n_panels``); options given on the command line win.
+``n_panels``, and for the observation-pattern test sets ``observations``,
+``recon_methods``, ``recon_model``, ``recon_samples``, ``recon_limit``, ``recon_steps``);
+options given on the command line win. ``methods: []`` runs only the reconstruction part.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _EVAL_DEFAULTS: dict[str, Any] = {
     "nfe": [1, 3, 7, 15, 31], "guidance": "both", "n_samples": 1, "ensemble_nfe": None,
     "unet": None, "fno": None, "out": "runs/eval", "limit": None, "batch_size": 64,
     "sampler": "auto", "seed": 0, "device": "auto", "n_panels": 2,
+    "observations": None, "recon_methods": ["diffusion", "gaussian", "tikhonov"],
+    "recon_model": None, "recon_samples": 8, "recon_limit": 16, "recon_steps": 10,
 }
 
 
@@ -48,14 +52,41 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Run :func:`physdiff.evaluation.evaluate` from parsed options; prints the report path."""
-    from .harness import EvalSettings, evaluate, rebuild
+    """Run :func:`physdiff.evaluation.evaluate` (and the observation-pattern evaluation) from
+    parsed options; prints the report paths."""
+    from .harness import rebuild
 
     if args.rebuild:
         rebuild(args.rebuild)
         print(f"rebuilt {Path(args.rebuild) / 'report.md'}")
         return 0
     o = _merged(args)
+    if o["methods"]:
+        _evaluate_solvers(o, args)
+    if o["observations"]:
+        _evaluate_reconstruction(o, args, overwrite=args.overwrite or bool(o["methods"]))
+    if not o["methods"] and not o["observations"]:
+        raise ValueError("nothing to evaluate: give --methods and/or --observations")
+    return 0
+
+
+def _evaluate_reconstruction(o: dict[str, Any], args: argparse.Namespace,
+                             overwrite: bool) -> None:
+    from .harness import check_output_dir
+    from .reconstruction import evaluate_reconstruction, parse_pattern
+
+    patterns = [parse_pattern(p) for p in o["observations"]]
+    check_output_dir(Path(o["out"]) / "reconstruction", overwrite)
+    evaluate_reconstruction(o["data"], patterns, o["recon_methods"], o["out"],
+                            model=o["recon_model"], n_samples=int(o["recon_samples"]),
+                            limit=o["recon_limit"], steps=int(o["recon_steps"]),
+                            seed=int(o["seed"]), device=o["device"], progress=not args.quiet)
+    print(f"wrote {Path(o['out']) / 'reconstruction' / 'report.md'}")
+
+
+def _evaluate_solvers(o: dict[str, Any], args: argparse.Namespace) -> None:
+    from .harness import EvalSettings, evaluate
+
     settings = EvalSettings(
         nfe=[int(n) for n in o["nfe"]], guidance=_GUIDANCE[o["guidance"]],
         n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
@@ -65,7 +96,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
              overwrite=args.overwrite)
     print(f"wrote {Path(o['out']) / 'report.md'}")
-    return 0
 
 
 def run_train_baseline(args: argparse.Namespace) -> int:
@@ -116,7 +146,8 @@ def _add_evaluate(sub: Any) -> None:
                    "default-cpu); options override it")
     p.add_argument("--model", help="diffusion model folder")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
-    p.add_argument("--methods", nargs="+", help="any of fd diffusion unet fno")
+    p.add_argument("--methods", nargs="*", help="any of fd diffusion unet fno (none: only the "
+                   "observation patterns)")
     p.add_argument("--nfe", nargs="+", type=int,
                    help="diffusion NFE values, run exactly (heun: odd values; default 1 3 7 "
                         "15 31)")
@@ -135,6 +166,20 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--n-panels", dest="n_panels", type=int, help="sample panel figures")
+    p.add_argument("--observations", nargs="+", metavar="PATTERN",
+                   help="observation-pattern test sets for physdiff.reconstruct, e.g. "
+                        "phi:3%% (phi at 3 %% of the nodes), phi:grid8 (a sensor every 8 "
+                        "nodes), rho:5%%, both:2%%, phi:3%%:noise0.01 (relative noise)")
+    p.add_argument("--recon-methods", dest="recon_methods", nargs="+",
+                   help="reconstruction methods: diffusion gaussian tikhonov (default all)")
+    p.add_argument("--recon-model", dest="recon_model",
+                   help="model of the diffusion method (default: the shipped prior)")
+    p.add_argument("--recon-samples", dest="recon_samples", type=int,
+                   help="posterior samples per problem (default 8)")
+    p.add_argument("--recon-limit", dest="recon_limit", type=int,
+                   help="problems per test set and pattern (default 16)")
+    p.add_argument("--recon-steps", dest="recon_steps", type=int,
+                   help="most network calls per sample of the diffusion method (default 10)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out (replacing this run's files there)")
     p.add_argument("--quiet", action="store_true",

@@ -18,7 +18,14 @@ index  name                   content
 9, 10  ``x``, ``y``           x / Lx and y / Ly (only with ``coord_channels``)
 =====  =====================  ===============================================
 
-``s`` is :func:`physdiff.solvers.scale.problem_scale`, homogeneous of degree 1 in
+For a model with ``task: rho_posterior`` (the learned prior of
+:func:`physdiff.reconstruct`, which denoises ``rho / s`` rather than phi) the channels are
+instead :data:`POSTERIOR_CHANNELS`: the Gaussian posterior mean of rho given the observations
+divided by ``s`` (here ``s`` is the fitted prior amplitude,
+:func:`physdiff.reconstruction.training_set.posterior_scale`), the two observation masks, the
+two periodic flags, and the coordinates if asked.
+
+For the solver, ``s`` is :func:`physdiff.solvers.scale.problem_scale`, homogeneous of degree 1 in
 the data, so ``cond`` is invariant under ``(rho, bc) -> (a rho, a bc)`` for ``a > 0`` and the
 model output times ``s`` is exactly equivariant. The noisy phi channel is prepended inside
 :class:`~physdiff.models.EDMPrecond`, not here.
@@ -34,23 +41,34 @@ import torch
 from ..solvers.boundary import BOUNDARY_FIELDS, VALUE_FIELDS
 from ..solvers.scale import problem_scale
 
-__all__ = ["FIELD_CHANNELS", "VALUE_FIELDS", "n_cond_channels", "cond_from_batch",
-           "cond_from_problem", "coordinate_channels"]
+__all__ = ["FIELD_CHANNELS", "VALUE_FIELDS", "POSTERIOR_CHANNELS", "TASKS", "n_cond_channels",
+           "cond_from_batch", "cond_from_problem", "cond_from_posterior", "coordinate_channels"]
 
 FIELD_CHANNELS: tuple[str, ...] = BOUNDARY_FIELDS
 """The boundary channels, in order: the field schema of
 :meth:`physdiff.solvers.ResolvedBC.to_fields`."""
 
 
-def n_cond_channels(coord_channels: bool) -> int:
-    """Number of conditioning channels: rho, the 8 BC fields, and 2 coordinates if asked.
+POSTERIOR_CHANNELS: tuple[str, ...] = ("rho_gauss", "mask_rho", "mask_phi", "periodic_x",
+                                       "periodic_y")
+"""The channels of a ``rho_posterior`` model, in order (then the coordinates)."""
+
+TASKS: tuple[str, ...] = ("solve", "rho_posterior")
+"""What a model denoises: phi given rho and the bc (``solve``), or rho given the Gaussian
+posterior of sparse observations (``rho_posterior``)."""
+
+
+def n_cond_channels(coord_channels: bool, task: str = "solve") -> int:
+    """Number of conditioning channels: rho and the 8 BC fields (``solve``) or the 5
+    :data:`POSTERIOR_CHANNELS` (``rho_posterior``), and 2 coordinates if asked.
 
     Examples
     --------
-    >>> n_cond_channels(True), n_cond_channels(False)
-    (11, 9)
+    >>> n_cond_channels(True), n_cond_channels(False), n_cond_channels(True, "rho_posterior")
+    (11, 9, 7)
     """
-    return 1 + len(FIELD_CHANNELS) + (2 if coord_channels else 0)
+    base = len(POSTERIOR_CHANNELS) if task == "rho_posterior" else 1 + len(FIELD_CHANNELS)
+    return base + (2 if coord_channels else 0)
 
 
 def coordinate_channels(batch: int, shape: tuple[int, int], *, dtype: torch.dtype = torch.float32,
@@ -77,8 +95,8 @@ def _as_channel(t: torch.Tensor, name: str) -> torch.Tensor:
     raise ValueError(f"{name}: expected shape (B, ny, nx) or (B, 1, ny, nx), got {tuple(t.shape)}")
 
 
-def cond_from_batch(batch: Mapping[str, torch.Tensor],
-                    coord_channels: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def cond_from_batch(batch: Mapping[str, torch.Tensor], coord_channels: bool,
+                    task: str = "solve") -> tuple[torch.Tensor, torch.Tensor]:
     """``(cond, scale)`` from a batch of :class:`physdiff.datasets.PoissonDataset` samples.
 
     The dataset already divides ``rho`` and the BC values by the scale ``s``, which it
@@ -93,11 +111,14 @@ def cond_from_batch(batch: Mapping[str, torch.Tensor],
     >>> tuple(cond.shape), tuple(scale.shape)
     ((2, 11, 4, 4), (2,))
     """
-    missing = [k for k in ("rho", "scale") + FIELD_CHANNELS if k not in batch]
+    names = POSTERIOR_CHANNELS if task == "rho_posterior" else ("rho",) + FIELD_CHANNELS
+    missing = [k for k in ("scale",) + names if k not in batch]
     if missing:
-        raise ValueError(f"batch lacks the field(s) {missing}; it must come from PoissonDataset")
-    rho = _as_channel(batch["rho"], "rho")
-    chans = [rho] + [_as_channel(batch[k], k).to(rho.dtype) for k in FIELD_CHANNELS]
+        where = ("a posterior training set (physdiff.reconstruction.training_set)"
+                 if task == "rho_posterior" else "PoissonDataset")
+        raise ValueError(f"batch lacks the field(s) {missing}; it must come from {where}")
+    rho = _as_channel(batch[names[0]], names[0])
+    chans = [rho] + [_as_channel(batch[k], k).to(rho.dtype) for k in names[1:]]
     if coord_channels:
         chans.append(coordinate_channels(rho.shape[0], tuple(rho.shape[-2:]), dtype=rho.dtype,
                                          device=rho.device))
@@ -133,3 +154,29 @@ def cond_from_problem(rho: torch.Tensor, fields: Mapping[str, Any], extent: tupl
     batch["rho"] = rho / safe
     batch["scale"] = scale
     return cond_from_batch(batch, coord_channels)
+
+
+def cond_from_posterior(rho_gauss: torch.Tensor, mask_rho: torch.Tensor, mask_phi: torch.Tensor,
+                        fields: Mapping[str, Any], scale: torch.Tensor,
+                        coord_channels: bool) -> torch.Tensor:
+    """``cond`` of a ``rho_posterior`` model: the physical Gaussian posterior mean of rho
+    ``(B, ny, nx)``, the 0/1 observation masks, the BC fields and the posterior scale ``(B,)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from physdiff.solvers import BoundaryConditions, Grid
+    >>> f = BoundaryConditions.periodic().resolve(Grid((8, 8)), (1,)).to_fields((1,))
+    >>> z = torch.zeros(1, 8, 8)
+    >>> cond = cond_from_posterior(z + 2, z, z, f, torch.tensor([2.0]), coord_channels=False)
+    >>> tuple(cond.shape), float(cond[0, 0, 0, 0]), float(cond[0, 3, 0, 0])
+    ((1, 5, 8, 8), 1.0, 1.0)
+    """
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale)).to(rho_gauss.dtype)
+    batch = {"rho_gauss": rho_gauss / safe[:, None, None], "scale": safe}
+    batch["mask_rho"], batch["mask_phi"] = mask_rho.to(rho_gauss.dtype), \
+        mask_phi.to(rho_gauss.dtype)
+    for k in ("periodic_x", "periodic_y"):
+        batch[k] = torch.as_tensor(fields[k], dtype=rho_gauss.dtype,
+                                   device=rho_gauss.device).expand_as(rho_gauss)
+    return cond_from_batch(batch, coord_channels, "rho_posterior")[0]

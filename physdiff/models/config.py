@@ -72,6 +72,11 @@ class ModelConfig:
         ``"spectral"``: channels, Fourier modes kept per axis, and blocks.
     spectral_padding : float
         ``"spectral"``: zero padding before the FFT, as a fraction of each side.
+    task : {"solve", "rho_posterior"}
+        ``"solve"``: denoise phi given rho and the boundary data (the solver).
+        ``"rho_posterior"``: denoise ``rho / s`` given the Gaussian posterior mean of rho from
+        sparse observations and the observation masks (the learned prior of
+        :func:`physdiff.reconstruct`; channels in :mod:`physdiff.models.conditioning`).
 
     Examples
     --------
@@ -107,6 +112,7 @@ class ModelConfig:
     spectral_modes: int = 16
     spectral_layers: int = 4
     spectral_padding: float = 0.125
+    task: str = "solve"
 
     def __post_init__(self) -> None:
         for name in _PAIR_FIELDS:
@@ -146,6 +152,10 @@ class ModelConfig:
         if self.formulation not in ("edm", "refiner"):
             raise ValueError(f"model config: formulation must be 'edm' or 'refiner', got "
                              f"{self.formulation!r}")
+        from .conditioning import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"model config: task must be one of {TASKS}, got {self.task!r}")
         if self.backbone not in ("unet", "spectral"):
             raise ValueError(f"model config: backbone must be 'unet' or 'spectral', got "
                              f"{self.backbone!r}")
@@ -174,7 +184,7 @@ class ModelConfig:
         """Number of conditioning channels (see :mod:`physdiff.models.conditioning`)."""
         from .conditioning import n_cond_channels
 
-        return n_cond_channels(self.coord_channels)
+        return n_cond_channels(self.coord_channels, self.task)
 
     @property
     def unused_keys(self) -> set[str]:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..solvers.grid import Grid
-from .conditioning import cond_from_batch, cond_from_problem
+from .conditioning import cond_from_batch, cond_from_posterior, cond_from_problem
 from .config import MODEL_KINDS, ModelConfig
 from .network import UNetDenoiserNet
 from .precond import EDMPrecond
@@ -87,6 +87,9 @@ class PoissonDiffusionModel(nn.Module):
 
         ``extent`` defaults to the model's; a different extent or grid raises ValueError.
         """
+        if self.config.task != "solve":
+            raise ValueError(f"this model's task is {self.config.task!r}, not a solver; use "
+                             f"physdiff.reconstruct(..., model=...) with it")
         extent = tuple(self.config.extent) if extent is None else tuple(extent)
         self._check_grid(tuple(rho.shape[-2:]), extent)
         return cond_from_problem(rho, fields, extent, self.config.coord_channels)
@@ -95,7 +98,24 @@ class PoissonDiffusionModel(nn.Module):
                                                                         torch.Tensor]:
         """``(cond, scale)`` from a :class:`~physdiff.datasets.PoissonDataset` batch."""
         self._check_grid(tuple(batch["rho"].shape[-2:]), tuple(self.config.extent))
-        return cond_from_batch(batch, self.config.coord_channels)
+        return cond_from_batch(batch, self.config.coord_channels, self.config.task)
+
+    def target_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """What the model learns to denoise in a batch: ``phi / s`` (``task: solve``) or
+        ``rho / s`` (``task: rho_posterior``)."""
+        return batch["rho" if self.config.task == "rho_posterior" else "phi"]
+
+    def condition_posterior(self, rho_gauss: torch.Tensor, mask_rho: torch.Tensor,
+                            mask_phi: torch.Tensor, fields: Mapping[str, Any],
+                            scale: torch.Tensor) -> torch.Tensor:
+        """``cond`` of a ``rho_posterior`` model (see
+        :func:`~physdiff.models.conditioning.cond_from_posterior`)."""
+        if self.config.task != "rho_posterior":
+            raise ValueError("condition_posterior needs a model with task 'rho_posterior'; "
+                             "this one solves (use condition)")
+        self._check_grid(tuple(rho_gauss.shape[-2:]), tuple(self.config.extent))
+        return cond_from_posterior(rho_gauss, mask_rho, mask_phi, fields, scale,
+                                   self.config.coord_channels)
 
     def check_problem(self, grid: Grid | tuple[int, int],
                       kinds: Iterable[str] | Iterable[Iterable[str]], *,

@@ -20,10 +20,33 @@ import numpy as np
 from ..solvers import Grid
 from .prior import SpectralPrior, basis_for_kinds, estimate_prior, load_prior, save_prior
 
-__all__ = ["DEFAULT_PRIOR_DIR", "default_prior", "estimate_default_prior",
-           "write_default_priors", "N_FIELDS"]
+__all__ = ["DEFAULT_PRIOR_DIR", "PRIOR_MODEL_DIR", "default_prior", "default_prior_model_path",
+           "estimate_default_prior", "write_default_priors", "N_FIELDS"]
 
 DEFAULT_PRIOR_DIR = Path(__file__).resolve().parent / "default_prior"
+PRIOR_MODEL_DIR = Path(__file__).resolve().parent / "prior_model"
+"""The shipped learned prior of ``method="diffusion"`` (a ``task: rho_posterior`` model
+folder, trained with ``configs/train/posterior-cpu.yaml``; see its model card)."""
+
+
+def default_prior_model_path() -> Path:
+    """The folder of the shipped learned reconstruction prior.
+
+    Raises
+    ------
+    FileNotFoundError
+        The installation has none (a build without package data).
+
+    Examples
+    --------
+    >>> default_prior_model_path().name
+    'prior_model'
+    """
+    if not (PRIOR_MODEL_DIR / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no shipped reconstruction prior at {PRIOR_MODEL_DIR}; pass model=PATH (a model "
+            f"trained with configs/train/posterior-cpu.yaml) or use method='gaussian'")
+    return PRIOR_MODEL_DIR
 N_FIELDS = 4000
 """Fields drawn per basis pair when estimating the default spectrum."""
 

@@ -72,8 +72,11 @@ class ModelDenoiser:
     @classmethod
     def load(cls, model: Any = None, device: Any = "auto") -> ModelDenoiser:
         from ..sampling.model_cache import resolve_device, resolve_model
+        from .defaults import default_prior_model_path
 
         dev = resolve_device(device)
+        if model is None:  # the shipped learned prior ("default" is the shipped solver)
+            model = default_prior_model_path()
         return cls(resolve_model(model, dev), dev)
 
     @property
@@ -88,8 +91,50 @@ class ModelDenoiser:
     def sigma_data(self) -> float:
         return float(self.model.config.sigma_data)
 
+    @property
+    def space(self) -> str:
+        """``"rho"`` for a learned prior on rho (``task: rho_posterior``), else ``"phi"``."""
+        return "rho" if getattr(self.model.config, "task", "solve") == "rho_posterior" \
+            else "phi"
+
     def check(self, grid: Any, kinds: tuple[str, str, str, str]) -> None:
         self.model.check_problem(grid, kinds)
+
+    def denoise_rho(self, rho_noisy: np.ndarray, sigma: np.ndarray, *, rho_gauss: np.ndarray,
+                    mask_rho: np.ndarray, mask_phi: np.ndarray, fields: dict[str, np.ndarray],
+                    scale: float, residual_grad: Any = None) -> Any:
+        """A ``rho_posterior`` model as a denoiser of rho in physical units.
+
+        ``rho_noisy (k, ny, nx)``, ``sigma (k,)`` physical; ``rho_gauss`` the Gaussian
+        posterior mean and the 0/1 masks ``(ny, nx)``; ``scale`` the posterior scale ``s``.
+        Returns the denoised rho ``(k, ny, nx)``. With ``residual_grad`` (a function of the
+        denoised rho returning the gradient of the data loss with respect to it, numpy) it
+        returns ``(denoised, gradient of the loss with respect to rho_noisy)``: the
+        vector-Jacobian product through the network that DPS needs.
+        """
+        import torch
+
+        dev, k = self.device, rho_noisy.shape[0]
+        f32 = {"dtype": torch.float32, "device": dev}
+        def expand(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.array(np.broadcast_to(a, (k,) + a.shape[-2:])), **f32)
+
+        cond = self.model.condition_posterior(
+            expand(rho_gauss), expand(mask_rho), expand(mask_phi),
+            {n: expand(fields[n]) for n in ("periodic_x", "periodic_y")},
+            torch.full((k,), float(scale), **f32))
+        x = torch.as_tensor(rho_noisy / scale, **f32)[:, None]
+        sig = torch.as_tensor(np.asarray(sigma) / scale, **f32)
+        if residual_grad is None:
+            with torch.no_grad():
+                return self.model(x, sig, cond)[:, 0].double().cpu().numpy() * scale
+        x.requires_grad_(True)
+        with torch.enable_grad():
+            out = self.model(x, sig, cond)[:, 0]
+            den = out.detach().double().cpu().numpy() * scale
+            g = torch.as_tensor(residual_grad(den) * scale, **f32)
+            (grad,) = torch.autograd.grad(out, x, grad_outputs=g)
+        return den, grad[:, 0].double().cpu().numpy() / scale
 
     def __call__(self, phi_noisy: np.ndarray, sigma: np.ndarray, *, rho: np.ndarray,
                  fields: dict[str, np.ndarray], rho_obs: Any = None, phi_obs: Any = None
@@ -118,12 +163,13 @@ class ModelDenoiser:
 def as_denoiser(model: Any, device: Any = "auto") -> Any:
     """A denoiser for :func:`pnp_posterior`: an object already following the interface of
     :class:`ModelDenoiser` is used as is; a model, folder or ``None`` (shipped) is wrapped."""
-    if callable(model) and all(hasattr(model, a) for a in ("sigma_min", "sigma_data", "check")):
+    follows = callable(model) or hasattr(model, "denoise_rho")  # a prior on phi or on rho
+    if follows and all(hasattr(model, a) for a in ("sigma_min", "sigma_data", "check")):
         return model
     return ModelDenoiser.load(model, device)
 
 
-SAMPLERS: tuple[str, ...] = ("pnp", "red")
+SAMPLERS: tuple[str, ...] = ("pnp", "red", "dps")
 
 
 @dataclass(frozen=True)
@@ -135,7 +181,12 @@ class PnPSettings:
     sigma_data``); ``max_sweeps``: Jacobi sweeps per call; ``adaptive``: skip levels by the
     data misfit; ``sampler``: ``"pnp"`` (re-noise at sigma, then denoise: DiffPIR-style) or
     ``"red"`` (no re-noising: a step ``phi - red_step (phi - D(phi, sigma))`` along the RED
-    regulariser gradient, Romano et al. 2017). The defaults (a strong pull towards the PDE)
+    regulariser gradient, Romano et al. 2017) or ``"dps"`` (diffusion posterior sampling,
+    Chung et al. 2023: Euler steps of the probability-flow ODE from the re-noised start, each
+    followed by a step of size ``dps_step / ||y - A D(x)||`` along the gradient of the data
+    misfit of the denoised estimate, back-propagated through the network; a learned prior on
+    rho only, ``task: rho_posterior``). For a prior on rho ``tau`` and ``max_sweeps`` are
+    unused: phi is the exact solve of every rho. The defaults (a strong pull towards the PDE)
     suit the shipped model, which is a conditional phi|rho solver and no prior on rho
     (``tau = 1``, ``max_sweeps = 64`` let its raw output through and double the error on the
     GRF benchmark); retune for a model that carries a prior.
@@ -148,11 +199,14 @@ class PnPSettings:
     adaptive: bool = True
     sampler: str = "pnp"
     red_step: float = 0.5
+    dps_step: float = 1.0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of "
                              f"{', '.join(SAMPLERS)}")
+        if not self.dps_step > 0:
+            raise ValueError(f"dps_step must be > 0, got {self.dps_step}")
         if not 0 < self.red_step <= 1:
             raise ValueError(f"red_step must be in (0, 1], got {self.red_step}")
         if int(self.steps) != self.steps or self.steps < 1:
@@ -194,17 +248,25 @@ def _misfit(cond: Conditioner, rho: np.ndarray, y: np.ndarray) -> float:
 
 
 def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: SpectralPrior,
-                  seed: int, settings: PnPSettings, progress: bool = False
-                  ) -> tuple[np.ndarray, dict[str, Any]]:
+                  seed: int, settings: PnPSettings, progress: bool = False,
+                  means: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Samples ``(n, K, ny, nx)`` from the PnP chain started at ``init`` (same shape).
 
-    ``prior`` is the Gaussian prior whose metric the data step uses (the start's prior).
+    ``prior`` is the Gaussian prior whose metric the data step uses (the start's prior);
+    ``means`` ``(n, ny, nx)`` the Gaussian posterior means, which a prior on rho
+    (``denoiser.space == "rho"``) takes as its conditioning.
     """
     from tqdm.auto import tqdm
 
     from .gaussian import problem_rng
 
     denoiser.check(problem.grid, problem.kinds)
+    space = getattr(denoiser, "space", "phi")
+    if space == "rho" and means is None:
+        raise ValueError("a prior on rho needs the Gaussian posterior means (means=...)")
+    if space != "rho" and settings.sampler == "dps":
+        raise ValueError("sampler 'dps' needs a learned prior on rho (a model with task "
+                         "'rho_posterior'); this model denoises phi: use 'pnp' or 'red'")
     n, k = init.shape[:2]
     out = np.empty_like(init)
     nfe = np.zeros(n, dtype=int)
@@ -220,7 +282,10 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
             cond = Conditioner(problem.gmap, obs, prior, problem.noise,
                                None if prior.normalized else 1.0)
             y = cond.target + cond.noise_std * rng.standard_normal((k, obs.count))
-        chain = _Chain(denoiser, problem, b, bc_k, eq, settings)
+        if space == "rho":
+            chain: Any = _RhoChain(denoiser, problem, b, bc_k, settings, means[b])
+        else:
+            chain = _Chain(denoiser, problem, b, bc_k, eq, settings)
         rho, nfe[b] = chain.run(init[b], cond, y, rng)
         if cond is not None and problem.noise == 0.0:
             rho = Projector(problem.gmap, obs).project(rho)
@@ -276,6 +341,89 @@ class _Chain:
             return phi - self.settings.red_step * (phi - den)
         noisy = phi + sigma[:, None, None] * rng.standard_normal(phi.shape)
         return self.denoiser(noisy, sigma, rho=rho, fields=fields)
+
+
+@dataclass
+class _RhoChain:
+    """One problem's chain with a learned prior on rho (``space == "rho"``): phi is always
+    the exact solve ``G rho + phi_bc``, so no physics step is needed."""
+
+    denoiser: Any
+    problem: Problem
+    index: int
+    bc: ResolvedBC
+    settings: PnPSettings
+    mean: np.ndarray
+
+    def run(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
+            rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        from .training_set import posterior_scale
+
+        obs, st = self.problem.observations[self.index], self.settings
+        shape = self.problem.grid.shape
+        masks = []
+        for idx in (obs.rho_index, obs.phi_index):
+            m = np.zeros(shape[0] * shape[1])
+            m[idx] = 1.0
+            masks.append(m.reshape(shape))
+        amp = np.sqrt(cond.amplitude2) if cond is not None else np.sqrt(np.mean(rho**2))
+        scale = float(posterior_scale(amp))
+        fields = self.bc.to_fields((len(rho),))
+        kw = dict(rho_gauss=self.mean, mask_rho=masks[0], mask_phi=masks[1], fields=fields,
+                  scale=scale)
+        levels = _levels(self.denoiser, st)
+        sd = self.denoiser.sigma_data
+        if st.sampler == "dps":
+            return self._dps(rho, cond, y, rng, levels * scale, kw)
+        i, calls = 0, 0
+        while i < len(levels):
+            sig = np.full(len(rho), levels[i] * scale)
+            if st.sampler == "red":
+                den = self.denoiser.denoise_rho(rho, sig, **kw)
+                rho_hat = rho - st.red_step * (rho - den)
+            else:
+                noisy = rho + sig[:, None, None] * rng.standard_normal(rho.shape)
+                rho_hat = self.denoiser.denoise_rho(noisy, sig, **kw)
+            calls += 1
+            misfit = 0.0 if cond is None else _misfit(cond, rho_hat, y)
+            rho = rho_hat if cond is None else cond.update(rho_hat, y)
+            i += 1
+            if st.adaptive and cond is not None:
+                while i < len(levels) - 1 and levels[i] > max(misfit * sd, levels[-1]):
+                    i += 1
+        return rho, calls
+
+    def _dps(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
+             rng: np.random.Generator, sigmas: np.ndarray, kw: dict[str, Any]
+             ) -> tuple[np.ndarray, int]:
+        """DPS (Chung et al. 2023) on the EDM probability-flow ODE, from the start re-noised
+        at the first level; the last denoised estimate is conditioned on the data."""
+        gmap = self.problem.gmap
+        x = rho + sigmas[0] * rng.standard_normal(rho.shape)
+        norms = np.ones(len(rho))
+
+        def grad_fn(den: np.ndarray) -> np.ndarray:  # d/d(den) of ||y - A den||
+            r = y - cond.obs.apply(gmap, den)
+            norms[:] = np.maximum(np.linalg.norm(r, axis=1), 1e-300)
+            return -cond.obs.adjoint(gmap, r / norms[:, None])
+
+        den = rho
+        for i, sigma in enumerate(sigmas):
+            sig = np.full(len(x), sigma)
+            if cond is None:
+                den = self.denoiser.denoise_rho(x, sig, **kw)
+                grad = np.zeros_like(x)
+            else:
+                den, grad = self.denoiser.denoise_rho(x, sig, residual_grad=grad_fn, **kw)
+            nxt = sigmas[i + 1] if i + 1 < len(sigmas) else 0.0
+            x = den + (nxt / sigma) * (x - den)  # Euler step of dx/dsigma = (x - D) / sigma
+            # the guidance step, scaled per sample by its misfit as in the DPS paper
+            rms = np.sqrt(np.mean(den**2, axis=(1, 2)))[:, None, None]
+            x = x - self.settings.dps_step * rms * grad / np.maximum(
+                np.sqrt(np.mean(grad**2, axis=(1, 2)))[:, None, None], 1e-300) * \
+                (norms / np.maximum(np.linalg.norm(y, axis=1), 1e-300))[:, None, None]
+        rho = den if cond is None else cond.update(den, y)
+        return rho, len(sigmas)
 
 
 def _problem_scale(rho: np.ndarray, fields: dict[str, np.ndarray], extent) -> np.ndarray:

@@ -128,7 +128,7 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
                 **{"steps": _check_count(steps, "steps"), **dict(pnp or {})})
             denoiser = as_denoiser(model, device)
             samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, int(seed),
-                                           settings, progress)
+                                           settings, progress, means=g_means)
             info.update(dinfo)
             out = {}
     info["seconds"] = time.perf_counter() - start

@@ -101,6 +101,7 @@ class Trainer:
             cfg = ModelConfig.from_dict(ckpt["state"]["model_config"])
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
+        self._check_task(cfg, dataset)
         self.step, self.resumed_from, self.elapsed_before = 0, None, 0.0
         self._start: float | None = None
         if ckpt is not None:
@@ -125,6 +126,19 @@ class Trainer:
         self.train_fn = torch.compile(self.net) if self.t.compile else self.net
         self.loss_fn = make_loss(cfg, self.t)
         self.param_names = [n for n, _ in self.model.named_parameters()]
+
+    def _check_task(self, cfg: ModelConfig, dataset: Any) -> None:
+        """A ``rho_posterior`` model needs a posterior set and takes no phi augmentation."""
+        if cfg.task != "rho_posterior":
+            return
+        if not getattr(dataset, "extra", ()):
+            raise ValueError(f"model.task=rho_posterior trains on a posterior training set "
+                             f"(physdiff.reconstruction.training_set.build_posterior_set); "
+                             f"{getattr(dataset, 'path', 'the dataset')} has no rho_gauss")
+        if self.t.symmetries or self.t.superposition > 0 or self.t.physics_weight > 0:
+            raise ValueError("model.task=rho_posterior: set train.symmetries=false, "
+                             "train.superposition=0 and train.physics_weight=0 (they "
+                             "transform phi pairs, not observation patterns)")
 
     def _init_config(self, cfg: ModelConfig) -> ModelConfig:
         """The config of ``train.init_from``, which must have the run's architecture."""
@@ -229,7 +243,8 @@ class Trainer:
         if self.t.physics_weight > 0:
             kwargs["residual_fn"] = batch_residual_fn(batch, extent)
         with acc.autocast():
-            loss = self.loss_fn(self.train_fn, batch["phi"], cond, gen, **kwargs).mean()
+            loss = self.loss_fn(self.train_fn, self.model.target_batch(batch), cond, gen,
+                                **kwargs).mean()
         mean_loss = float(acc.reduce(loss.detach().clone(), "mean"))
         if not math.isfinite(mean_loss):
             raise NaNLossError(self._nan_message())

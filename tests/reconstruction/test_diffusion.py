@@ -85,4 +85,6 @@ def test_settings_are_checked():
     with pytest.raises(ValueError, match="steps"):
         PnPSettings(steps=0)
     with pytest.raises(ValueError, match="sampler"):
-        PnPSettings(sampler="dps")
+        PnPSettings(sampler="langevin")
+    with pytest.raises(ValueError, match="dps_step"):
+        PnPSettings(sampler="dps", dps_step=0)

@@ -1,0 +1,244 @@
+"""The learned reconstruction prior end to end on tiny data: posterior training set, a
+``rho_posterior`` model trained by the one trainer, the rho-space samplers (PnP, RED, DPS) in
+``reconstruct``, and the observation-pattern evaluation."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from physdiff import BoundaryConditions, reconstruct
+from physdiff.cli import main
+from physdiff.datasets import PoissonDataset, generate, load_config
+from physdiff.evaluation.reconstruction import evaluate_reconstruction
+from physdiff.models import ModelConfig, PoissonDiffusionModel, load_model
+from physdiff.models.conditioning import n_cond_channels
+from physdiff.reconstruction import ModelDenoiser
+from physdiff.reconstruction.training_set import build_posterior_set, drop_unscaled
+from physdiff.solvers import Grid, solve_fd
+from physdiff.training.settings import DataSettings, RunSettings, TrainSettings
+from physdiff.training.trainer import Trainer
+
+TINY = {"task": "rho_posterior", "block_out_channels": [8, 16],
+        "attention_levels": [False, False], "norm_num_groups": 8, "sigma_max": 20.0}
+
+
+@pytest.fixture(scope="module")
+def tiny_pairs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs") / "tiny.nc"
+    return generate(load_config("tiny", n=20), out, progress=False)
+
+
+@pytest.fixture(scope="module")
+def posterior_set(tiny_pairs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("post") / "post.nc"
+    return build_posterior_set(tiny_pairs, out, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def prior_model(posterior_set, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    settings = RunSettings(
+        model=dict(TINY), data=DataSettings(val_samples=4),
+        train=TrainSettings(batch_size=4, max_steps=3, warmup_steps=1, checkpoint_every=3,
+                            val_every=3, val_steps=2, log_every=1), out=str(run))
+    return Trainer(settings, PoissonDataset(posterior_set), run, progress=False).run().model_dir
+
+
+def test_posterior_set_holds_the_gaussian_posterior_of_each_pattern(tiny_pairs, posterior_set):
+    ds = xr.open_dataset(posterior_set)
+    src = xr.open_dataset(tiny_pairs)
+    assert ds.sizes["sample"] + ds.attrs["posterior_dropped"] == 20
+    assert set(ds.data_vars) >= {"rho_gauss", "mask_rho", "mask_phi", "pattern", "scale"}
+    assert np.all(ds.scale.values > 0)
+    assert np.all(ds.mask_rho.values.sum((1, 2)) + ds.mask_phi.values.sum((1, 2)) > 0)
+    # the stored mean is what reconstruct(method="gaussian") answers for those observations
+    i = int(ds.sample.values[0])
+    data = PoissonDataset(tiny_pairs)
+    bc = data.bc_of(i)
+    from physdiff.solvers import make_compatible
+
+    rho = make_compatible(src.rho.values[i].astype(float), bc)
+    phi = solve_fd(rho, bc)
+    mr, mp = ds.mask_rho.values[0].astype(bool), ds.mask_phi.values[0].astype(bool)
+    post = reconstruct(bc, rho=np.where(mr, rho, np.nan), phi=np.where(mp, phi, np.nan),
+                       method="gaussian", n_samples=1, exact_std=False)
+    np.testing.assert_allclose(ds.rho_gauss.values[0], post.rho, rtol=1e-4,
+                               atol=1e-5 * np.abs(post.rho).max())
+
+
+def test_posterior_set_refuses_to_overwrite_and_resumes_from_its_shards(tiny_pairs, tmp_path):
+    out = tmp_path / "p.nc"
+    out.write_text("x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        build_posterior_set(tiny_pairs, out, count=4, progress=False)
+    out.unlink()
+    first = build_posterior_set(tiny_pairs, tmp_path / "a.nc", count=4, progress=False)
+    # a finished shard left in the parts folder is reused, not recomputed
+    parts = tmp_path / "b.nc.parts"
+    parts.mkdir()
+    import shutil
+
+    from physdiff.reconstruction import training_set as ts
+
+    shard = parts / "shard-00000-0.npz"
+    ts._make_shard(str(tiny_pairs), np.arange(0, 4), 0, str(shard))
+    stamp = shard.stat().st_mtime_ns
+    again = build_posterior_set(tiny_pairs, tmp_path / "b.nc", count=4, progress=False)
+    assert not parts.exists()
+    a, b = xr.open_dataset(first), xr.open_dataset(again)
+    np.testing.assert_array_equal(a.rho_gauss.values, b.rho_gauss.values)
+    assert stamp > 0
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_drop_unscaled_leaves_out_samples_without_a_scale():
+    ds = xr.Dataset({"rho": (("sample", "y", "x"), np.ones((3, 2, 2))),
+                     "scale": ("sample", np.array([1.0, 1e-6, 2.0]))})
+    out = drop_unscaled(ds)
+    assert out.sizes["sample"] == 2 and out.attrs["posterior_dropped"] == 1
+
+
+def test_dataset_items_carry_the_normalised_posterior_fields(posterior_set):
+    data = PoissonDataset(posterior_set)
+    item = data[0]
+    s = float(item["scale"])
+    raw = xr.open_dataset(posterior_set)
+    np.testing.assert_allclose(item["rho_gauss"][0].numpy(), raw.rho_gauss.values[0] / s,
+                               rtol=1e-5, atol=1e-6)
+    assert set(np.unique(item["mask_phi"].numpy())) <= {0.0, 1.0}
+
+
+def test_rho_posterior_config_and_conditioning():
+    cfg = ModelConfig(grid_shape=[16, 16], **TINY)
+    assert cfg.n_cond_channels == n_cond_channels(True, "rho_posterior") == 7
+    m = PoissonDiffusionModel(cfg)
+    with pytest.raises(ValueError, match="not a solver"):
+        m.condition(torch.zeros(1, 16, 16), {})
+    with pytest.raises(ValueError, match="task"):
+        ModelConfig(task="guess")
+    solver = PoissonDiffusionModel(ModelConfig(grid_shape=[16, 16], block_out_channels=[8, 16],
+                                               attention_levels=[False, False]))
+    with pytest.raises(ValueError, match="rho_posterior"):
+        solver.condition_posterior(*(torch.zeros(1, 16, 16),) * 3, {}, torch.ones(1))
+    batch = {"rho": torch.ones(2, 1, 4, 4), "phi": torch.zeros(2, 1, 4, 4)}
+    assert m.target_batch(batch) is batch["rho"] and solver.target_batch(batch) is batch["phi"]
+
+
+def test_trainer_trains_the_prior_and_refuses_what_does_not_apply(posterior_set, tiny_pairs,
+                                                                  prior_model, tmp_path):
+    model = load_model(prior_model)
+    assert model.config.task == "rho_posterior"
+    log = (prior_model.parent / "log.csv").read_text()
+    assert "val_rel_l2" in log
+    base = dict(model=dict(TINY), data=DataSettings(val_samples=4), out=str(tmp_path))
+    aug = RunSettings(**base, train=TrainSettings(max_steps=1, symmetries=True))
+    with pytest.raises(ValueError, match="symmetries"):
+        Trainer(aug, PoissonDataset(posterior_set), tmp_path / "a", progress=False)
+    plain = RunSettings(**base, train=TrainSettings(max_steps=1))
+    with pytest.raises(ValueError, match="posterior training set"):
+        Trainer(plain, PoissonDataset(tiny_pairs), tmp_path / "b", progress=False)
+
+
+@pytest.mark.parametrize("sampler", ["pnp", "red", "dps"])
+def test_reconstruct_with_the_prior_meets_pde_and_data(prior_model, sampler):
+    rng = np.random.default_rng(0)
+    bc = BoundaryConditions.dirichlet(0.3)
+    X, Y = Grid((16, 16)).meshgrid()
+    rho = np.exp(-((X - 0.4) ** 2 + (Y - 0.6) ** 2) / 0.02)
+    phi = solve_fd(rho, bc)
+    obs = np.full_like(phi, np.nan)
+    idx = rng.choice(np.arange(17, 16 * 15), 25, replace=False)
+    obs.flat[idx] = phi.flat[idx]
+    post = reconstruct(bc, phi=obs, model=prior_model, n_samples=3, device="cpu",
+                       pnp={"sampler": sampler, "steps": 4})
+    assert post.rho_samples.shape == (3, 16, 16)
+    assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+    assert 1 <= post.info["nfe"] <= 4
+    assert np.all(post.rho_std >= 0)
+
+
+class RhoOracle:
+    """A prior on rho that always answers the truth (to see the chain use its output)."""
+
+    sigma_min, sigma_max, sigma_data, space = 0.01, 10.0, 1.0, "rho"
+
+    def __init__(self, rho):
+        self.rho, self.calls = rho, 0
+
+    def check(self, grid, kinds):
+        pass
+
+    def denoise_rho(self, rho_noisy, sigma, *, rho_gauss, mask_rho, mask_phi, fields, scale,
+                    residual_grad=None):
+        self.calls += 1
+        den = np.broadcast_to(self.rho, rho_noisy.shape).copy()
+        if residual_grad is None:
+            return den
+        return den, np.zeros_like(den)
+
+
+@pytest.mark.parametrize("sampler", ["pnp", "dps"])
+def test_the_chain_uses_the_priors_answer(sampler):
+    rng = np.random.default_rng(1)
+    bc = BoundaryConditions.dirichlet(0.0)
+    X, Y = Grid((16, 16)).meshgrid()
+    rho = np.sin(2 * np.pi * X) * np.exp(-((Y - 0.5) ** 2) / 0.05)
+    phi = solve_fd(rho, bc)
+    obs = np.full_like(phi, np.nan)
+    idx = rng.choice(np.arange(17, 16 * 15), 12, replace=False)
+    obs.flat[idx] = phi.flat[idx]
+    oracle = RhoOracle(rho)
+    post = reconstruct(bc, phi=obs, model=oracle, n_samples=2,
+                       pnp={"sampler": sampler, "steps": 3, "adaptive": False})
+    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=2)
+    err = np.linalg.norm(post.rho - rho) / np.linalg.norm(rho)
+    assert oracle.calls == 3 and err < 1e-6
+    assert err < 0.01 * np.linalg.norm(gauss.rho - rho) / np.linalg.norm(rho)
+
+
+def test_dps_needs_a_prior_on_rho():
+    from physdiff.reconstruction.diffusion import PnPSettings
+
+    solver = PoissonDiffusionModel(ModelConfig(grid_shape=[16, 16], block_out_channels=[8, 16],
+                                               attention_levels=[False, False])).eval()
+    obs = np.full((16, 16), np.nan)
+    obs[5, 5] = 1.0
+    with pytest.raises(ValueError, match="dps"):
+        reconstruct(BoundaryConditions.dirichlet(0.0), phi=obs,
+                    model=ModelDenoiser(solver, torch.device("cpu")),
+                    pnp=PnPSettings(sampler="dps"))
+
+
+def test_observation_pattern_evaluation_and_cli(tiny_pairs, prior_model, tmp_path):
+    summary = evaluate_reconstruction([tiny_pairs], ["phi:10%", "rho:grid4"],
+                                      ["gaussian", "tikhonov", "diffusion"], tmp_path / "ev",
+                                      model=prior_model, n_samples=2, limit=3, steps=2,
+                                      device="cpu", progress=False)
+    out = tmp_path / "ev" / "reconstruction"
+    assert {p.name for p in out.iterdir()} >= {"metrics.nc", "summary.json", "report.md"}
+    assert len(list(out.glob("*.png"))) == 2
+    ds = xr.open_dataset(out / "metrics.nc")
+    assert ds.rho_mean.dims == ("test_set", "pattern", "method", "problem")
+    assert float(ds.residual.max()) < 1e-6 and float(ds.misfit.max()) < 1e-6
+    assert summary["tiny"]["phi-random-10%"]["gaussian"]["rho_mean"]["median"] > 0
+    assert json.loads((out / "summary.json").read_text()).keys() == {"tiny"}
+    args = ["evaluate", "--methods", "--data", str(tiny_pairs), "--observations", "phi:10%",
+            "--recon-methods", "gaussian", "--recon-limit", "2", "--out", str(tmp_path / "c"),
+            "--quiet"]
+    assert main(args) == 0
+    assert "gaussian" in (tmp_path / "c" / "reconstruction" / "report.md").read_text()
+    assert main(args) == 2  # a non-empty output is refused without --overwrite
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_posterior_set_cli(tiny_pairs, tmp_path, capsys):
+    out = tmp_path / "p.nc"
+    assert main(["posterior-set", "--source", str(tiny_pairs), "--out", str(out), "--count",
+                 "3", "--quiet"]) == 0
+    assert xr.open_dataset(out).sizes["sample"] <= 3
+    assert main(["posterior-set", "--source", str(tiny_pairs), "--out", str(out), "--count",
+                 "3", "--quiet"]) == 2
+    assert "overwrite" in capsys.readouterr().err
