@@ -94,8 +94,8 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int | None = No
     print(_table(summary))
     from .reconstruction.demo import run_reconstruction_demo
 
-    summary["reconstruction"] = run_reconstruction_demo(out, seed=seed, model=model,
-                                                        device=device)
+    # the reconstruction panel uses the shipped learned prior on rho, not the solver model
+    summary["reconstruction"] = run_reconstruction_demo(out, seed=seed, device=device)
     print(f"\nreport: {out / 'report.md'}   figures: {out / problems.stem}/*.png   "
           f"({time.perf_counter() - start:.0f} s)")
     return summary

@@ -2,7 +2,8 @@
 
 One held-out 64x64 problem of the default training distribution with zero Dirichlet data
 (sources: the default mixture), phi observed at 3 % of the nodes; reconstructed with the
-Gaussian posterior (default prior) and with the diffusion method (shipped model). Prints the
+Gaussian posterior (default prior) and with the diffusion method (the shipped learned prior
+on rho, ``physdiff/reconstruction/prior_model``). Prints the
 relative L2 errors and 2-sigma coverage and writes ``reconstruction.png``: observations,
 truth, posterior means, std and error of rho for each method.
 """
@@ -62,7 +63,7 @@ def _figure(path: Path, obs: np.ndarray, rho: np.ndarray, posts: dict[str, Any])
 
 
 def run_reconstruction_demo(out: str | Path, *, seed: int, model: Any = None,
-                            device: str = "auto", n_samples: int = 4, steps: int = 4
+                            device: str = "auto", n_samples: int = 4, steps: int = 10
                             ) -> dict[str, dict[str, float]]:
     """Reconstruct one problem from sparse phi sensors; print a table, write the figure."""
     from .reconstruct import reconstruct
