@@ -28,7 +28,7 @@ from torch import nn
 
 from ..atomic import atomic_dir
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
-from ..models.io import load_state_file
+from ..models.io import load_state_file, model_folder
 
 __all__ = ["BASELINE_KINDS", "FNO_DEFAULTS", "RegressionBaseline", "save_baseline",
            "load_baseline", "read_baseline_config", "require_neuralop"]
@@ -104,22 +104,31 @@ class RegressionBaseline(nn.Module):
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
         """Predict ``phi / s`` of shape ``(B, 1, ny, nx)`` from ``cond`` ``(B, C, ny, nx)``."""
-        if self.kind == "fno":
-            return self.net(cond)
+        if self.kind == "fno":  # its FFTs stay float32 under bf16 autocast
+            with torch.autocast(cond.device.type, enabled=False):
+                return self.net(cond.float())
         zeros = cond.new_zeros((cond.shape[0], 1) + tuple(cond.shape[-2:]))
         return self.net(torch.cat([zeros, cond], dim=1), cond.new_zeros(cond.shape[0]))
 
     def condition_batch(self, batch: Mapping[str, torch.Tensor]
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(cond, scale)`` of a :class:`~physdiff.datasets.PoissonDataset` batch."""
-        shape = tuple(batch["rho"].shape[-2:])
+        self.check_problem(batch["rho"].shape[-2:], ())
+        return cond_from_batch(batch, self.config.coord_channels)
+
+    def target_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """What the network is trained to output for a batch: ``phi / s`` ``(B, 1, ny, nx)``."""
+        return batch["phi"]
+
+    def check_problem(self, grid: Any, kinds: Any) -> None:
+        """Raise ValueError unless the baseline covers ``grid`` (any kinds its channels encode;
+        see :meth:`physdiff.models.PoissonDiffusionModel.check_problem`)."""
+        shape = tuple(getattr(grid, "shape", grid))
         if shape != tuple(self.config.grid_shape):
             raise ValueError(
                 f"the {self.kind} baseline covers a {self.config.grid_shape[0]}x"
                 f"{self.config.grid_shape[1]} grid but the data are {shape[0]}x{shape[1]}; "
-                f"train a baseline on data of this grid"
-            )
-        return cond_from_batch(batch, self.config.coord_channels)
+                f"train a baseline on data of this grid")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-safe description written to ``config.json``."""
@@ -159,8 +168,9 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
 
 
 def read_baseline_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed ``config.json`` of a baseline folder, with clear errors."""
-    path = Path(path)
+    """The parsed ``config.json`` of a baseline folder (or of the run folder of
+    ``physdiff train-baseline``, whose ``model/`` it is), with clear errors."""
+    path = model_folder(path)
     if not path.exists():
         raise FileNotFoundError(
             f"no baseline folder at {path}; train one with `physdiff train-baseline`")
@@ -175,10 +185,11 @@ def read_baseline_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def load_baseline(path: str | os.PathLike, device: str | torch.device = "cpu"
                   ) -> RegressionBaseline:
-    """Load a folder written by :func:`save_baseline`, in eval mode on ``device``."""
+    """Load a folder written by :func:`save_baseline` (or a run folder holding it in
+    ``model/``), in eval mode on ``device``."""
     meta = read_baseline_config(path)
     model = RegressionBaseline(meta["kind"], meta["model"], meta.get("fno") or None)
-    state = load_state_file(Path(path) / "model.safetensors")
+    state = load_state_file(model_folder(path) / "model.safetensors")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
