@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..atomic import atomic_dir
+from ..config_files import reject_unknown
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
 from ..models.io import load_state_file, model_folder
 
@@ -91,9 +92,7 @@ class RegressionBaseline(nn.Module):
     def _build(self) -> nn.Module:
         if self.kind == "unet":
             return UNetDenoiserNet(self.config)
-        unknown = sorted(set(self.fno_config) - set(FNO_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown FNO setting(s) {unknown}; known: {sorted(FNO_DEFAULTS)}")
+        reject_unknown(self.fno_config, FNO_DEFAULTS, "FNO", noun="setting")
         fno_cls = require_neuralop()
         c = self.fno_config
         return fno_cls(n_modes=tuple(int(m) for m in c["n_modes"]),
