@@ -29,7 +29,7 @@ from torch import nn
 from ..atomic import atomic_dir
 from ..config_files import reject_unknown
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
-from ..models.io import load_state_file, model_folder
+from ..models.io import load_state_file, model_folder, read_folder_config
 
 __all__ = ["BASELINE_KINDS", "FNO_DEFAULTS", "RegressionBaseline", "save_baseline",
            "load_baseline", "read_baseline_config", "require_neuralop"]
@@ -169,17 +169,9 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
 def read_baseline_config(path: str | os.PathLike) -> dict[str, Any]:
     """The parsed ``config.json`` of a baseline folder (or of the run folder of
     ``physdiff train-baseline``, whose ``model/`` it is), with clear errors."""
-    path = model_folder(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no baseline folder at {path}; train one with `physdiff train-baseline`")
-    try:
-        meta = json.loads((path / "config.json").read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path} is not a readable baseline folder (bad config.json)") from None
-    if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(f"{path} is not a physdiff baseline of format {_FORMAT_VERSION}")
-    return meta
+    return read_folder_config(model_folder(path), format_name=_FORMAT,
+                              format_version=_FORMAT_VERSION, what="baseline",
+                              command="physdiff train-baseline")
 
 
 def load_baseline(path: str | os.PathLike, device: str | torch.device = "cpu"
