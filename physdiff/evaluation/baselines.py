@@ -29,7 +29,7 @@ from torch import nn
 from ..atomic import atomic_dir
 from ..config_files import reject_unknown
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
-from ..models.io import load_state_file, model_folder, read_folder_config
+from ..models.io import load_weights, model_folder, read_folder_config
 
 __all__ = ["BASELINE_KINDS", "FNO_DEFAULTS", "RegressionBaseline", "save_baseline",
            "load_baseline", "read_baseline_config", "require_neuralop"]
@@ -180,10 +180,6 @@ def load_baseline(path: str | os.PathLike, device: str | torch.device = "cpu"
     ``model/``), in eval mode on ``device``."""
     meta = read_baseline_config(path)
     model = RegressionBaseline(meta["kind"], meta["model"], meta.get("fno") or None)
-    state = load_state_file(model_folder(path) / "model.safetensors")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not match config.json ({str(err)[:200]})") from None
+    load_weights(model, model_folder(path) / "model.safetensors")
     model.training_info = meta.get("training", {})
     return model.to(device).eval()

@@ -34,7 +34,7 @@ from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder",
-           "read_model_config", "read_folder_config"]
+           "read_model_config", "read_folder_config", "load_weights"]
 
 FORMAT_NAME = "physdiff-model"
 FORMAT_VERSION = 1
@@ -138,6 +138,15 @@ def load_state_file(file: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{file} is corrupt ({err}); re-save or re-train the model") from None
 
 
+def load_weights(model: torch.nn.Module, file: Path) -> None:
+    """Load the safetensors ``file`` into ``model`` (strict); a file that does not fit the
+    model built from ``config.json`` raises a ValueError saying so."""
+    try:
+        model.load_state_dict(load_state_file(file), strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{file} does not match config.json ({str(err)[:200]})") from None
+
+
 def model_folder(path: str | os.PathLike) -> Path:
     """The model folder meant by ``path``: ``"default"`` is the shipped model; a training
     run folder (``physdiff train --out``) stands for its ``model/``.
@@ -209,11 +218,7 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
         raise ValueError(f"weights must be 'default' or 'raw', got {weights!r}")
     model = PoissonDiffusionModel(ModelConfig.from_dict(meta.get("model", {})))
     name = "model.safetensors" if weights == "default" else "model_raw.safetensors"
-    state = load_state_file(path / name)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path / name} does not match config.json ({str(err)[:200]})") from None
+    load_weights(model, path / name)
     model.extras = {n: json.loads((path / f"{n}.json").read_text())
                     for n in _EXTRA_FILES if (path / f"{n}.json").is_file()}
     model.weights_kind = meta.get("weights", "ema") if weights == "default" else "raw"
