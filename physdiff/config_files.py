@@ -136,8 +136,12 @@ def load_mapping(kind: str, name_or_path: str | os.PathLike) -> tuple[Path, dict
     return path, read_mapping(path)
 
 
-def reject_unknown(data: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+def reject_unknown(data: Mapping[str, Any], known: Iterable[str], where: str,
+                   noun: str = "key") -> None:
     """Raise ValueError naming the unknown keys of ``data`` and listing the valid ones.
+
+    The one check of every settings mapping (configs, model configs, data families); ``noun``
+    says what the keys are called there (``"key"``, ``"section"``, ``"option"``).
 
     Examples
     --------
@@ -149,4 +153,4 @@ def reject_unknown(data: Mapping[str, Any], known: Iterable[str], where: str) ->
     known = sorted(known)
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {known}")
+        raise ValueError(f"{where}: unknown {noun}(s) {unknown}; valid {noun}s: {known}")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..config_files import reject_unknown
 from ..solvers import Grid
 from ._random import Range, as_range, draw_log_uniform
 
@@ -29,12 +30,7 @@ def unit_rms(field: np.ndarray) -> np.ndarray:
 
 def check_keys(cls: type, spec: Mapping[str, Any], what: str) -> None:
     """Raise a ValueError naming keys of ``spec`` that ``cls`` (a dataclass) does not take."""
-    allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(spec) - allowed
-    if unknown:
-        raise ValueError(
-            f"{what}: unknown option(s) {sorted(unknown)}; it takes {sorted(allowed)}"
-        )
+    reject_unknown(spec, [f.name for f in dataclasses.fields(cls)], what, noun="option")
 
 
 def as_count_range(spec: Any, what: str) -> tuple[int, int]:

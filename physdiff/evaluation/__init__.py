@@ -13,7 +13,8 @@ _EXPORTS = {
     "relative_l2": "metrics", "problem_metrics": "metrics", "summarize": "metrics",
     "RegressionBaseline": "baselines", "load_baseline": "baselines",
     "save_baseline": "baselines", "train_baseline": "baseline_training",
-    "BaselineTraining": "baseline_training", "load_test_set": "testset",
+    "baseline_settings": "baseline_training", "RegressionTrainable": "baseline_training",
+    "load_test_set": "testset",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,60 +1,155 @@
-"""Train a regression baseline (U-Net or FNO) with MSE under a wall-clock budget.
+"""Train a regression baseline (U-Net or FNO): a network and an MSE loss in the one trainer.
 
-The baseline sees the same data as the diffusion model (the same :class:`PoissonDataset`
-batches, conditioning channels and per-problem scale) and, by default, the same wall-clock
-budget, batch size and learning rate as the diffusion model it is compared with, read from
-that model's folder (``--like``). The loop is deliberately small: AdamW, linear warm-up then
-cosine decay driven by the fraction of the budget used, gradient clipping, MSE on ``phi / s``.
+The baselines are trained by :class:`physdiff.training.Trainer`, the loop that trains the
+diffusion model, with :class:`RegressionTrainable` plugged in (the network, its MSE loss on
+``phi / s``, its one-shot validation and its folder format). So they see the same
+:class:`PoissonDataset` batches in the same order, and get the same AdamW + warm-up/cosine
+schedule, clipping, EMA, bf16 autocast on CUDA (the FNO's FFTs stay float32), checkpoints,
+exact resume, run log (``log.csv``) and progress bar.
+
+By default a baseline copies the settings of the diffusion model it is compared with, read
+from that model's folder (``--like``) or training YAML (``--like-config``): backbone, batch
+size, learning rate and schedule (``max_steps``), EMA, seed, held-out samples and wall-clock
+budget (``max_minutes``). Not copied: augmentation and the diffusion loss options.
+
+A baseline run folder holds ``checkpoints/``, ``log.csv`` and the baseline folder ``model/``
+(:func:`~.baselines.save_baseline`: ``config.json`` + ``model.safetensors`` of the EMA
+weights); :func:`~.baselines.load_baseline` takes either folder.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import time
-from dataclasses import asdict, dataclass
+import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from torch import nn
 
 from ..models import ModelConfig
-from ..progress import progress_enabled
-from .baselines import RegressionBaseline, save_baseline
+from ..training.resume import DERIVED_KEYS
+from ..training.settings import DataSettings, RunSettings, TrainSettings
+from .baselines import BASELINE_KINDS, FNO_DEFAULTS, RegressionBaseline, save_baseline
 
-__all__ = ["BaselineTraining", "train_baseline", "budget_from_model", "settings_like",
-           "settings_from_train_config"]
+__all__ = ["RegressionLoss", "RegressionTrainable", "train_baseline", "baseline_settings",
+           "budget_from_model", "settings_like", "settings_from_train_config",
+           "resume_baseline_command"]
+
+#: Training settings a baseline copies from the diffusion run it is compared with.
+COPIED_TRAIN_KEYS = ("seed", "batch_size", "max_steps", "max_minutes", "lr", "warmup_steps",
+                     "weight_decay", "betas", "grad_clip", "ema_decay", "mixed_precision",
+                     "checkpoint_every", "keep_checkpoints", "val_every", "log_every",
+                     "diverge_factor")
+#: ``max_steps`` of a baseline bounded by its wall-clock budget alone.
+UNBOUNDED_STEPS = 1_000_000
 
 
-@dataclass
-class BaselineTraining:
-    """Optimisation settings of a baseline run.
+class RegressionLoss:
+    """Per-sample mean squared error of a one-shot network ``net(cond) -> phi / s``.
 
-    ``budget_minutes`` bounds the wall-clock time; ``max_steps`` bounds the steps (both
-    apply; the learning-rate schedule follows whichever is closer to its end).
+    The loss the trainer calls as ``loss(net, target, cond, generator)`` (the signature of
+    :class:`~physdiff.training.loss.EDMLoss`); the generator is not needed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = RegressionLoss()
+    >>> net = lambda cond: cond[:, :1]
+    >>> loss(net, torch.ones(2, 1, 4, 4), torch.zeros(2, 3, 4, 4), None).tolist()
+    [1.0, 1.0]
     """
 
-    budget_minutes: float = 10.0
-    max_steps: int = 1_000_000
-    batch_size: int = 16
-    lr: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    seed: int = 0
-    num_workers: int = 0
-    val_samples: int = 16  #: the last N samples are held out, as in diffusion training
+    def __call__(self, net: Any, y: torch.Tensor, cond: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        err = (net(cond).float() - y.float()) ** 2
+        return err.mean(dim=tuple(range(1, y.dim())))
 
-    def check(self) -> None:
-        if not self.budget_minutes > 0 or self.max_steps < 1 or self.batch_size < 1:
-            raise ValueError("budget_minutes must be > 0, max_steps and batch_size >= 1")
-        if self.val_samples < 0:
-            raise ValueError(f"val_samples must be >= 0, got {self.val_samples}")
-        if not self.lr > 0 or self.warmup_steps < 0 or self.grad_clip < 0:
-            raise ValueError("lr must be > 0, warmup_steps >= 0 and grad_clip >= 0")
+
+class RegressionTrainable:
+    """A ``kind`` baseline as the trainer's model (see :mod:`physdiff.training.trainable`).
+
+    The checkpoint records the model config with the ``baseline`` kind and the ``fno``
+    settings, so resuming with another kind or FNO shape is refused like another
+    architecture.
+    """
+
+    def __init__(self, kind: str, fno: Mapping[str, Any] | None = None) -> None:
+        if kind not in BASELINE_KINDS:
+            raise ValueError(f"unknown baseline kind {kind!r}; use one of {BASELINE_KINDS}")
+        self.kind = kind
+        self.fno = {**FNO_DEFAULTS, **dict(fno or {})} if kind == "fno" else {}
+
+    def config_for(self, arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
+        from ..training.setup import model_config_for
+
+        return model_config_for(arch, dataset)
+
+    def describe(self, config: ModelConfig) -> dict[str, Any]:
+        return {**config.to_dict(), "baseline": self.kind, "fno": dict(self.fno)}
+
+    def config_from_dict(self, data: Mapping[str, Any]) -> ModelConfig:
+        return ModelConfig.from_dict({k: v for k, v in data.items()
+                                      if k not in ("baseline", "fno")})
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        return RegressionBaseline(self.kind, config, self.fno or None)
+
+    def loss(self, config: ModelConfig, train: TrainSettings) -> RegressionLoss:
+        if train.relative_loss or train.physics_weight > 0:
+            raise ValueError("train.relative_loss and train.physics_weight are diffusion-loss "
+                             "options; a baseline is trained with plain MSE")
+        return RegressionLoss()
+
+    def validate(self, model: nn.Module, batch: Mapping[str, torch.Tensor],
+                 train: TrainSettings) -> dict[str, float]:
+        """The diffusion model's validation metrics, of one forward pass."""
+        from ..training.validation import score
+
+        pred, batch = _predict(model, batch)
+        return score(pred, batch, tuple(model.config.extent))
+
+    def save(self, trainer: Any) -> Path:
+        """``run_dir/model``: the EMA weights as a baseline folder; settings and the final
+        validation (with ``val_mse``, on ``phi / s``) in its ``config.json``."""
+        s = trainer.settings
+        pred, batch = _predict(trainer.eval_model, trainer.val_batch)
+        mse = float(torch.nn.functional.mse_loss(
+            pred, trainer.eval_model.target_batch(batch).float()))
+        info = {**{k: getattr(s.train, k) for k in COPIED_TRAIN_KEYS},
+                "budget_minutes": s.train.max_minutes, "val_samples": s.data.val_samples,
+                "steps": trainer.step, "elapsed_s": trainer.elapsed_s(),
+                "interrupted": False,  # Ctrl-C leaves a checkpoint to resume, not a baseline
+                **trainer.validate(), "val_mse": mse, "data": s.data.path}
+        return save_baseline(trainer.eval_model, trainer.run_dir / "model", training=info,
+                             overwrite=True)
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, batch: Mapping[str, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``(model(cond) as float32, the batch on the model's device)``."""
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    cond, _ = model.condition_batch(batch)
+    return model(cond).float(), batch
+
+
+def baseline_settings(model: Mapping[str, Any] | None = None, *,
+                      val_samples: int = 16, **train: Any) -> RunSettings:
+    """The :class:`RunSettings` of a baseline run: backbone mapping, hold-out, train keys
+    (``max_steps`` defaults to :data:`UNBOUNDED_STEPS`: the budget ends the run).
+
+    Examples
+    --------
+    >>> baseline_settings(max_steps=3, batch_size=8).train.max_steps
+    3
+    """
+    train.setdefault("max_steps", UNBOUNDED_STEPS)
+    return RunSettings(model=dict(model or {}), data=DataSettings(val_samples=val_samples),
+                       train=TrainSettings(**train))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -87,161 +182,100 @@ def budget_from_model(model_dir: str | os.PathLike) -> float | None:
     return float(minutes) if isinstance(minutes, (int, float)) and minutes > 0 else None
 
 
-def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None,
-                  default_budget: float | None = None) -> tuple[ModelConfig, BaselineTraining]:
-    """The diffusion model's config and training settings, the budget included."""
-    from ..models import load_model
+def _architecture(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A model config without what the trainer derives from the baseline's own data."""
+    return {k: v for k, v in config.items() if k not in DERIVED_KEYS}
 
-    config = load_model(model_dir).config
-    train = _read_json(Path(model_dir) / "training.json").get("train", {})
+
+def _with_budget(settings: RunSettings, budget: float | None, need_budget: bool,
+                 source: str, option: str) -> RunSettings:
+    if budget is None and need_budget:
+        raise ValueError(f"{source} records no {option}; pass --budget-minutes M (or "
+                         f"--max-steps N)")
+    settings.train.max_minutes = budget
+    return settings
+
+
+def settings_like(model_dir: str | os.PathLike, budget_minutes: float | None = None, *,
+                  need_budget: bool = True) -> RunSettings:
+    """The settings of the diffusion model in ``model_dir``: its backbone, training settings
+    (:data:`COPIED_TRAIN_KEYS`), hold-out and budget (``budget_minutes`` wins)."""
+    from ..models.io import read_model_config
+
+    model_dir = Path(model_dir)
+    recorded = _read_json(model_dir / "training.json")
+    train = {k: v for k, v in recorded.get("train", {}).items() if k in COPIED_TRAIN_KEYS}
+    settings = baseline_settings(_architecture(read_model_config(model_dir).to_dict()), **train)
+    if "val_samples" in recorded.get("data", {}):
+        settings.data.val_samples = int(recorded["data"]["val_samples"])
     budget = budget_minutes if budget_minutes is not None else budget_from_model(model_dir)
-    budget = default_budget if budget is None else budget
-    if budget is None:
-        raise ValueError(f"{model_dir} records no training time; pass --budget-minutes M")
-    known = {k: train[k] for k in ("batch_size", "lr", "warmup_steps", "weight_decay",
-                                   "grad_clip", "seed") if k in train}
-    data = _read_json(Path(model_dir) / "training.json").get("data", {})
-    if "val_samples" in data:
-        known["val_samples"] = int(data["val_samples"])
-    return config, BaselineTraining(budget_minutes=float(budget), **known)
+    return _with_budget(settings, budget, need_budget, str(model_dir), "training time")
 
 
-def settings_from_train_config(path: str | os.PathLike, data: str | os.PathLike,
-                               budget_minutes: float | None = None,
-                               default_budget: float | None = None
-                               ) -> tuple[ModelConfig, BaselineTraining]:
-    """Backbone and settings from a diffusion *training YAML* (``configs/train/*.yaml``).
-
-    For a baseline trained at the same time as the diffusion model (whose folder does not
-    exist yet): the backbone is the YAML's model architecture completed from ``data`` as the
-    diffusion trainer does it, the budget is ``budget_minutes`` or else its
-    ``train.max_minutes``, and batch size, lr, warm-up, clipping, seed and the validation
-    hold-out are copied. ``default_budget`` applies when neither gives one (e.g. infinity
-    when the run is bounded by steps alone).
-    """
-    from ..datasets import PoissonDataset
+def settings_from_train_config(path: str | os.PathLike, budget_minutes: float | None = None,
+                               *, need_budget: bool = True) -> RunSettings:
+    """The settings of a diffusion *training YAML* (``configs/train/*.yaml``, or a shipped
+    name), for a baseline trained alongside the diffusion model: the YAML's backbone, its
+    training settings (:data:`COPIED_TRAIN_KEYS`) and hold-out; the budget is
+    ``budget_minutes`` or else its ``train.max_minutes``."""
     from ..training.settings import load_run_settings
-    from ..training.setup import model_config_for
 
     run = load_run_settings(path)
+    train = {k: getattr(run.train, k) for k in COPIED_TRAIN_KEYS}
+    settings = baseline_settings(_architecture(run.model), val_samples=run.data.val_samples,
+                                 **train)
     budget = budget_minutes if budget_minutes is not None else run.train.max_minutes
-    budget = default_budget if budget is None else budget
-    if budget is None:
-        raise ValueError(f"{path} sets no train.max_minutes; pass --budget-minutes M")
-    config = model_config_for(run.model, PoissonDataset(data))
-    t = run.train
-    return config, BaselineTraining(
-        budget_minutes=float(budget), batch_size=t.batch_size, lr=t.lr,
-        warmup_steps=t.warmup_steps, weight_decay=t.weight_decay, grad_clip=t.grad_clip,
-        seed=t.seed, val_samples=run.data.val_samples)
+    return _with_budget(settings, budget, need_budget, str(path), "train.max_minutes")
 
 
-def _lr_factor(progress: float, step: int, warmup: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay over the progress in [0, 1]."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+def resume_baseline_command(kind: str, data: str | os.PathLike, out: str | os.PathLike,
+                            options: Mapping[str, Any] | None = None) -> str:
+    """The ``physdiff train-baseline ... --resume`` command that continues a run.
 
-
-def _loader(dataset: Any, settings: BaselineTraining) -> DataLoader:
-    """Batches in the diffusion trainer's order (:class:`StepBatchSampler`, same split)."""
-    from ..training.data_order import StepBatchSampler
-
-    n_train = len(dataset) - settings.val_samples
-    if n_train < settings.batch_size:
-        raise ValueError(f"the dataset has {len(dataset)} samples; {settings.val_samples} are "
-                         f"held out and a batch needs {settings.batch_size}: use more data")
-    sampler = StepBatchSampler(range(n_train), settings.batch_size, settings.seed)
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=settings.num_workers)
-
-
-def _train_step(model: RegressionBaseline, opt: torch.optim.Optimizer,
-                batch: dict[str, torch.Tensor], grad_clip: float,
-                device: str | torch.device) -> float:
-    """One MSE step on ``phi / s``; returns the loss."""
-    batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
-    cond, _ = model.condition_batch(batch)
-    target = batch["phi"].reshape(cond.shape[0], 1, *cond.shape[-2:]).to(cond.dtype)
-    # bf16 autocast on CUDA for the U-Net, as in diffusion training; the FNO's FFTs stay fp32
-    with torch.autocast("cuda", dtype=torch.bfloat16,
-                        enabled=torch.device(device).type == "cuda" and model.kind == "unet"):
-        pred = model(cond).float()
-    loss = torch.nn.functional.mse_loss(pred, target)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    opt.step()
-    return loss.item()
-
-
-@torch.no_grad()
-def _validation_mse(model: RegressionBaseline, dataset: Any, settings: BaselineTraining,
-                    device: str | torch.device) -> float | None:
-    """MSE on ``phi / s`` over the held-out last ``val_samples`` samples (None if none)."""
-    if settings.val_samples == 0:
-        return None
-    model.eval()
-    held = range(len(dataset) - settings.val_samples, len(dataset))
-    batch = next(iter(DataLoader(dataset, batch_size=len(held), sampler=list(held))))
-    batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
-    cond, _ = model.condition_batch(batch)
-    target = batch["phi"].reshape(cond.shape[0], 1, *cond.shape[-2:]).to(cond.dtype)
-    return float(torch.nn.functional.mse_loss(model(cond), target))
+    Examples
+    --------
+    >>> resume_baseline_command("unet", "d.nc", "runs/b", {"seed": 1})
+    'physdiff train-baseline --kind unet --data d.nc --out runs/b --seed 1 --resume'
+    """
+    words = ["physdiff", "train-baseline", "--kind", kind, "--data", str(data), "--out",
+             str(out)]
+    for name, value in (options or {}).items():
+        if value is not None:
+            words += [f"--{name}", str(value)]
+    return shlex.join(words + ["--resume"])
 
 
 def train_baseline(kind: str, data: str | os.PathLike, out: str | os.PathLike,
-                   config: ModelConfig, settings: BaselineTraining,
-                   fno: dict[str, Any] | None = None, device: str | torch.device = "cpu",
-                   overwrite: bool = False, progress: bool = True) -> Path:
-    """Train a ``kind`` baseline on the dataset ``data`` and save it to ``out``.
+                   settings: RunSettings, *, fno: Mapping[str, Any] | None = None,
+                   device: str | torch.device = "cpu", overwrite: bool = False,
+                   resume: bool = False, progress: bool = True,
+                   command: str | None = None) -> Any:
+    """Train a ``kind`` baseline on the dataset ``data`` in the run folder ``out``.
 
-    Returns the saved folder. The grid of ``data`` must match ``config.grid_shape``.
-    Ctrl-C stops training early and still saves the weights (``interrupted`` is recorded
-    in ``config.json``); a non-finite loss stops it with a ValueError.
+    Returns the trainer's :class:`~physdiff.training.TrainResult`; its ``model_dir`` is the
+    baseline folder (``out/model``). ``resume`` continues from the newest checkpoint in
+    ``out`` (the settings must build the same network). Ctrl-C saves a checkpoint and stops
+    (``result.stopped == "interrupted"``, no baseline folder); a non-finite loss raises
+    :class:`~physdiff.training.NaNLossError`. ``command`` is the command that resumes the
+    run, for messages.
     """
     from ..datasets import PoissonDataset
+    from ..training.setup import prepare_run_dir
+    from ..training.trainer import Trainer
 
-    settings.check()
-    if Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    trainable = RegressionTrainable(kind, fno)
+    if settings.train.init_from:
+        raise ValueError("a baseline starts from scratch; train.init_from is for diffusion runs")
     if not Path(data).exists():
         raise FileNotFoundError(f"no dataset at {data}; generate it with `physdiff generate`")
-    torch.manual_seed(settings.seed)
-    model = RegressionBaseline(kind, config, fno).to(device).train()
-    loader = _loader(PoissonDataset(data), settings)
-    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr,
-                            weight_decay=settings.weight_decay)
-    budget = settings.budget_minutes * 60.0
-    start, step, losses = time.perf_counter(), 0, []
-    bar = tqdm(total=settings.max_steps if settings.max_steps < 1_000_000 else None,
-               desc=f"train {kind}", unit="step",
-               disable=not progress_enabled(quiet=not progress))
-    interrupted = False
-    try:
-        for batch in loader:
-            elapsed = time.perf_counter() - start
-            if step >= settings.max_steps or elapsed >= budget:
-                break
-            progress = max(step / settings.max_steps, elapsed / budget)
-            for group in opt.param_groups:
-                group["lr"] = settings.lr * _lr_factor(progress, step, settings.warmup_steps)
-            losses.append(_train_step(model, opt, batch, settings.grad_clip, device))
-            if not math.isfinite(losses[-1]):
-                raise ValueError(f"the {kind} baseline's loss became {losses[-1]} at step "
-                                 f"{step}; lower --lr and train again")
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3g}",
-                            min=f"{elapsed / 60:.1f}/{budget / 60:.1f}")
-    except KeyboardInterrupt:  # keep what was trained: saved below, marked as interrupted
-        interrupted = True
-    finally:
-        bar.close()
-    if not losses:
-        raise ValueError("the time budget ended before the first step; raise --budget-minutes")
-    info = {**asdict(settings), "steps": step, "elapsed_s": time.perf_counter() - start,
-            "final_loss": sum(losses[-50:]) / len(losses[-50:]), "interrupted": interrupted,
-            "val_mse": _validation_mse(model, loader.dataset, settings, device),
-            "data": str(data)}
-    return save_baseline(model.eval(), out, training=info, overwrite=overwrite)
+    if resume and (Path(out) / "config.json").is_file():
+        raise ValueError(f"{out} holds a finished baseline without checkpoints; there is "
+                         f"nothing to resume (pass --overwrite to train it again)")
+    settings.data.path = str(Path(data).resolve())
+    ckpt = prepare_run_dir(out, resume=resume, overwrite=overwrite)
+    device = torch.device(device).type
+    trainer = Trainer(settings, PoissonDataset(data), out, resume_from=ckpt, device=device,
+                      progress=progress, trainable=trainable,
+                      command=command or resume_baseline_command(kind, data, out))
+    return trainer.run()
+

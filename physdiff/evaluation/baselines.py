@@ -27,8 +27,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..atomic import atomic_dir
+from ..config_files import reject_unknown
 from ..models import ModelConfig, UNetDenoiserNet, cond_from_batch
-from ..models.io import load_state_file
+from ..models.io import load_weights, model_folder, read_folder_config
 
 __all__ = ["BASELINE_KINDS", "FNO_DEFAULTS", "RegressionBaseline", "save_baseline",
            "load_baseline", "read_baseline_config", "require_neuralop"]
@@ -91,9 +92,7 @@ class RegressionBaseline(nn.Module):
     def _build(self) -> nn.Module:
         if self.kind == "unet":
             return UNetDenoiserNet(self.config)
-        unknown = sorted(set(self.fno_config) - set(FNO_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown FNO setting(s) {unknown}; known: {sorted(FNO_DEFAULTS)}")
+        reject_unknown(self.fno_config, FNO_DEFAULTS, "FNO", noun="setting")
         fno_cls = require_neuralop()
         c = self.fno_config
         return fno_cls(n_modes=tuple(int(m) for m in c["n_modes"]),
@@ -104,22 +103,31 @@ class RegressionBaseline(nn.Module):
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
         """Predict ``phi / s`` of shape ``(B, 1, ny, nx)`` from ``cond`` ``(B, C, ny, nx)``."""
-        if self.kind == "fno":
-            return self.net(cond)
+        if self.kind == "fno":  # its FFTs stay float32 under bf16 autocast
+            with torch.autocast(cond.device.type, enabled=False):
+                return self.net(cond.float())
         zeros = cond.new_zeros((cond.shape[0], 1) + tuple(cond.shape[-2:]))
         return self.net(torch.cat([zeros, cond], dim=1), cond.new_zeros(cond.shape[0]))
 
     def condition_batch(self, batch: Mapping[str, torch.Tensor]
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(cond, scale)`` of a :class:`~physdiff.datasets.PoissonDataset` batch."""
-        shape = tuple(batch["rho"].shape[-2:])
+        self.check_problem(batch["rho"].shape[-2:], ())
+        return cond_from_batch(batch, self.config.coord_channels)
+
+    def target_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """What the network is trained to output for a batch: ``phi / s`` ``(B, 1, ny, nx)``."""
+        return batch["phi"]
+
+    def check_problem(self, grid: Any, kinds: Any) -> None:
+        """Raise ValueError unless the baseline covers ``grid`` (any kinds its channels encode;
+        see :meth:`physdiff.models.PoissonDiffusionModel.check_problem`)."""
+        shape = tuple(getattr(grid, "shape", grid))
         if shape != tuple(self.config.grid_shape):
             raise ValueError(
                 f"the {self.kind} baseline covers a {self.config.grid_shape[0]}x"
                 f"{self.config.grid_shape[1]} grid but the data are {shape[0]}x{shape[1]}; "
-                f"train a baseline on data of this grid"
-            )
-        return cond_from_batch(batch, self.config.coord_channels)
+                f"train a baseline on data of this grid")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-safe description written to ``config.json``."""
@@ -159,29 +167,19 @@ def save_baseline(model: RegressionBaseline, path: str | os.PathLike,
 
 
 def read_baseline_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed ``config.json`` of a baseline folder, with clear errors."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no baseline folder at {path}; train one with `physdiff train-baseline`")
-    try:
-        meta = json.loads((path / "config.json").read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path} is not a readable baseline folder (bad config.json)") from None
-    if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(f"{path} is not a physdiff baseline of format {_FORMAT_VERSION}")
-    return meta
+    """The parsed ``config.json`` of a baseline folder (or of the run folder of
+    ``physdiff train-baseline``, whose ``model/`` it is), with clear errors."""
+    return read_folder_config(model_folder(path), format_name=_FORMAT,
+                              format_version=_FORMAT_VERSION, what="baseline",
+                              command="physdiff train-baseline")
 
 
 def load_baseline(path: str | os.PathLike, device: str | torch.device = "cpu"
                   ) -> RegressionBaseline:
-    """Load a folder written by :func:`save_baseline`, in eval mode on ``device``."""
+    """Load a folder written by :func:`save_baseline` (or a run folder holding it in
+    ``model/``), in eval mode on ``device``."""
     meta = read_baseline_config(path)
     model = RegressionBaseline(meta["kind"], meta["model"], meta.get("fno") or None)
-    state = load_state_file(Path(path) / "model.safetensors")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not match config.json ({str(err)[:200]})") from None
+    load_weights(model, model_folder(path) / "model.safetensors")
     model.training_info = meta.get("training", {})
     return model.to(device).eval()

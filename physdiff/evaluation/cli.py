@@ -11,7 +11,6 @@ options given on the command line win. ``methods: []`` runs only the reconstruct
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +99,12 @@ def _evaluate_solvers(o: dict[str, Any], args: argparse.Namespace) -> None:
 
 def run_train_baseline(args: argparse.Namespace) -> int:
     """Train a U-Net or FNO baseline; its settings follow ``--like`` when given."""
+    import sys
+
     from .._device import resolve_device
-    from ..datasets import PoissonDataset
-    from ..training.setup import model_config_for
     from .baseline_training import (
-        BaselineTraining,
+        baseline_settings,
+        resume_baseline_command,
         settings_from_train_config,
         settings_like,
         train_baseline,
@@ -112,30 +112,50 @@ def run_train_baseline(args: argparse.Namespace) -> int:
 
     if args.like and args.like_config:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other; pick one")
     # --max-steps alone bounds the run by steps: no wall-clock budget is then needed
-    unlimited = math.inf if args.max_steps is not None else None
+    need_budget = args.max_steps is None
     if args.like:
-        config, settings = settings_like(args.like, args.budget_minutes, unlimited)
+        settings = settings_like(args.like, args.budget_minutes, need_budget=need_budget)
     elif args.like_config:
-        config, settings = settings_from_train_config(args.like_config, args.data,
-                                                      args.budget_minutes, unlimited)
+        settings = settings_from_train_config(args.like_config, args.budget_minutes,
+                                              need_budget=need_budget)
     else:
-        budget = args.budget_minutes if args.budget_minutes is not None else unlimited
-        if budget is None:
+        if args.budget_minutes is None and need_budget:
             raise ValueError("pass --budget-minutes M and/or --max-steps N, or --like MODEL_DIR "
                              "to copy its budget")
-        config = model_config_for({}, PoissonDataset(args.data))
-        settings = BaselineTraining(budget_minutes=budget)
+        settings = baseline_settings(max_minutes=args.budget_minutes)
     for name in ("max_steps", "batch_size", "lr", "seed"):
         if getattr(args, name) is not None:
-            setattr(settings, name, getattr(args, name))
+            setattr(settings.train, name, getattr(args, name))
+    settings.train.check()
     fno = {"n_modes": [args.modes, args.modes], "hidden_channels": args.width} \
         if args.kind == "fno" else None
-    out = train_baseline(args.kind, args.data, args.out, config, settings, fno=fno,
-                         device=resolve_device(args.device), overwrite=args.overwrite,
-                         progress=not args.quiet)
-    print(f"saved {args.kind} baseline to {out}")
+    command = resume_baseline_command(args.kind, args.data, args.out, _baseline_options(args))
+    result = train_baseline(args.kind, args.data, args.out, settings, fno=fno,
+                            device=resolve_device(args.device), overwrite=args.overwrite,
+                            resume=args.resume, progress=not args.quiet, command=command)
+    if result.stopped == "interrupted":
+        print(f"physdiff train-baseline: interrupted at step {result.step}; checkpoint saved. "
+              f"Continue with `{command}`", file=sys.stderr)
+        return 130
+    resumed = "" if result.resumed_from is None else \
+        f", resumed from step {result.resumed_from}"
+    print(f"trained {result.step} steps ({result.stopped}{resumed}); saved {args.kind} "
+          f"baseline to {result.model_dir}; log in {result.run_dir / 'log.csv'}")
     return 0
+
+
+def _baseline_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of a ``train-baseline`` call that shape its run (for the resume command)."""
+    names = ["like", "like-config", "budget-minutes", "max-steps", "batch-size", "lr", "seed"]
+    if args.kind == "fno":
+        names += ["modes", "width"]
+    options = {n: getattr(args, n.replace("-", "_")) for n in names}
+    if args.device != "auto":
+        options["device"] = args.device
+    return options
 
 
 def _add_evaluate(sub: Any) -> None:
@@ -191,11 +211,14 @@ def _add_evaluate(sub: Any) -> None:
 
 def _add_train_baseline(sub: Any) -> None:
     p = sub.add_parser("train-baseline", help="train a regression U-Net or FNO baseline",
-                       description="MSE regression cond -> phi/s on the same data and "
-                                   "wall-clock budget as a diffusion model.")
+                       description="MSE regression cond -> phi/s on the same data, with the "
+                                   "same trainer, settings and wall-clock budget as a "
+                                   "diffusion model. The run folder holds checkpoints, "
+                                   "log.csv and the baseline (model/).")
     p.add_argument("--kind", required=True, choices=("unet", "fno"))
     p.add_argument("--data", required=True, help="training dataset file")
-    p.add_argument("--out", required=True, help="output baseline folder")
+    p.add_argument("--out", required=True,
+                   help="run folder (evaluate --unet/--fno take it or its model/)")
     p.add_argument("--like", help="diffusion model folder: copy its backbone, budget, batch, lr")
     p.add_argument("--like-config", dest="like_config",
                    help="diffusion training YAML (configs/train/*.yaml): copy its backbone, "
@@ -208,6 +231,8 @@ def _add_train_baseline(sub: Any) -> None:
     p.add_argument("--modes", type=int, default=16, help="FNO Fourier modes per axis")
     p.add_argument("--width", type=int, default=32, help="FNO hidden channels")
     p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --out (same options)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (also: PHYSDIFF_NO_PROGRESS=1)")

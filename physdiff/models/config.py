@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..config_files import reject_unknown
 from ..solvers.boundary import FIELD_KINDS as MODEL_KINDS
 
 __all__ = ["ModelConfig"]
@@ -206,13 +207,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a dict, rejecting unknown keys with a message naming them."""
+        """Build from a dict, rejecting unknown keys with a message naming them
+        (:func:`physdiff.config_files.reject_unknown`)."""
         if not isinstance(data, dict):
             raise ValueError(f"model config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"model config: unknown key(s) {unknown}; known keys are {sorted(known)}"
-            )
+        reject_unknown(data, [f.name for f in fields(cls)], "model config")
         return cls(**data)

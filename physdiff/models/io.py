@@ -34,7 +34,7 @@ from .config import ModelConfig
 from .model import PoissonDiffusionModel
 
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder",
-           "read_model_config"]
+           "read_model_config", "read_folder_config", "load_weights"]
 
 FORMAT_NAME = "physdiff-model"
 FORMAT_VERSION = 1
@@ -99,26 +99,31 @@ def save_model(model: PoissonDiffusionModel, path: str | os.PathLike, *,
     return path
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def read_folder_config(path: Path, *, format_name: str = FORMAT_NAME,
+                       format_version: int = FORMAT_VERSION, what: str = "model",
+                       command: str = "physdiff train") -> dict[str, Any]:
+    """The ``config.json`` of a saved folder of ``format_name`` (a model by default; the
+    baselines of :mod:`physdiff.evaluation.baselines` too), with clear errors."""
     if not path.exists():
-        raise FileNotFoundError(f"no model folder at {path}; train one with `physdiff train` or "
-                                f"give the path of a saved model")
+        raise FileNotFoundError(f"no {what} folder at {path}; train one with `{command}` or "
+                                f"give the path of a saved {what}")
     cfg_file = path / "config.json"
     if not path.is_dir() or not cfg_file.is_file():
-        raise ValueError(f"{path} is not a physdiff model folder (it has no config.json)")
+        raise ValueError(f"{path} is not a physdiff {what} folder (it has no config.json)")
     try:
         meta = json.loads(cfg_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{cfg_file} is corrupt (not valid JSON: {err}); re-save the model") \
+        raise ValueError(f"{cfg_file} is corrupt (not valid JSON: {err}); re-save the {what}") \
             from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ValueError(f"{cfg_file} is not a physdiff model config (format != {FORMAT_NAME!r})")
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        raise ValueError(f"{cfg_file} is not a physdiff {what} config (format != "
+                         f"{format_name!r})")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != format_version:
         raise ValueError(
-            f"{path} was saved in model format {version!r} by physdiff "
+            f"{path} was saved in {what} format {version!r} by physdiff "
             f"{meta.get('physdiff_version', '?')}, but this physdiff reads format "
-            f"{FORMAT_VERSION}; use the physdiff version that saved it"
+            f"{format_version}; use the physdiff version that saved it"
         )
     return meta
 
@@ -131,6 +136,15 @@ def load_state_file(file: Path) -> dict[str, torch.Tensor]:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{file} is corrupt ({err}); re-save or re-train the model") from None
+
+
+def load_weights(model: torch.nn.Module, file: Path) -> None:
+    """Load the safetensors ``file`` into ``model`` (strict); a file that does not fit the
+    model built from ``config.json`` raises a ValueError saying so."""
+    try:
+        model.load_state_dict(load_state_file(file), strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{file} does not match config.json ({str(err)[:200]})") from None
 
 
 def model_folder(path: str | os.PathLike) -> Path:
@@ -162,7 +176,7 @@ def read_model_config(path: str | os.PathLike) -> ModelConfig:
     >>> read_model_config("default").grid_shape
     [64, 64]
     """
-    return ModelConfig.from_dict(_read_config(model_folder(path)).get("model", {}))
+    return ModelConfig.from_dict(read_folder_config(model_folder(path)).get("model", {}))
 
 
 def load_model(path: str | os.PathLike, *, weights: str = "default",
@@ -199,16 +213,12 @@ def load_model(path: str | os.PathLike, *, weights: str = "default",
 
     device = resolve_device(device)  # CUDA asked for where there is none: a clear ValueError
     path = model_folder(path)
-    meta = _read_config(path)
+    meta = read_folder_config(path)
     if weights not in ("default", "raw"):
         raise ValueError(f"weights must be 'default' or 'raw', got {weights!r}")
     model = PoissonDiffusionModel(ModelConfig.from_dict(meta.get("model", {})))
     name = "model.safetensors" if weights == "default" else "model_raw.safetensors"
-    state = load_state_file(path / name)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path / name} does not match config.json ({str(err)[:200]})") from None
+    load_weights(model, path / name)
     model.extras = {n: json.loads((path / f"{n}.json").read_text())
                     for n in _EXTRA_FILES if (path / f"{n}.json").is_file()}
     model.weights_kind = meta.get("weights", "ema") if weights == "default" else "raw"

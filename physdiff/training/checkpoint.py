@@ -76,8 +76,11 @@ def restore_rng(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
     random.setstate((py_version, tuple(py_state), py_gauss))
 
 
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+def _cpu(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    # tensors only: neuraloperator's FNO adds its constructor arguments as non-tensor "extra
+    # state", rebuilt from the config on load instead of being pickled
+    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()
+            if torch.is_tensor(v)}
 
 
 def save_checkpoint(run_dir: str | Path, step: int, *, model: dict[str, torch.Tensor],

@@ -153,9 +153,7 @@ def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSet
     if isinstance(raw.get("model"), str):
         raw["model"] = read_mapping((path.parent / raw["model"]).resolve())
     raw = apply_overrides(raw, overrides)
-    unknown = sorted(set(raw) - {"model", "data", "train", "out"})
-    if unknown:
-        raise ValueError(f"{path}: unknown section(s) {unknown}; use model, data, train, out")
+    reject_unknown(raw, ("model", "data", "train", "out"), str(path), noun="section")
     model = raw.get("model") or {}
     if not isinstance(model, dict):
         raise ValueError(f"{path}: model must be a model YAML path or a mapping")

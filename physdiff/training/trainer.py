@@ -25,18 +25,15 @@ from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..models.config import ModelConfig
-from ..models.io import save_model
-from ..models.model import PoissonDiffusionModel
 from .augment import augment_batch
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .data_order import StepBatchSampler
-from .loss import batch_residual_fn, make_loss
+from .loss import batch_residual_fn
 from .resume import check_resume, data_identity, deferred_interrupt, resume_command
 from .run_log import RunLog
 from .settings import RunSettings
-from .setup import model_config_for
-from .validation import collate_samples, validate
+from .trainable import DiffusionTrainable, Trainable
+from .validation import collate_samples
 
 __all__ = ["Trainer", "TrainResult", "NaNLossError", "DivergedError"]
 
@@ -62,7 +59,8 @@ class TrainResult:
 
 
 class Trainer:
-    """One training run of a :class:`~physdiff.models.PoissonDiffusionModel`.
+    """One training run of a :class:`~physdiff.models.PoissonDiffusionModel` (or of another
+    network and loss plugged in as ``trainable``).
 
     Parameters
     ----------
@@ -80,12 +78,19 @@ class Trainer:
         Show a tqdm bar (main process only).
     allow_new_data : bool
         Resume on data other than the checkpoint's (refused otherwise, naming the change).
+    trainable : Trainable, optional
+        The network and loss (:mod:`.trainable`); the diffusion model by default.
+    command : str, optional
+        The command that resumes this run, for messages (default: ``physdiff train``'s).
     """
 
     def __init__(self, settings: RunSettings, dataset: Any, run_dir: str | Path, *,
                  resume_from: Path | None = None, device: str = "cpu",
-                 progress: bool = True, allow_new_data: bool = False) -> None:
+                 progress: bool = True, allow_new_data: bool = False,
+                 trainable: Trainable | None = None, command: str | None = None) -> None:
         self.settings, self.t = settings, settings.train
+        self.trainable = trainable if trainable is not None else DiffusionTrainable()
+        self.command = command or resume_command(settings.source, run_dir)
         self.dataset, self.run_dir, self.progress = dataset, Path(run_dir), progress
         self.run_dir.mkdir(parents=True, exist_ok=True)
         mp = "bf16" if (self.t.mixed_precision == "auto" and device == "cuda") else \
@@ -93,12 +98,13 @@ class Trainer:
         self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mp,
                                        step_scheduler_with_optimizer=False)
         ckpt = load_checkpoint(resume_from) if resume_from is not None else None
-        cfg = model_config_for(settings.model, dataset)
+        cfg = self.trainable.config_for(settings.model, dataset)
         if self.t.init_from:
             cfg = self._init_config(cfg)
         if ckpt:
-            check_resume(ckpt["state"], cfg.to_dict(), dataset, allow_new_data=allow_new_data)
-            cfg = ModelConfig.from_dict(ckpt["state"]["model_config"])
+            check_resume(ckpt["state"], self.trainable.describe(cfg), dataset,
+                         allow_new_data=allow_new_data)
+            cfg = self.trainable.config_from_dict(ckpt["state"]["model_config"])
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
         self._check_task(cfg, dataset)
@@ -111,11 +117,12 @@ class Trainer:
         self._split_data()
 
     # ----- construction -------------------------------------------------------------------
-    def _build(self, cfg: ModelConfig) -> None:
+    def _build(self, cfg: Any) -> None:
         torch.manual_seed(self.t.seed)
-        self.model = PoissonDiffusionModel(cfg)
+        self.config = cfg
+        self.model = self.trainable.build(cfg)
         self.ema = EMAModel(self.model.parameters(), decay=self.t.ema_decay)
-        self.eval_model = PoissonDiffusionModel(cfg).eval().requires_grad_(False)
+        self.eval_model = self.trainable.build(cfg).eval().requires_grad_(False)
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.t.lr,
                                 betas=tuple(self.t.betas), weight_decay=self.t.weight_decay)
         sched = get_cosine_schedule_with_warmup(opt, self.t.warmup_steps, self.t.max_steps)
@@ -124,12 +131,12 @@ class Trainer:
         self.eval_model.to(acc.device)
         self.ema.to(acc.device)
         self.train_fn = torch.compile(self.net) if self.t.compile else self.net
-        self.loss_fn = make_loss(cfg, self.t)
+        self.loss_fn = self.trainable.loss(cfg, self.t)
         self.param_names = [n for n, _ in self.model.named_parameters()]
 
-    def _check_task(self, cfg: ModelConfig, dataset: Any) -> None:
+    def _check_task(self, cfg: Any, dataset: Any) -> None:
         """A ``rho_posterior`` model needs a posterior set and takes no phi augmentation."""
-        if cfg.task != "rho_posterior":
+        if getattr(cfg, "task", "solve") != "rho_posterior":
             return
         if not getattr(dataset, "extra", ()):
             raise ValueError(f"model.task=rho_posterior trains on a posterior training set "
@@ -140,7 +147,7 @@ class Trainer:
                              "train.superposition=0 and train.physics_weight=0 (they "
                              "transform phi pairs, not observation patterns)")
 
-    def _init_config(self, cfg: ModelConfig) -> ModelConfig:
+    def _init_config(self, cfg: Any) -> Any:
         """The config of ``train.init_from``, which must have the run's architecture."""
         from ..models.io import read_model_config
 
@@ -189,7 +196,7 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         ema = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
         return {"scheduler": self.scheduler.state_dict(), "ema": ema,
-                "model_config": self.model.config.to_dict(),
+                "model_config": self.trainable.describe(self.config),
                 "settings": self.settings.to_dict(), "data": data_identity(self.dataset),
                 "elapsed_s": self.elapsed_s()}
 
@@ -259,26 +266,20 @@ class Trainer:
         return mean_loss
 
     def _nan_message(self) -> str:
-        source = self.settings.source or "CONFIG"
         return (f"the loss became NaN/inf at step {self.step + 1}; nothing of that step was "
-                f"saved. Resume from the last good checkpoint with "
-                f"`{resume_command(source, self.run_dir)}` (consider a lower train.lr or "
-                f"train.grad_clip)")
+                f"saved. Resume from the last good checkpoint with `{self.command}` (consider "
+                f"a lower train.lr or train.grad_clip)")
 
     # ----- validation and the final model -------------------------------------------------
     def validate(self) -> dict[str, float]:
         """Validation metrics of the EMA weights on the fixed batch (main process)."""
         self.ema.copy_to(self.eval_model.parameters())
-        return validate(self.eval_model, self.val_batch, self.t.val_steps, seed=self.t.seed)
+        return self.trainable.validate(self.eval_model, self.val_batch, self.t)
 
     def save_model(self) -> Path:
         """Write ``run_dir/model`` (EMA weights + raw weights + metadata); returns the path."""
         self.ema.copy_to(self.eval_model.parameters())
-        extras = {"normalization": _json_safe(getattr(self.dataset, "stats", {})),
-                  "training": self.settings.to_dict(),
-                  "dataset": _json_safe(getattr(self.dataset, "attrs", {}))}
-        return save_model(self.eval_model, self.run_dir / "model",
-                          raw_state=self.model.state_dict(), extras=extras, overwrite=True)
+        return self.trainable.save(self)
 
     # ----- the loop -----------------------------------------------------------------------
     def run(self, stop_after: int | None = None) -> TrainResult:
@@ -358,14 +359,12 @@ class Trainer:
             from .checkpoint import latest_checkpoint
 
             good = latest_checkpoint(self.run_dir)
-            source = self.settings.source or "CONFIG"
             raise DivergedError(
                 f"validation diverged at step {self.step}: val_rel_l2 = {value:.3g} against a "
                 f"best of {best:.3g} (train.diverge_factor = {factor}); nothing of this state "
                 f"was saved. The last good checkpoint is "
                 f"{good if good is not None else '(none yet)'}: resume from it with "
-                f"`physdiff train --config {source} --out {self.run_dir} --resume` and a lower "
-                f"train.lr")
+                f"`{self.command}` and a lower train.lr")
         self._best_val = min(best, value)
 
     def _out_of_time(self, start: float) -> bool:
@@ -375,17 +374,3 @@ class Trainer:
                             device=self.accelerator.device)
         return bool(self.accelerator.reduce(over, "sum") > 0)
 
-
-def _json_safe(data: Any) -> Any:
-    """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
-    if isinstance(data, dict):
-        return {str(k): _json_safe(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_json_safe(v) for v in data]
-    if isinstance(data, np.ndarray):
-        return data.tolist()
-    if isinstance(data, np.generic):
-        return data.item()
-    if isinstance(data, (str, int, float, bool)) or data is None:
-        return data
-    return str(data)

@@ -25,7 +25,7 @@ from ..models.model import PoissonDiffusionModel
 from ..sampling import karras_sigmas, randn_per_sample, sample_heun
 from ..sampling.samplers import refiner_sigmas, sample_refiner
 
-__all__ = ["collate_samples", "validate"]
+__all__ = ["collate_samples", "validate", "score"]
 
 
 def collate_samples(dataset: Sequence, indices: Sequence[int]) -> dict[str, torch.Tensor]:
@@ -45,12 +45,10 @@ def validate(model: PoissonDiffusionModel, batch: Mapping[str, torch.Tensor], st
     """Sample ``batch`` with ``steps`` steps and return median/p95 relative errors.
 
     Returns ``val_rel_l2``, ``val_rel_l2_p95``, ``val_rel_residual`` and
-    ``val_rel_residual_p95`` (a ``rho_posterior`` model: only the first two, of rho). The
-    initial noise of sample ``b`` is seeded with ``seed + b``, so repeated validations of the
-    same weights give the same numbers.
+    ``val_rel_residual_p95`` (:func:`score`; a ``rho_posterior`` model: only the first two,
+    of rho). The initial noise of sample ``b`` is seeded with ``seed + b``, so repeated
+    validations of the same weights give the same numbers.
     """
-    from ..sampling.physics import PoissonOperator
-
     device = model.device
     batch = {k: v.to(device) for k, v in batch.items()}
     cond, _ = model.condition_batch(batch)
@@ -65,13 +63,25 @@ def validate(model: PoissonDiffusionModel, batch: Mapping[str, torch.Tensor], st
         sigmas = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max).to(device, torch.float32)
         sampler = sample_heun
     x = randn_per_sample([seed + b for b in range(n)], phi.shape[1:], device=device) * sigmas[0]
-    phi_hat = sampler(model, x, sigmas, cond)
+    return score(sampler(model, x, sigmas, cond), batch, tuple(cfg.extent), cfg.task)
+
+
+@torch.no_grad()
+def score(phi_hat: torch.Tensor, batch: Mapping[str, torch.Tensor],
+          extent: tuple[float, float], task: str = "solve") -> dict[str, float]:
+    """Median/p95 relative L2 error and relative residual of estimates ``(B, 1, ny, nx)`` of
+    a batch's ``phi`` (normalised units, on ``batch``'s device); for ``task="rho_posterior"``
+    estimates of ``rho`` and only the error (phi = G rho meets the PDE exactly)."""
+    from ..sampling.physics import PoissonOperator
+
+    phi = batch["rho" if task == "rho_posterior" else "phi"].float()
+    phi_hat = phi_hat.float()
     dims = tuple(range(1, phi.dim()))
     rel_l2 = ((phi_hat - phi).square().sum(dim=dims).sqrt()
               / phi.square().sum(dim=dims).sqrt().clamp_min(1e-30))
-    if cfg.task == "rho_posterior":  # rho is the estimate; phi = G rho meets the PDE exactly
+    if task == "rho_posterior":
         return _summary("val_rel_l2", rel_l2)
     fields = {k: batch[k][:, 0] for k in FIELD_CHANNELS}
-    op = PoissonOperator.from_fields(fields, tuple(cfg.extent), device=device)
+    op = PoissonOperator.from_fields(fields, tuple(extent), device=phi.device)
     rel_res = op.relative_residual(phi_hat[:, 0], batch["rho"][:, 0].float())
     return {**_summary("val_rel_l2", rel_l2), **_summary("val_rel_residual", rel_res)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from physdiff.datasets import PoissonDataset, generate, load_config
-from physdiff.evaluation.baseline_training import BaselineTraining, train_baseline
+from physdiff.evaluation.baseline_training import baseline_settings, train_baseline
 from physdiff.training.settings import DataSettings, RunSettings, TrainSettings
 from physdiff.training.trainer import Trainer
 
@@ -41,11 +41,17 @@ def tiny_baselines(tiny_data, tiny_model, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("baselines")
     config = load_model(tiny_model).config
-    settings = BaselineTraining(budget_minutes=1.0, max_steps=3, batch_size=8, val_samples=8)
-    out = {"unet": train_baseline("unet", tiny_data, root / "unet", config, settings)}
+
+    def train(kind, **options):
+        settings = baseline_settings(config.to_dict(), max_minutes=1.0, max_steps=3,
+                                     batch_size=8, val_samples=8)
+        return train_baseline(kind, tiny_data, root / kind, settings, progress=False,
+                              **options).model_dir
+
+    out = {"unet": train("unet")}
     try:
         import neuralop  # noqa: F401
     except ImportError:
         return out
-    out["fno"] = train_baseline("fno", tiny_data, root / "fno", config, settings, fno=TINY_FNO)
+    out["fno"] = train("fno", fno=TINY_FNO)
     return out
