@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayKind", "to_numpy", "wrap_like", "wrap_samples", "extent_from_coords",
-           "check_extent", "check_real"]
+__all__ = ["ArrayKind", "check_count", "to_numpy", "wrap_like", "wrap_samples",
+           "extent_from_coords", "check_extent", "check_real"]
 
 
 @dataclass
@@ -126,6 +126,23 @@ def wrap_like(result: np.ndarray, like: ArrayKind, name: str = "phi") -> Any:
         coords = {d: t.coords[d] for d in ("y", "x") if d in t.coords}
         return xr.DataArray(result, dims=dims, coords=coords, attrs=dict(t.attrs), name=name)
     return result
+
+
+def check_count(value: Any, name: str) -> int:
+    """``value`` as an int, or a ValueError unless it is an integer >= 1 (not a bool).
+
+    Examples
+    --------
+    >>> check_count(3, "steps")
+    3
+    >>> check_count(0, "steps")
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def check_extent(extent: Any) -> tuple[float, float]:

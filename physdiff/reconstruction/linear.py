@@ -26,6 +26,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..solvers import BoundaryConditions, Grid, make_poisson_solver
+from ..solvers.kinds import kind_of
 from ..solvers.system import axis_kinds, axis_weights, expand_solution, unknown_slices
 
 __all__ = ["PoissonMap", "Observations", "constant_free_mix"]
@@ -59,7 +60,7 @@ class PoissonMap:
 
     @property
     def _zero_bc(self):
-        return BoundaryConditions(*[k if k == "periodic" else (k, 0.0) for k in self.kinds]
+        return BoundaryConditions(*[k if kind_of(k).wraps else (k, 0.0) for k in self.kinds]
                                   ).resolve(self.grid)
 
     @property
@@ -77,9 +78,9 @@ class PoissonMap:
         """``G^T v`` for fields ``(..., ny, nx)`` (zero off the equation nodes)."""
         w = np.array(v, dtype=np.float64)
         sy, sx = unknown_slices(self.kinds)
-        if self.kinds[2] == "periodic":  # undo the copies of expand_solution, in reverse
+        if kind_of(self.kinds[2]).wraps:  # undo the copies of expand_solution, in reverse
             w[..., 0, :] += w[..., -1, :]
-        if self.kinds[0] == "periodic":
+        if kind_of(self.kinds[0]).wraps:
             w[..., sy, 0] += w[..., sy, -1]
         u = np.ascontiguousarray(w[..., sy, sx]) / self._weights
         out = np.zeros(w.shape)

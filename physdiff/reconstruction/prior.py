@@ -38,6 +38,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ..solvers import Grid
+from ..solvers.kinds import kind_of
 
 __all__ = ["BASES", "SpectralPrior", "axis_basis", "basis_for_kinds", "estimate_prior",
            "load_prior", "save_prior", "diffusionpde_grf_prior"]
@@ -108,8 +109,8 @@ def basis_for_kinds(kinds: tuple[str, str, str, str]) -> tuple[str, str]:
     >>> basis_for_kinds(("periodic", "periodic", "dirichlet", "neumann"))
     ('cosine', 'fourier')
     """
-    return ("fourier" if kinds[2] == "periodic" else "cosine",
-            "fourier" if kinds[0] == "periodic" else "cosine")
+    return ("fourier" if kind_of(kinds[2]).wraps else "cosine",
+            "fourier" if kind_of(kinds[0]).wraps else "cosine")
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class SpectralPrior:
                 f"the prior is defined on a {self.shape} grid but the data are on {tuple(shape)};"
                 f" pass prior= estimated on this grid (physdiff.reconstruction.estimate_prior)")
         for axis, b, k in (("y", self.bases[0], kinds[2]), ("x", self.bases[1], kinds[0])):
-            if (b == "fourier") != (k == "periodic"):
+            if (b == "fourier") != kind_of(k).wraps:
                 raise ValueError(
                     f"the prior's {axis} basis is {b!r} but that axis is {k!r}; a periodic axis "
                     f"needs a 'fourier' basis and other axes 'cosine' or 'sine'")

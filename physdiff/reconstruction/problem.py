@@ -16,6 +16,7 @@ import numpy as np
 
 from .._arrays import ArrayKind, extent_from_coords, to_numpy
 from ..solvers import BoundaryConditions, ResolvedBC, make_poisson_solver
+from ..solvers.kinds import kind_of
 from ..solvers.system import (
     axis_kinds,
     axis_weights,
@@ -103,9 +104,9 @@ def _periodic_node(index: np.ndarray, shape: tuple[int, int], kinds) -> np.ndarr
     """Map flat indices on a periodic copy (last row/column) to the node they repeat."""
     ny, nx = shape
     r, c = np.divmod(index, nx)
-    if kinds[0] == "periodic":
+    if kind_of(kinds[0]).wraps:
         c = np.where(c == nx - 1, 0, c)
-    if kinds[2] == "periodic":
+    if kind_of(kinds[2]).wraps:
         r = np.where(r == ny - 1, 0, r)
     return r * nx + c
 

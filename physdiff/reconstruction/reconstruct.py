@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import check_count
 from .defaults import default_prior
 from .diffusion import PnPSettings, as_denoiser, pnp_posterior
 from .gaussian import gaussian_posterior, tikhonov_fit
@@ -18,12 +19,6 @@ from .result import ReconstructionResult, assemble_result
 __all__ = ["METHODS", "reconstruct"]
 
 METHODS: tuple[str, ...] = ("diffusion", "gaussian", "tikhonov")
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _resolve_prior(prior: Any, problem: Any, model: Any) -> SpectralPrior:
@@ -107,7 +102,7 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    n_samples = _check_count(n_samples, "n_samples")
+    n_samples = check_count(n_samples, "n_samples")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     problem = parse_problem(bc, rho, phi, extent=extent, noise=noise,
@@ -125,7 +120,7 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         samples, out = g_samples, dict(rho_mean=g_means, rho_var=rho_var, phi_var=phi_var)
         if method == "diffusion":
             settings = pnp if isinstance(pnp, PnPSettings) else PnPSettings(
-                **{"steps": _check_count(steps, "steps"), **dict(pnp or {})})
+                **{"steps": check_count(steps, "steps"), **dict(pnp or {})})
             denoiser = as_denoiser(model, device)
             samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, int(seed),
                                            settings, progress, means=g_means)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._arrays import check_count
 from ..solvers import BoundaryConditions, ResolvedBC, relative_residual
 from ..solvers.fd import check_compatibility, check_periodic_rho
 from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
@@ -79,12 +80,6 @@ class DiffusionResult:
         """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
         return replace(self, phi=fn(self.phi, "phi"), samples=fn(self.samples, "samples"),
                        std=fn(self.std, "std"))
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _check_rho(rho: Any) -> np.ndarray:
@@ -328,12 +323,12 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     ValueError: the model covers a 64x64 grid...
     """
     rho = _check_rho(rho)
-    n_samples = _check_count(n_samples, "n_samples")
+    n_samples = check_count(n_samples, "n_samples")
     if steps is not None:
-        steps = _check_count(steps, "steps")
+        steps = check_count(steps, "steps")
     if sampler is not None:
         get_sampler(sampler)
-    plan = {"batch_size": _check_count(batch_size, "batch_size"), "progress": bool(progress)}
+    plan = {"batch_size": check_count(batch_size, "batch_size"), "progress": bool(progress)}
     if tol is not None and not 0.0 < float(tol) < 1.0:
         raise ValueError(f"tol must be in (0, 1), e.g. 1e-8; got {tol}")
     resolved = resolve_for(BoundaryConditions.from_spec(bc) if not isinstance(bc, ResolvedBC)
