@@ -10,7 +10,8 @@ exact FD solution, and ``--fraction`` (3 %) of the nodes observed at random (123
 * **inverse**: phi observed at those nodes -> rho (and phi).
 
 Next to it, the non-Gaussian families of :mod:`physdiff.datasets` (``charges``,
-``multipoles``: the default training config's settings, unit RMS) under the same protocol.
+``multipoles``: the default training config's settings, unit RMS; ``shapes``: the held-out
+family of ``test-shift-family``) under the same protocol.
 
 Per problem: relative L2 error of rho and phi for one posterior sample and for the posterior
 mean, the largest relative PDE residual and data misfit over the samples, the 2-sigma
@@ -58,6 +59,9 @@ FAMILIES = {
     "charges": {"family": "charges", "count": [1, 8], "width": [0.02, 0.1], "signs": "both"},
     "multipoles": {"family": "multipoles", "count": [1, 3], "quadrupole_fraction": 0.5,
                    "separation": [0.05, 0.2], "width": [0.02, 0.06]},
+    # held out of the default training set (test-shift-family): a shift for the learned prior
+    "shapes": {"family": "shapes", "count": [1, 5], "disk_fraction": 0.5,
+               "size": [0.05, 0.3]},
 }
 
 
@@ -87,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def draw_sources(family: str, size: int, count: int, seed: int) -> np.ndarray:
     """``count`` source fields ``(count, size, size)`` of a family."""
     rng = np.random.default_rng(seed)
-    if family == "grf":
+    if family == "grf":  # the DiffusionPDE law (datasets family fno_grf, same draw)
         return diffusionpde_grf_prior((size, size)).sample(rng, count)
     source = source_from_config(FAMILIES[family])
     grid = Grid((size, size))

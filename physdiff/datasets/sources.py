@@ -9,10 +9,14 @@ Families (see :data:`SOURCE_FAMILIES`):
     Gaussian charges; dipoles and quadrupoles (:mod:`physdiff.datasets.charges`).
 ``shapes``
     Piecewise-constant disks and rectangles (:mod:`physdiff.datasets.shapes`).
+``fno_grf``
+    The Gaussian random field of FNO's ``GRF.m`` that DiffusionPDE and FunDPS use for their
+    Poisson data (cosine expansion, ``alpha``, ``tau``): the protocol's exact law, *not*
+    normalised to unit RMS (``amplitude`` multiplies it; default 1).
 ``mixture``
     Picks one component family per sample, by weight.
 
-Every family draws a unit-RMS pattern times a log-uniform amplitude.
+Every family but ``fno_grf`` draws a unit-RMS pattern times a log-uniform amplitude.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from .charges import GaussianCharges, Multipoles
 from .shapes import PiecewiseConstantShapes
 from .source_base import SourceFamily, check_keys, unit_rms
 
-__all__ = ["SOURCE_FAMILIES", "GaussianRandomField", "Mixture", "source_from_config",
-           "SourceFamily"]
+__all__ = ["SOURCE_FAMILIES", "GaussianRandomField", "FNOGaussianRandomField", "Mixture",
+           "fno_grf_coefficients", "source_from_config", "SourceFamily"]
 
 
 @lru_cache(maxsize=64)
@@ -101,6 +105,67 @@ class GaussianRandomField(SourceFamily):
         return unit_rms(periodic_copy(out, periodic_x, periodic_y))
 
 
+def fno_grf_coefficients(shape: tuple[int, int], alpha: float = 2.0, tau: float = 3.0
+                         ) -> np.ndarray:
+    """Std of each orthonormal DCT-II mode ``(k1, k2)`` of FNO's ``GRF.m`` field, ``(ny, nx)``.
+
+    ``GRF.m`` draws ``idct2(sqrt(n_y n_x) tau^(alpha-1) (pi^2 (k1^2 + k2^2) + tau^2)^(-alpha/2)
+    xi)`` with the (0, 0) mode removed (the one definition of the DiffusionPDE Poisson source
+    law; :func:`physdiff.reconstruction.diffusionpde_grf_prior` is its exact prior).
+
+    Examples
+    --------
+    >>> c = fno_grf_coefficients((8, 8))
+    >>> float(c[0, 0]), bool(c[0, 1] > c[1, 1] > c[4, 4])
+    (0.0, True)
+    """
+    ny, nx = shape
+    k2 = np.arange(ny)[:, None] ** 2 + np.arange(nx)[None, :] ** 2
+    coef = tau ** (alpha - 1) * (np.pi**2 * k2 + tau**2) ** (-alpha / 2) * np.sqrt(nx * ny)
+    coef[0, 0] = 0.0
+    return coef
+
+
+@dataclass(frozen=True)
+class FNOGaussianRandomField(SourceFamily):
+    """FNO's ``GRF.m`` Gaussian random field (DiffusionPDE's Poisson sources), exactly.
+
+    Parameters
+    ----------
+    alpha, tau : float
+        Smoothness and inverse length scale (DiffusionPDE: 2 and 3).
+    amplitude : float or [lo, hi]
+        Multiplies the field (it is *not* normalised to unit RMS; default 1 = the law of
+        ``GRF.m``).
+
+    Examples
+    --------
+    >>> f = FNOGaussianRandomField().sample(np.random.default_rng(0), Grid((16, 16)))
+    >>> f.shape, bool(abs(f.mean()) < 1e-12)
+    ((16, 16), True)
+    """
+
+    name: ClassVar[str] = "fno_grf"
+    alpha: float = 2.0
+    tau: float = 3.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.alpha > 0 and self.tau > 0):
+            raise ValueError(f"fno_grf: alpha and tau must be > 0, got {self.alpha}, "
+                             f"{self.tau}")
+
+    def pattern(self, rng: np.random.Generator, grid: Grid, periodic_x: bool,
+                periodic_y: bool) -> np.ndarray:
+        from scipy.fft import idctn
+
+        if periodic_x or periodic_y:
+            raise ValueError("fno_grf is a cosine expansion for non-periodic axes; use the "
+                             "grf family with periodic boundaries")
+        coef = fno_grf_coefficients(grid.shape, float(self.alpha), float(self.tau))
+        return idctn(coef * rng.standard_normal(grid.shape), type=2, norm="ortho")
+
+
 @dataclass(frozen=True)
 class Mixture(SourceFamily):
     """One component family per sample, chosen with probability proportional to its weight.
@@ -164,7 +229,7 @@ class Mixture(SourceFamily):
 SOURCE_FAMILIES: dict[str, type[SourceFamily]] = {
     cls.name: cls
     for cls in (GaussianRandomField, GaussianCharges, Multipoles, PiecewiseConstantShapes,
-                Mixture)
+                FNOGaussianRandomField, Mixture)
 }
 
 

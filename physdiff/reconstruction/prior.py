@@ -250,10 +250,9 @@ def diffusionpde_grf_prior(shape: tuple[int, int], alpha: float = 2.0, tau: floa
     orthonormal inverse DCT and the (0, 0) mode removed: in the ``cosine`` basis the variance
     of mode ``(k1, k2)`` is the square of that coefficient.
     """
-    ny, nx = shape
-    k2 = np.arange(ny)[:, None] ** 2 + np.arange(nx)[None, :] ** 2
-    coef = tau ** (alpha - 1) * (np.pi**2 * k2 + tau**2) ** (-alpha / 2) * np.sqrt(nx * ny)
-    coef[0, 0] = 0.0
+    from ..datasets.sources import fno_grf_coefficients
+
+    coef = fno_grf_coefficients(shape, alpha, tau)
     return SpectralPrior(("cosine", "cosine"), coef**2, normalized=False,
                          meta={"kind": "diffusionpde-grf", "alpha": alpha, "tau": tau})
 

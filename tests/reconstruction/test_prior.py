@@ -63,3 +63,19 @@ def test_prior_grid_check():
         prior.check_grid((8, 8), ("dirichlet",) * 4)
     with pytest.raises(ValueError, match="fourier"):
         prior.check_grid((9, 9), ("periodic", "periodic", "dirichlet", "dirichlet"))
+
+
+def test_fno_grf_family_draws_the_law_of_the_diffusionpde_prior():
+    """The dataset family fno_grf and diffusionpde_grf_prior are one law (node variances)."""
+    from physdiff.datasets import load_config, source_from_config
+    from physdiff.solvers import Grid
+
+    fam = source_from_config({"family": "fno_grf", "alpha": 2.0, "tau": 3.0})
+    rng = np.random.default_rng(0)
+    draws = np.stack([fam.sample(rng, Grid((12, 12))) for _ in range(3000)])
+    ratio = draws.var(axis=0) / diffusionpde_grf_prior((12, 12)).cov_diagonal()
+    assert np.all(np.abs(ratio - 1) < 0.15) and abs(np.median(ratio) - 1) < 0.05
+    cfg = load_config("diffusionpde-64")
+    assert cfg.source.name == "fno_grf" and cfg.shape == (64, 64)
+    with pytest.raises(ValueError, match="periodic"):
+        fam.sample(rng, Grid((8, 8)), periodic_x=True)
