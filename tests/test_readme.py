@@ -120,3 +120,23 @@ def test_journeys_2_and_3_run_in_order(tmp_path, monkeypatch):
         ran.append(argv[0])
     assert ran.count("evaluate") == 2 and ran.count("train") == 4
     assert (tmp_path / "runs" / "eval" / "default-cpu" / "report.md").is_file()
+
+
+def test_journey_4_runs(tmp_path, monkeypatch, capsys):
+    """Journey 4's Python block as written (64x64, the shipped prior), then its evaluate
+    command on a 3-pair test-id set with one problem and two samples per pattern."""
+    monkeypatch.chdir(tmp_path)
+    (code,) = blocks(journey(4), "python")
+    namespace: dict = {}
+    exec(compile(code, "README journey 4", "exec"), namespace)  # noqa: S102
+    for name in ("post", "gauss"):
+        post = namespace[name]
+        assert post.rho_samples.shape == (8, 64, 64)
+        assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+    assert "diffusion" in capsys.readouterr().out
+    assert main(["generate", "--config", "test-id", "--n", "3", "--quiet"]) == 0
+    (argv,) = commands(journey(4))
+    assert main(argv + ["--recon-limit", "1", "--recon-samples", "2", "--recon-steps", "2",
+                        "--device", "cpu", "--quiet"]) == 0
+    assert (tmp_path / "runs" / "eval" / "reconstruction" / "reconstruction" /
+            "report.md").is_file()
