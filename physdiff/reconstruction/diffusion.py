@@ -92,6 +92,21 @@ class ModelDenoiser:
         return float(self.model.config.sigma_data)
 
     @property
+    def regression_sigma(self) -> float | None:
+        """The level at which a regression-first model answers its regression (the learned
+        posterior mean; the noisy input is ignored), or None for an EDM model."""
+        cfg = self.model.config
+        return float(cfg.sigma_max) if getattr(cfg, "formulation", "edm") == "refiner" \
+            else None
+
+    @property
+    def denoise_sigma_max(self) -> float:
+        """The largest level the model was trained to denoise at (normalised units)."""
+        cfg = self.model.config
+        return float(cfg.refine_sigma_max if self.regression_sigma is not None
+                     else cfg.sigma_max)
+
+    @property
     def space(self) -> str:
         """``"rho"`` for a learned prior on rho (``task: rho_posterior``), else ``"phi"``."""
         return "rho" if getattr(self.model.config, "task", "solve") == "rho_posterior" \
@@ -183,13 +198,18 @@ class PnPSettings:
     ``"red"`` (no re-noising: a step ``phi - red_step (phi - D(phi, sigma))`` along the RED
     regulariser gradient, Romano et al. 2017) or ``"dps"`` (diffusion posterior sampling,
     Chung et al. 2023: Euler steps of the probability-flow ODE from the re-noised start, each
-    followed by a step of size ``dps_step / ||y - A D(x)||`` along the gradient of the data
-    misfit of the denoised estimate, back-propagated through the network; a learned prior on
-    rho only, ``task: rho_posterior``). For a prior on rho ``tau`` and ``max_sweeps`` are
-    unused: phi is the exact solve of every rho. The defaults (a strong pull towards the PDE)
-    suit the shipped model, which is a conditional phi|rho solver and no prior on rho
-    (``tau = 1``, ``max_sweeps = 64`` let its raw output through and double the error on the
-    GRF benchmark); retune for a model that carries a prior.
+    followed by a step along the gradient of the data misfit ``||y - A D(x)||`` of the
+    denoised estimate, back-propagated through the network, sized to remove the fraction
+    ``dps_step`` of the misfit if the map were linear and capped at the noise level; a
+    learned prior on rho only, ``task: rho_posterior``).
+
+    With a prior on rho, ``tau`` and ``max_sweeps`` are unused (phi is the exact solve of
+    every rho), the levels are capped at the largest one the model was trained to denoise
+    at, and a regression-first model starts each sample from its regression (the learned
+    posterior mean, one extra call) plus the sample's Gaussian posterior fluctuation. The
+    ``tau`` and ``max_sweeps`` defaults (a strong pull towards the PDE) suit a phi|rho solver
+    used as a prior on phi (``tau = 1``, ``max_sweeps = 64`` let its raw output through and
+    double the error on the GRF benchmark).
     """
 
     steps: int = 10
@@ -215,10 +235,13 @@ class PnPSettings:
             raise ValueError("sigma_start must be > 0 and tau >= 0")
 
 
-def _levels(denoiser: Any, settings: PnPSettings) -> np.ndarray:
+def _levels(denoiser: Any, settings: PnPSettings, cap: float | None = None) -> np.ndarray:
+    """The Karras levels of a chain: from ``sigma_start * sigma_data`` (at most ``cap``,
+    default the model's ``sigma_max``) down to ``sigma_min``, ``steps`` of them."""
     from ..sampling.schedules import karras_sigmas
 
-    top = min(settings.sigma_start * denoiser.sigma_data, denoiser.sigma_max)
+    cap = denoiser.sigma_max if cap is None else cap
+    top = min(settings.sigma_start * denoiser.sigma_data, cap)
     top = max(top, denoiser.sigma_min * 1.0001)
     if settings.steps == 1:
         return np.array([top])
@@ -371,11 +394,24 @@ class _RhoChain:
         fields = self.bc.to_fields((len(rho),))
         kw = dict(rho_gauss=self.mean, mask_rho=masks[0], mask_phi=masks[1], fields=fields,
                   scale=scale)
-        levels = _levels(self.denoiser, st)
+        levels = _levels(self.denoiser, st, getattr(self.denoiser, "denoise_sigma_max", None))
         sd = self.denoiser.sigma_data
+        calls = 0
+        reg = getattr(self.denoiser, "regression_sigma", None)
+        if reg is not None:
+            # regression first: the learned posterior mean (one call, shared by the K
+            # samples), each sample started from it plus its Gaussian posterior fluctuation
+            # (which the data do not see: A (draw - mean) = 0 without noise)
+            one = {**kw, "fields": {n: f[:1] for n, f in fields.items()}}
+            mean = self.denoiser.denoise_rho(np.zeros((1,) + shape), np.array([reg * scale]),
+                                             **one)
+            mean = mean if cond is None else cond.update(mean, cond.target[None])
+            rho = mean + (rho - self.mean)
+            calls += 1
         if st.sampler == "dps":
-            return self._dps(rho, cond, y, rng, levels * scale, kw)
-        i, calls = 0, 0
+            rho, n = self._dps(rho, cond, y, rng, levels * scale, kw)
+            return rho, n + calls
+        i = 0
         while i < len(levels):
             sig = np.full(len(rho), levels[i] * scale)
             if st.sampler == "red":
@@ -417,11 +453,15 @@ class _RhoChain:
                 den, grad = self.denoiser.denoise_rho(x, sig, residual_grad=grad_fn, **kw)
             nxt = sigmas[i + 1] if i + 1 < len(sigmas) else 0.0
             x = den + (nxt / sigma) * (x - den)  # Euler step of dx/dsigma = (x - D) / sigma
-            # the guidance step, scaled per sample by its misfit as in the DPS paper
-            rms = np.sqrt(np.mean(den**2, axis=(1, 2)))[:, None, None]
-            x = x - self.settings.dps_step * rms * grad / np.maximum(
-                np.sqrt(np.mean(grad**2, axis=(1, 2)))[:, None, None], 1e-300) * \
-                (norms / np.maximum(np.linalg.norm(y, axis=1), 1e-300))[:, None, None]
+            # the guidance step: the step along -grad that would remove the fraction dps_step
+            # of the misfit ||r|| if the map were linear (a Gauss-Newton step; DPS's
+            # zeta / ||r|| scaling, Chung et al. 2023, made unit-free), its RMS capped at the
+            # current noise level so that the guidance cannot outrun the schedule
+            g2 = np.maximum(np.sum(grad**2, axis=(1, 2)), 1e-300)
+            step = (self.settings.dps_step * norms / g2)[:, None, None] * grad
+            rms = np.sqrt(np.mean(step**2, axis=(1, 2)))
+            cap = np.minimum(1.0, sigma / np.maximum(rms, 1e-300))[:, None, None]
+            x = x - cap * step
         rho = den if cond is None else cond.update(den, y)
         return rho, len(sigmas)
 

@@ -242,3 +242,64 @@ def test_posterior_set_cli(tiny_pairs, tmp_path, capsys):
     assert main(["posterior-set", "--source", str(tiny_pairs), "--out", str(out), "--count",
                  "3", "--quiet"]) == 2
     assert "overwrite" in capsys.readouterr().err
+
+
+class RegressionOracle(RhoOracle):
+    """A regression-first prior: its regression call answers the truth, its denoising calls
+    return their input (so the samples keep the Gaussian fluctuation around the truth)."""
+
+    regression_sigma, denoise_sigma_max = 80.0, 5.0
+
+    def denoise_rho(self, rho_noisy, sigma, *, rho_gauss, mask_rho, mask_phi, fields, scale,
+                    residual_grad=None):
+        self.calls += 1
+        if np.all(sigma >= self.regression_sigma * scale):
+            return np.broadcast_to(self.rho, rho_noisy.shape).copy()
+        self.levels.append(float(sigma[0] / scale))
+        return rho_noisy.copy() if residual_grad is None else \
+            (rho_noisy.copy(), np.zeros_like(rho_noisy))
+
+
+def test_a_regression_first_prior_starts_from_its_regression():
+    rng = np.random.default_rng(2)
+    bc = BoundaryConditions.dirichlet(0.0)
+    X, Y = Grid((16, 16)).meshgrid()
+    rho = np.cos(3 * X) * np.exp(-((Y - 0.4) ** 2) / 0.05)
+    phi = solve_fd(rho, bc)
+    obs = np.full_like(phi, np.nan)
+    idx = rng.choice(np.arange(17, 16 * 15), 15, replace=False)
+    obs.flat[idx] = phi.flat[idx]
+    oracle = RegressionOracle(rho)
+    oracle.levels = []
+    post = reconstruct(bc, phi=obs, model=oracle, n_samples=16, seed=3,
+                       pnp={"sampler": "pnp", "steps": 4, "adaptive": False,
+                            "sigma_start": 0.02})
+    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=16, seed=3)
+    assert oracle.calls == 1 + 4 and post.info["nfe"] == 5
+    assert max(oracle.levels) <= 0.02 + 1e-12
+    capped = RegressionOracle(rho)
+    capped.levels = []
+    reconstruct(bc, phi=obs, model=capped, n_samples=2, pnp={"steps": 4, "adaptive": False,
+                                                             "sigma_start": 100.0})
+    assert len(capped.levels) == 4 and max(capped.levels) <= 5.0 + 1e-12  # capped, 4 steps
+    # each sample = the regression (the truth) + its Gaussian fluctuation (same seed, same
+    # draws), re-noised and "denoised" at levels <= 0.02: centred on the regression
+    want = rho + gauss.rho_samples.mean(axis=0) - gauss.rho
+    assert np.linalg.norm(post.rho - want) < 0.05 * np.linalg.norm(rho)
+    assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+
+
+def test_an_untrained_regression_first_prior_runs_every_sampler():
+    torch.manual_seed(0)
+    cfg = ModelConfig(grid_shape=[16, 16], bc_kinds=[["dirichlet"] * 4],
+                      **{**TINY, "formulation": "refiner", "sigma_max": 80.0,
+                         "refine_sigma_min": 0.01, "refine_sigma_max": 5.0})
+    den = ModelDenoiser(PoissonDiffusionModel(cfg).eval(), torch.device("cpu"))
+    assert den.regression_sigma == 80.0 and den.denoise_sigma_max == 5.0
+    obs = np.full((16, 16), np.nan)
+    obs[4:12:3, 4:12:3] = 0.1
+    for sampler in ("pnp", "red", "dps"):
+        post = reconstruct(BoundaryConditions.dirichlet(0.0), phi=obs, model=den, n_samples=2,
+                           pnp={"sampler": sampler, "steps": 3})
+        assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+        assert post.info["nfe"] >= 2
