@@ -292,6 +292,7 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
                          "'rho_posterior'); this model denoises phi: use 'pnp' or 'red'")
     n, k = init.shape[:2]
     out = np.empty_like(init)
+    learned_means: np.ndarray | None = None
     nfe = np.zeros(n, dtype=int)
     fbc = flat_bc(problem.bc, n)
     eq = equation_mask(problem.bc, (1,) + problem.grid.shape, problem.grid.extent)
@@ -310,11 +311,19 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
         else:
             chain = _Chain(denoiser, problem, b, bc_k, eq, settings)
         rho, nfe[b] = chain.run(init[b], cond, y, rng)
+        learned = getattr(chain, "regression_mean", None)
         if cond is not None and problem.noise == 0.0:
-            rho = Projector(problem.gmap, obs).project(rho)
+            proj = Projector(problem.gmap, obs)
+            rho = proj.project(rho)
+            learned = None if learned is None else proj.project(learned)
         out[b] = rho
+        if learned is not None:
+            learned_means = np.zeros((n,) + init.shape[2:]) if learned_means is None \
+                else learned_means
+            learned_means[b] = learned[0]
     return out, {"nfe": int(nfe.max(initial=0)), "nfe_per_problem": nfe,
-                 "sampler": settings.sampler, "steps": settings.steps}
+                 "sampler": settings.sampler, "steps": settings.steps,
+                 "learned_mean": learned_means}
 
 
 @dataclass
@@ -377,6 +386,8 @@ class _RhoChain:
     bc: ResolvedBC
     settings: PnPSettings
     mean: np.ndarray
+    #: the learned posterior mean (a regression-first prior), set by :meth:`run`
+    regression_mean: np.ndarray | None = None
 
     def run(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
             rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -407,6 +418,7 @@ class _RhoChain:
                                              **one)
             mean = mean if cond is None else cond.update(mean, cond.target[None])
             rho = mean + (rho - self.mean)
+            self.regression_mean = mean
             calls += 1
         if st.sampler == "dps":
             rho, n = self._dps(rho, cond, y, rng, levels * scale, kw)

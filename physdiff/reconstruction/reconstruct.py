@@ -124,7 +124,10 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
             denoiser = as_denoiser(model, device)
             samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, int(seed),
                                            settings, progress, means=g_means)
-            info.update(dinfo)
-            out = {}
+            learned = dinfo.pop("learned_mean")
+            info.update(dinfo, mean="samples" if learned is None else "regression")
+            # a regression-first prior reports its own posterior mean (its regression, on the
+            # data), as the Gaussian method reports its exact mean; else the samples' average
+            out = {} if learned is None else {"rho_mean": learned}
     info["seconds"] = time.perf_counter() - start
     return assemble_result(problem, samples, method=method, info=info, **out)
