@@ -57,9 +57,12 @@ class ModelConfig:
         regression first -- the denoiser at ``sigma_max`` ignores its input and predicts phi
         from the problem alone -- then a few denoising refinements at noise levels in
         ``[refine_sigma_min, refine_sigma_max]`` (PDE-Refiner, Lippe et al. 2023).
-    lift : {"none", "coons"}
-        Work relative to the Coons lift of the Dirichlet data
-        (:mod:`physdiff.models.lifting`).
+    lift : {"none", "coons", "gaussian"}
+        Work relative to a known part of the target: the Coons lift of the Dirichlet data
+        (``"coons"``, :mod:`physdiff.models.lifting`; ``task: solve``) or the Gaussian
+        posterior mean of rho (``"gaussian"``, the first conditioning channel; ``task:
+        rho_posterior``): the network learns only the correction, and an untrained one
+        answers the Gaussian posterior.
     p_regression : float
         ``"refiner"`` training: fraction of samples trained as the regression step.
     refine_sigma_min, refine_sigma_max : float
@@ -164,8 +167,13 @@ class ModelConfig:
                 not 0 <= self.spectral_padding <= 1:
             raise ValueError("model config: spectral_width, spectral_modes and "
                              "spectral_layers must be >= 1 and spectral_padding in [0, 1]")
-        if self.lift not in ("none", "coons"):
-            raise ValueError(f"model config: lift must be 'none' or 'coons', got {self.lift!r}")
+        lifts = {"none": TASKS, "coons": ("solve",), "gaussian": ("rho_posterior",)}
+        if self.lift not in lifts:
+            raise ValueError(f"model config: lift must be one of {sorted(lifts)}, got "
+                             f"{self.lift!r}")
+        if self.task not in lifts[self.lift]:
+            raise ValueError(f"model config: lift {self.lift!r} needs task "
+                             f"{lifts[self.lift][0]!r}, not {self.task!r}")
         if not 0 <= self.p_regression <= 1:
             raise ValueError(f"model config: p_regression must be in [0, 1], got "
                              f"{self.p_regression}")

@@ -58,7 +58,7 @@ class PoissonDiffusionModel(nn.Module):
         else:
             net = UNetDenoiserNet(config)
         self.denoiser = EDMPrecond(
-            net, config.sigma_data, lift=config.lift == "coons",
+            net, config.sigma_data, lift=config.lift,
             regression_sigma=config.sigma_max if config.formulation == "refiner" else None)
 
     def __repr__(self) -> str:

@@ -59,8 +59,10 @@ class EDMPrecond(nn.Module):
         Takes ``(B, 1 + C, ny, nx)`` and labels ``(B,)``, returns ``(B, 1, ny, nx)``.
     sigma_data : float
         Standard deviation of the clean (normalised, lifted when ``lift``) data.
-    lift : bool
-        Subtract the Coons lift of the Dirichlet data before the network, add it after.
+    lift : {"none", "coons", "gaussian"} or bool
+        Subtract a known part of the target before the network and add it after: the Coons
+        lift of the Dirichlet data (``"coons"`` or True) or the first conditioning channel,
+        the Gaussian posterior mean of a ``rho_posterior`` model (``"gaussian"``).
     regression_sigma : float, optional
         Noise level at and above which the input is ignored (pure regression).
 
@@ -74,12 +76,15 @@ class EDMPrecond(nn.Module):
     0.5
     """
 
-    def __init__(self, net: nn.Module, sigma_data: float, *, lift: bool = False,
+    def __init__(self, net: nn.Module, sigma_data: float, *, lift: str | bool = "none",
                  regression_sigma: float | None = None) -> None:
         super().__init__()
         self.net = net
         self.sigma_data = float(sigma_data)
-        self.lift = bool(lift)
+        self.lift = {True: "coons", False: "none"}.get(lift, lift) if isinstance(lift, bool) \
+            else str(lift)
+        if self.lift not in ("none", "coons", "gaussian"):
+            raise ValueError(f"lift must be 'none', 'coons' or 'gaussian', got {lift!r}")
         self.regression_sigma = None if regression_sigma is None else float(regression_sigma)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float,
@@ -90,7 +95,11 @@ class EDMPrecond(nn.Module):
         sigma = sigma.reshape(-1).expand(x.shape[0])
         c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, self.sigma_data)
         view = (-1, 1, 1, 1)
-        base = coons_lift(cond.to(x.dtype)) if self.lift else None
+        base = None
+        if self.lift == "coons":
+            base = coons_lift(cond.to(x.dtype))
+        elif self.lift == "gaussian":
+            base = cond[:, :1].to(x.dtype)
         if base is not None:
             x = x - base
         if self.regression_sigma is not None:

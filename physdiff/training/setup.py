@@ -90,16 +90,17 @@ def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
             if given != derived[key]:
                 raise ValueError(f"the model config sets {key}={given} but the dataset has "
                                  f"{derived[key]}; fix the model config or use other data")
-    if arch.get("lift", "none") == "coons":
-        derived["sigma_data"] = lifted_sigma_data(dataset)
+    if arch.get("lift", "none") in ("coons", "gaussian"):
+        derived["sigma_data"] = lifted_sigma_data(dataset, lift=arch["lift"])
     return ModelConfig.from_dict({**dict(arch), **derived})
 
 
-def lifted_sigma_data(dataset: Any, n: int = 512) -> float:
-    """Spread of ``phi / s - lift`` over the first ``n`` samples: sigma_data of a lifted model.
+def lifted_sigma_data(dataset: Any, n: int = 512, lift: str = "coons") -> float:
+    """Spread of ``target - lift`` over the first ``n`` samples: sigma_data of a lifted model.
 
-    The lift (:func:`physdiff.models.lifting.coons_lift`) removes the part of phi that the
-    Dirichlet data drive, so the network's target is smaller than ``phi / s``.
+    The Coons lift (:func:`physdiff.models.lifting.coons_lift`) removes the part of ``phi / s``
+    that the Dirichlet data drive; the ``gaussian`` lift the Gaussian posterior mean from
+    ``rho / s`` (a posterior training set). Either way the network's target is smaller.
     """
     import torch
 
@@ -108,5 +109,7 @@ def lifted_sigma_data(dataset: Any, n: int = 512) -> float:
     from .validation import collate_samples
 
     batch = collate_samples(dataset, range(min(n, len(dataset))))
+    if lift == "gaussian":
+        return float(torch.std(batch["rho"] - batch["rho_gauss"]))
     cond, _ = cond_from_batch(batch, False)
     return float(torch.std(batch["phi"] - coons_lift(cond)))
