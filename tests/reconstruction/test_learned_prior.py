@@ -306,3 +306,25 @@ def test_an_untrained_regression_first_prior_runs_every_sampler():
                            pnp={"sampler": sampler, "steps": 3})
         assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
         assert post.info["nfe"] >= 2
+
+
+def test_gaussian_lift_answers_the_gaussian_posterior_untrained(posterior_set):
+    """lift: gaussian -- a zero network returns the Gaussian posterior mean (channel 0) at the
+    regression level, and sigma_data is the spread of the correction."""
+    from physdiff.training.setup import lifted_sigma_data, model_config_for
+
+    cfg = ModelConfig(grid_shape=[16, 16], **{**TINY, "lift": "gaussian",
+                                              "formulation": "refiner",
+                                              "refine_sigma_max": 5.0})
+    model = PoissonDiffusionModel(cfg)
+    for p in model.parameters():
+        torch.nn.init.zeros_(p)
+    cond = torch.randn(3, cfg.n_cond_channels, 16, 16)
+    out = model(torch.randn(3, 1, 16, 16), torch.full((3,), 80.0), cond)
+    torch.testing.assert_close(out, cond[:, :1])
+    data = PoissonDataset(posterior_set)
+    sd = lifted_sigma_data(data, lift="gaussian")
+    assert 0 < sd < data.stats["sigma_data"]
+    assert model_config_for({**TINY, "lift": "gaussian"}, data).sigma_data == sd
+    with pytest.raises(ValueError, match="needs task"):
+        ModelConfig(lift="gaussian")
