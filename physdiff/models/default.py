@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL_DIR", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_DIR", "default_model_path", "shipped_folder"]
 
 #: Where the shipped model folder lives (config.json + model.safetensors + model card).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
@@ -23,8 +23,13 @@ def default_model_path() -> Path:
     >>> default_model_path().name
     'default_model'
     """
-    if not (DEFAULT_MODEL_DIR / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no shipped default model at {DEFAULT_MODEL_DIR}; pass model=PATH (a folder "
-            f"from `physdiff train`) or use method='fd' for the exact solver")
-    return DEFAULT_MODEL_DIR
+    return shipped_folder(DEFAULT_MODEL_DIR, "default model", "pass model=PATH (a folder "
+                          "from `physdiff train`) or use method='fd' for the exact solver")
+
+
+def shipped_folder(folder: Path, what: str, hint: str) -> Path:
+    """``folder`` if it holds a model (``config.json``), else FileNotFoundError naming
+    ``what`` and the ``hint`` (an installation without package data)."""
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no shipped {what} at {folder}; {hint}")
+    return folder

@@ -42,11 +42,11 @@ def default_prior_model_path() -> Path:
     >>> default_prior_model_path().name
     'prior_model'
     """
-    if not (PRIOR_MODEL_DIR / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no shipped reconstruction prior at {PRIOR_MODEL_DIR}; pass model=PATH (a model "
-            f"trained with configs/train/posterior-cpu.yaml) or use method='gaussian'")
-    return PRIOR_MODEL_DIR
+    from ..models.default import shipped_folder
+
+    return shipped_folder(PRIOR_MODEL_DIR, "reconstruction prior", "pass model=PATH (a model "
+                          "trained with configs/train/posterior-cpu.yaml) or use "
+                          "method='gaussian'")
 N_FIELDS = 4000
 """Fields drawn per basis pair when estimating the default spectrum."""
 
