@@ -76,7 +76,10 @@ def model_summary(model: Any, path: Any = None) -> str:
     shape = (f"spectral width {c.spectral_width}, {c.spectral_modes} modes, "
              f"{c.spectral_layers} blocks" if c.backbone == "spectral"
              else f"U-Net block_out_channels {list(c.block_out_channels)}")
-    lines += [f"  formulation: {c.formulation}, lift: {c.lift}",
+    task = {"solve": "solve (phi given rho and the bc)",
+            "rho_posterior": "rho_posterior (a learned prior on rho for physdiff.reconstruct)"}
+    lines += [f"  task: {task.get(c.task, c.task)}",
+              f"  formulation: {c.formulation}, lift: {c.lift}",
               f"  parameters: {_millions(_parameters(model))} ({shape}), weights "
               f"{getattr(model, 'weights_kind', 'raw')}, sigma_data {c.sigma_data:.4g}",
               "training data:"]
