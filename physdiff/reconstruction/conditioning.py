@@ -14,6 +14,12 @@ from ``n_obs`` applications of ``C A^T`` (transforms and FD solves, batched), ne
 ``n^2 x n^2`` matrix, and factorised by Cholesky. With ``eta = 0`` a relative nugget of
 ``1e-10`` keeps the factorisation stable and :meth:`Projector.project` then meets the data
 exactly (the Euclidean minimum-norm correction ``A^T (A A^T)^{-1} r``, iterated).
+
+Above :data:`MAX_DENSE_OBS` observations the same systems are solved matrix-free: batched
+conjugate gradients on ``v -> a^2 A C A^T v + (eta^2 + nugget) v`` (two FD solves and two
+basis transforms per iteration), the nugget scaled by a Hutchinson estimate of the mean
+diagonal of ``K``. Then the exact posterior variance is not computed (``rho_variance`` and
+``phi_variance`` are NaN: ``reconstruct`` reports the spread of the samples instead).
 """
 
 from __future__ import annotations
@@ -26,20 +32,66 @@ import scipy.linalg as sla
 from .linear import Observations, PoissonMap
 from .prior import SpectralPrior
 
-__all__ = ["Conditioner", "Projector", "MAX_DENSE_OBS", "NUGGET"]
+__all__ = ["Conditioner", "Projector", "MAX_DENSE_OBS", "NUGGET", "batched_cg"]
 
 MAX_DENSE_OBS = 6000
-"""Most observations per problem for the dense observation-space factorisation."""
+"""Most observations per problem for the dense observation-space factorisation (more are
+solved matrix-free by conjugate gradients)."""
 NUGGET = 1e-10
 """Relative jitter added to ``K`` (times its mean diagonal)."""
 
 
-def _check_count(obs: Observations) -> None:
-    if obs.count > MAX_DENSE_OBS:
+CG_RTOL = 1e-12
+"""Relative residual at which the matrix-free conjugate gradients stop."""
+
+
+def _dense(obs: Observations) -> bool:
+    """Whether the observation-space system is factorised (else solved matrix-free)."""
+    if obs.count <= MAX_DENSE_OBS:
+        return True
+    if obs.free_constant:
         raise ValueError(
-            f"{obs.count} observations in one problem; reconstruct factorises the "
-            f"observations x observations system and supports at most {MAX_DENSE_OBS}. "
+            f"{obs.count} observations in a problem without a Dirichlet side; reconstruct "
+            f"supports at most {MAX_DENSE_OBS} there (phi is known only up to a constant). "
             f"Subsample the observations, or use physdiff.solve when rho is fully known")
+    return False
+
+
+def batched_cg(matvec, rhs: np.ndarray, rtol: float = CG_RTOL, maxiter: int = 5000
+               ) -> np.ndarray:
+    """Solve ``M x = b`` for each row ``b`` of ``rhs`` ``(k, m)`` by conjugate gradients
+    (``M`` symmetric positive definite, ``matvec`` maps ``(k, m) -> (k, m)``).
+
+    Examples
+    --------
+    >>> m = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> x = batched_cg(lambda v: v @ m.T, np.array([[1.0, 2.0]]))
+    >>> bool(np.allclose(x @ m.T, [[1.0, 2.0]]))
+    True
+    """
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    p = r.copy()
+    rr = np.sum(r * r, axis=1)
+    stop = (rtol * np.linalg.norm(rhs, axis=1)) ** 2
+    for _ in range(maxiter):
+        live = rr > stop
+        if not live.any():
+            break
+        mp = matvec(p)
+        alpha = np.where(live, rr / np.maximum(np.sum(p * mp, axis=1), 1e-300), 0.0)
+        x += alpha[:, None] * p
+        r -= alpha[:, None] * mp
+        rr_new = np.sum(r * r, axis=1)
+        p = r + (rr_new / np.maximum(rr, 1e-300))[:, None] * p
+        rr = rr_new
+    return x
+
+
+def _mean_diagonal(matvec, m: int, probes: int = 8, seed: int = 0) -> float:
+    """Hutchinson estimate of the mean diagonal of an ``m x m`` operator."""
+    z = np.random.default_rng(seed).choice([-1.0, 1.0], size=(probes, m))
+    return max(float(np.mean(np.sum(z * matvec(z), axis=1))) / m, np.finfo(float).tiny)
 
 
 def _chol(mat: np.ndarray, jitter: float) -> tuple[np.ndarray, bool]:
@@ -75,14 +127,16 @@ class Conditioner:
     amplitude2: float | None = None
 
     def __post_init__(self) -> None:
-        _check_count(self.obs)
+        self.target = self.obs.target
+        self.noise_std = self.obs.noise_std(self.noise)
+        if not _dense(self.obs):
+            self._iterative()
+            return
         n = self.obs.count
         ny, nx = self.gmap.grid.shape
         self.cat = self.prior.apply_cov(self.obs.adjoint(self.gmap, np.eye(n)))  # C A^T cols
         k = self.obs.apply(self.gmap, self.cat)
         self.k = 0.5 * (k + k.T)
-        self.target = self.obs.target
-        self.noise_std = self.obs.noise_std(self.noise)
         if self.amplitude2 is None:
             data = self.noise_std > 0 if self.noise > 0 else slice(None)
             self.amplitude2 = estimate_amplitude2(self.k[data][:, data], self.target[data],
@@ -92,11 +146,37 @@ class Conditioner:
         self.factor = _chol(a2 * self.k + np.diag(self.noise_std**2), nug)
         self.cat_flat = self.cat.reshape(n, ny * nx)
 
+    def _k_apply(self, v: np.ndarray) -> np.ndarray:
+        """``K v = A C A^T v`` for ``v (k, n_obs)``, matrix-free."""
+        return self.obs.apply(self.gmap, self.prior.apply_cov(self.obs.adjoint(self.gmap, v)))
+
+    def _iterative(self) -> None:
+        """Set up the matrix-free path (more than :data:`MAX_DENSE_OBS` observations)."""
+        self.factor = self.cat = self.k = None
+        self._kdiag = _mean_diagonal(self._k_apply, self.obs.count)
+        if self.amplitude2 is None:  # ML amplitude, fixed point of y^T (K + eta^2/a^2)^-1 y / n
+            y, a2 = self.target, max(float(np.mean(self.target**2)) / self._kdiag, 1e-24)
+            for _ in range(1 if self.noise == 0 else 4):
+                nug = NUGGET * self._kdiag + self.noise_std**2 / a2
+                w = batched_cg(lambda v, nug=nug: self._k_apply(v) + nug * v, y[None])[0]
+                a2 = max(float(y @ w) / y.size, 1e-24)
+            self.amplitude2 = a2
+
+    def _solve(self, r: np.ndarray) -> np.ndarray:
+        """``(a^2 K + eta^2 + nugget)^{-1} r`` for ``r (k, n_obs)``."""
+        if self.factor is not None:
+            return sla.cho_solve(self.factor, r.T).T
+        a2 = self.amplitude2
+        nug = NUGGET * self._kdiag * a2 + self.noise_std**2
+        return batched_cg(lambda v: a2 * self._k_apply(v) + nug * v, r)
+
     def update(self, rho: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``rho + a^2 C A^T (a^2 K + eta^2)^{-1} (y - A rho)`` for ``rho (k, ny, nx)``."""
         r = y - self.obs.apply(self.gmap, rho)
-        w = sla.cho_solve(self.factor, r.T)
-        return rho + self.amplitude2 * (w.T @ self.cat_flat).reshape(rho.shape)
+        w = self._solve(r)
+        if self.cat is None:
+            return rho + self.amplitude2 * self.prior.apply_cov(self.obs.adjoint(self.gmap, w))
+        return rho + self.amplitude2 * (w @ self.cat_flat).reshape(rho.shape)
 
     def mean(self) -> np.ndarray:
         """The posterior mean of rho, ``(ny, nx)``."""
@@ -109,7 +189,10 @@ class Conditioner:
         return self.update(prior, y)
 
     def rho_variance(self) -> np.ndarray:
-        """Exact posterior variance of rho per node, ``(ny, nx)``."""
+        """Exact posterior variance of rho per node, ``(ny, nx)`` (NaN on the matrix-free
+        path)."""
+        if self.cat is None:
+            return np.full(self.gmap.grid.shape, np.nan)
         a2 = self.amplitude2
         kinv_m = sla.cho_solve(self.factor, self.cat_flat)
         reduce = np.einsum("in,in->n", self.cat_flat, kinv_m)
@@ -117,7 +200,10 @@ class Conditioner:
         return np.maximum(var, 0.0).reshape(self.gmap.grid.shape)
 
     def phi_variance(self) -> np.ndarray:
-        """Exact posterior variance of phi per node: ``diag(G C_post G^T)``."""
+        """Exact posterior variance of phi per node: ``diag(G C_post G^T)`` (NaN on the
+        matrix-free path)."""
+        if self.cat is None:
+            return np.full(self.gmap.grid.shape, np.nan)
         a2 = self.amplitude2
         g_cat = self.gmap.forward(self.cat).reshape(self.obs.count, -1)
         reduce = np.einsum("in,in->n", g_cat, sla.cho_solve(self.factor, g_cat))
@@ -192,11 +278,21 @@ class Projector:
     rtol: float = 1e-13
 
     def __post_init__(self) -> None:
-        _check_count(self.obs)
+        self.factor = self.at = None
+        if not _dense(self.obs):
+            return
         n = self.obs.count
         self.at = self.obs.adjoint(self.gmap, np.eye(n)).reshape(n, -1)
         aat = self.obs.apply(self.gmap, self.at.reshape((n,) + self.gmap.grid.shape))
         self.factor = _chol(0.5 * (aat + aat.T), 0.0)
+
+    def _correction(self, r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """``A^T (A A^T)^{-1} r`` as fields of ``shape``."""
+        if self.factor is not None:
+            return (sla.cho_solve(self.factor, r.T).T @ self.at).reshape(shape)
+        g, o = self.gmap, self.obs
+        w = batched_cg(lambda v: o.apply(g, o.adjoint(g, v)), r)
+        return o.adjoint(g, w).reshape(shape)
 
     def project(self, rho: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """Fields ``(k, ny, nx)`` moved onto ``A rho = y`` (default: the observed data)."""
@@ -207,8 +303,7 @@ class Projector:
             worst = float(np.max(np.linalg.norm(r, axis=-1)))
             if worst <= self.rtol * scale or sweep == self.sweeps:
                 break
-            w = sla.cho_solve(self.factor, r.T)
-            rho = rho + (w.T @ self.at).reshape(rho.shape)
+            rho = rho + self._correction(r, rho.shape)
         if worst > 1e-8 * scale:
             raise ValueError(
                 f"the observations cannot all hold at once (relative misfit {worst / scale:.2g} "

@@ -82,3 +82,48 @@ def test_tikhonov_is_one_answer_with_zero_std():
     assert np.all(post.rho_samples == post.rho_samples[:1])
     assert np.all(post.rho_std == 0) and np.all(post.phi_std == 0)
     assert post.misfit.max() < 1e-8 and post.residual.max() < 1e-8
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+@pytest.mark.parametrize("what", ["phi", "rho", "both"])
+def test_many_observations_take_the_matrix_free_path(monkeypatch, noise, what):
+    """Above MAX_DENSE_OBS the posterior mean comes from conjugate gradients: it equals the
+    dense factorisation's, samples meet PDE and data, and the std is the samples' spread."""
+    import physdiff.reconstruction.conditioning as cmod
+
+    rng = np.random.default_rng(4)
+    bc = BoundaryConditions.dirichlet(0.0)
+    rho_t, phi_t, _ = grf_problem((14, 14), seed=5)
+    phi_t = solve_fd(rho_t, bc)
+    # noise well below the signal of the smaller field (else the fitted amplitude collapses)
+    noise = noise * min(np.sqrt(np.mean(phi_t**2)), np.sqrt(np.mean(rho_t**2)))
+    kw = {}
+    if what in ("phi", "both"):
+        m = rng.random((14, 14)) < 0.3
+        kw["phi"] = np.where(m, phi_t + noise * rng.standard_normal(m.shape), np.nan)
+    if what in ("rho", "both"):
+        m = rng.random((14, 14)) < 0.2
+        kw["rho"] = np.where(m, rho_t + noise * rng.standard_normal(m.shape), np.nan)
+    dense = reconstruct(bc, method="gaussian", n_samples=6, noise=noise, seed=1, **kw)
+    monkeypatch.setattr(cmod, "MAX_DENSE_OBS", 10)
+    free = reconstruct(bc, method="gaussian", n_samples=6, noise=noise, seed=1, **kw)
+    scale = np.abs(dense.rho).max()
+    # without noise both are exact; with noise the fitted amplitude differs (the dense path
+    # searches the likelihood on a grid, the matrix-free one iterates a fixed point)
+    tol = 1e-5 if noise == 0 else 2e-2
+    np.testing.assert_allclose(free.rho, dense.rho, atol=tol * scale)
+    np.testing.assert_allclose(free.rho_samples, dense.rho_samples, atol=10 * tol * scale)
+    assert free.residual.max() < 1e-6
+    if noise == 0:
+        assert free.misfit.max() < 1e-6
+    np.testing.assert_allclose(free.rho_std, free.rho_samples.std(axis=0, ddof=1))
+
+
+def test_matrix_free_path_refuses_problems_without_a_dirichlet_side(monkeypatch):
+    import physdiff.reconstruction.conditioning as cmod
+
+    monkeypatch.setattr(cmod, "MAX_DENSE_OBS", 5)
+    obs = np.full((9, 9), np.nan)
+    obs[2:7, 2:7] = 0.0
+    with pytest.raises(ValueError, match="without a Dirichlet side"):
+        reconstruct(BoundaryConditions.neumann(0.0), phi=obs, method="gaussian")
