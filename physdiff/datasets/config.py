@@ -90,8 +90,7 @@ class DataConfig:
             if key not in spec:
                 raise ValueError(f"the config lacks {key!r}")
         grid = dict(spec.get("grid") or {})
-        if set(grid) - {"shape", "extent"}:
-            raise ValueError("grid: give only 'shape' [ny, nx] and 'extent' [Lx, Ly]")
+        reject_unknown(grid, ("shape", "extent"), "grid")
         rest = {k: spec[k] for k in ("seed", "dtype", "shard_size", "residual_tol") if k in spec}
         return cls(name=str(spec["name"]), n=spec["n"],
                    source=source_from_config(spec["source"]),

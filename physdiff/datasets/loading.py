@@ -253,6 +253,10 @@ class PoissonDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
+    def field(self, name: str, i: int) -> np.ndarray:
+        """Sample ``i``'s stored field ``name`` (``"rho"``, ``"phi"`` or an extra), unscaled."""
+        return self._fields.row(name, int(i))
+
     def bc_of(self, i: int) -> BoundaryConditions:
         """Sample ``i``'s boundary conditions (unscaled)."""
         return bc_from_arrays(self.kinds[i], {s: v[i] for s, v in self.sides.items()})

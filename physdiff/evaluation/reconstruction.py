@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from ..atomic import atomic_file, write_text
+from ..config_files import reject_unknown
 from ..reconstruction.patterns import ObservationPattern, observe
 from .testset import load_test_set
 
@@ -61,11 +62,7 @@ def parse_pattern(spec: Any) -> ObservationPattern:
     if not isinstance(spec, dict):
         raise ValueError(f"an observation pattern is a mapping such as {{target: phi, "
                          f"fraction: 0.03}}, got {spec!r}")
-    known = set(ObservationPattern.__dataclass_fields__)
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ValueError(f"observation pattern: unknown key(s) {unknown}; known keys are "
-                         f"{sorted(known)}")
+    reject_unknown(spec, ObservationPattern.__dataclass_fields__, "observation pattern")
     return ObservationPattern(**spec)
 
 

@@ -78,7 +78,7 @@ def _make_shard(source: str, indices: np.ndarray, seed: int, path: str) -> str:
            "mask_phi": np.empty((n,) + shape, np.int8),
            "amplitude": np.empty(n), "pattern": np.empty(n, dtype="U40")}
     for j, i in enumerate(indices):
-        rho = data._fields.row("rho", int(i))
+        rho = data.field("rho", i)
         g, mr, mp, amp, name = _posterior_inputs(rho, data.bc_of(int(i)),
                                                  problem_rng(seed, int(i), stream=7))
         out["rho_gauss"][j], out["mask_rho"][j], out["mask_phi"][j] = g, mr, mp
