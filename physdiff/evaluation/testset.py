@@ -20,10 +20,10 @@ import numpy as np
 
 from ..datasets.pairs import group_by_kinds
 from ..solvers import SIDES, BoundaryConditions, Grid, make_compatible
+from ..solvers.kinds import Kinds
 
 __all__ = ["TestSet", "load_test_set"]
 
-Kinds = tuple[str, str, str, str]
 
 
 @dataclass

@@ -26,12 +26,11 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..solvers import BoundaryConditions, Grid, make_poisson_solver
-from ..solvers.kinds import kind_of
+from ..solvers.kinds import Kinds, kind_of
 from ..solvers.system import axis_kinds, axis_weights, expand_solution, unknown_slices
 
 __all__ = ["PoissonMap", "Observations", "constant_free_mix"]
 
-Kinds = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..solvers import Grid, ResolvedBC, assemble_laplacian, build_rhs
+from ..solvers.kinds import Kinds
 from ..solvers.system import (
     Robin,
     axis_kinds,
@@ -33,7 +34,6 @@ from ..solvers.system import (
 
 __all__ = ["RefineResult", "refine_solution", "symmetric_system"]
 
-Kinds = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)

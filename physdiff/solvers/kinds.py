@@ -28,8 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BoundaryKind", "KIND", "KINDS", "axis_slice", "corner_rule", "fixes_constant",
-           "kind_of"]
+__all__ = ["BoundaryKind", "KIND", "KINDS", "Kinds", "axis_slice", "corner_rule",
+           "fixes_constant", "kind_of"]
+
+#: The kinds of the four sides (left, right, bottom, top), as in ``bc.kinds``.
+Kinds = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,12 @@ import scipy.sparse as sp
 
 from .boundary import SIDE_LINES, SIDES, BoundaryConditions, ResolvedBC
 from .grid import Grid
-from .kinds import KIND, axis_slice, fixes_constant
+from .kinds import KIND, Kinds, axis_slice, fixes_constant
 
 __all__ = ["apply_operator", "axis_kinds", "axis_operator", "axis_weights", "build_rhs",
            "check_robin", "expand_solution", "has_null_mode", "null_mode_mean", "null_weights",
            "remove_null_mode", "resolve_for", "robin_diagonal", "unknown_slices"]
 
-Kinds = tuple[str, str, str, str]
 Robin = tuple[tuple[float, ...], ...] | None
 """Robin coefficients per side (:attr:`ResolvedBC.robin`), or None without Robin sides."""
 
