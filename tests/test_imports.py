@@ -13,6 +13,7 @@ def _subcommands() -> list[str]:
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     return sorted(sub.choices)
 
+
 CHECK = """
 import sys
 from physdiff.cli import main

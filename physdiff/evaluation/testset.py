@@ -25,7 +25,6 @@ from ..solvers.kinds import Kinds
 __all__ = ["TestSet", "load_test_set"]
 
 
-
 @dataclass
 class TestSet:
     """Problems of one test set.

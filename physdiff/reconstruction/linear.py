@@ -32,7 +32,6 @@ from ..solvers.system import axis_kinds, axis_weights, expand_solution, unknown_
 __all__ = ["PoissonMap", "Observations", "constant_free_mix"]
 
 
-
 @dataclass(frozen=True)
 class PoissonMap:
     """``G``: rho on the full grid -> phi on the full grid with zero boundary data.

@@ -35,7 +35,6 @@ from ..solvers.system import (
 __all__ = ["RefineResult", "refine_solution", "symmetric_system"]
 
 
-
 @dataclass(frozen=True)
 class RefineResult:
     """Refined fields and the CG iterations each problem took (``batch`` shaped)."""
