@@ -10,7 +10,8 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "evaluate": "harness", "rebuild": "harness", "EvalSettings": "harness", "METHODS": "harness",
-    "relative_l2": "metrics", "problem_metrics": "metrics", "summarize": "metrics",
+    "relative_l2": "metrics", "relative_l2_driven": "metrics", "boundary_share": "metrics",
+    "problem_metrics": "metrics", "summarize": "metrics",
     "RegressionBaseline": "baselines", "load_baseline": "baselines",
     "save_baseline": "baselines", "train_baseline": "baseline_training",
     "baseline_settings": "baseline_training", "RegressionTrainable": "baseline_training",

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..solvers import boundary_error, relative_residual
 
-__all__ = ["relative_l2", "relative_spread", "problem_metrics", "summarize", "METRICS",
-           "STATISTICS"]
+__all__ = ["relative_l2", "relative_l2_driven", "boundary_share", "relative_spread",
+           "problem_metrics", "summarize", "METRICS", "STATISTICS"]
 
 #: The per-sample metrics the harness records, in report order.
 METRICS: tuple[str, ...] = ("rel_l2", "rel_residual", "bc_error")
@@ -66,6 +66,53 @@ def relative_l2(pred: Any, true: Any) -> np.ndarray:
     rms = diff / np.sqrt(true.shape[-2] * true.shape[-1])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(norm > 0, diff / np.where(norm > 0, norm, 1.0), rms)
+
+
+def relative_l2_driven(pred: Any, true: Any, lift: Any) -> np.ndarray:
+    """The **ρ-driven relative error** ``||pred - true|| / ||true - lift||`` per sample.
+
+    ``lift`` is the harmonic lift of the problem's boundary data
+    (:func:`physdiff.solvers.harmonic_lift`: the exact solution with ``rho = 0``), so the
+    denominator is the part of phi the source drives, ``G rho``. This is the headline error
+    of a learned forward answer: where the boundary data carry most of ``||phi||``, plain
+    :func:`relative_l2` is small for an answer that gets the source's effect wrong (an answer
+    equal to ``lift`` scores 1 here, whatever the boundary data). Where the driven part is 0
+    (``rho = 0``, or a source the operator maps to 0) the RMS absolute error is returned, as
+    :func:`relative_l2` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lift = np.full((2, 2), 100.0)                  # large boundary offset
+    >>> true = lift + np.array([[3.0, 0.0], [0.0, 4.0]])   # driven part of norm 5
+    >>> float(relative_l2_driven(lift, true, lift))    # ignoring the source scores 1 ...
+    1.0
+    >>> float(relative_l2(lift, true)) < 0.03          # ... where plain relative L2 hides it
+    True
+    """
+    true = np.asarray(true, dtype=np.float64)
+    lift = np.broadcast_to(np.asarray(lift, dtype=np.float64), true.shape)
+    return relative_l2(np.asarray(pred, dtype=np.float64) - lift, true - lift)
+
+
+def boundary_share(true: Any, lift: Any) -> np.ndarray:
+    """``||lift|| / ||true||`` per sample: the share of ``||phi||`` the boundary data carry.
+
+    Near 1, plain relative L2 says little about the source's effect; report
+    :func:`relative_l2_driven` beside it. 0 where ``true`` is 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(boundary_share(np.ones((2, 2)), np.zeros((2, 2))))
+    0.0
+    """
+    true = np.asarray(true, dtype=np.float64)
+    lift = np.broadcast_to(np.asarray(lift, dtype=np.float64), true.shape)
+    num = np.sqrt(np.sum(lift**2, axis=(-2, -1)))
+    den = np.sqrt(np.sum(true**2, axis=(-2, -1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
 def relative_spread(std: Any, true: Any) -> np.ndarray:

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from .._arrays import ArrayKind, extent_from_coords, to_numpy
-from ..solvers import BoundaryConditions, ResolvedBC, make_poisson_solver
+from ..solvers import BoundaryConditions, ResolvedBC
 from ..solvers.kinds import kind_of
+from ..solvers.lift import harmonic_lift_resolved
 from ..solvers.system import (
     axis_kinds,
     axis_weights,
     build_rhs,
-    expand_solution,
     has_null_mode,
     resolve_for,
     unknown_slices,
@@ -178,13 +178,10 @@ def compatibility_row(bc: ResolvedBC) -> tuple[np.ndarray, float]:
 
 
 def harmonic_part(bc: ResolvedBC, batch: tuple[int, ...]) -> np.ndarray:
-    """``phi_bc = S(f_0)``: the solver applied to the boundary part of the right-hand side,
+    """``phi_bc``, the harmonic lift (:func:`physdiff.solvers.lift.harmonic_lift_resolved`),
     ``(n, ny, nx)`` over the flattened batch, so that ``phi = G rho + phi_bc`` is linear in
     rho (without a Dirichlet side the solver drops the null mode and pins the mean)."""
-    shape = bc.grid.shape
-    f0 = build_rhs(np.zeros(batch + shape), bc)
-    phi_u = make_poisson_solver(bc.grid, bc.kinds)(f0)
-    return expand_solution(phi_u, bc).reshape((-1,) + shape)
+    return harmonic_lift_resolved(bc, batch).reshape((-1,) + bc.grid.shape)
 
 
 def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = None,
