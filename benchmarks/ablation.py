@@ -10,7 +10,8 @@ Validation (every ``--val-every`` CPU-minutes and at the end) on the first ``--n
 problems of a held-out test set, EMA weights:
 
 * network alone: the formulation's sampler at a few NFE (refiner: 1, 2, 4; EDM: Heun at 9
-  and 19 NFE), median and p95 of the relative L2 of phi;
+  and 19 NFE), median and p95 of the rho-driven relative error (relative to phi minus the
+  harmonic lift of its boundary data; plain relative L2 of phi beside it as ``*_plain``);
 * guided: the best network-alone estimate followed by ``--cg`` conjugate-gradient
   iterations on the exact discrete system (:func:`physdiff.sampling.refine_solution`),
   against the control of the same CG iterations from zero.
@@ -58,10 +59,24 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # backbone at equal CPU cost: the FNO-style spectral network in the same recipe
     "refiner+aug+spectral": ({"formulation": "refiner", "backbone": "spectral"},
                              {"symmetries": True, "superposition": 0.5}),
+    # issue 18 (learn the operator): the exact harmonic lift (the network sees only the
+    # homogeneous problem and predicts the rho-driven part), the spectral layers in the kinds'
+    # own transform (odd/even/tiled extension), and the multiscale U-Net in the same recipe
+    "harmonic+spectral": ({"formulation": "refiner", "backbone": "spectral",
+                           "lift": "harmonic"},
+                          {"symmetries": True, "superposition": 0.5}),
+    "harmonic+spectral-reflect": ({"formulation": "refiner", "backbone": "spectral",
+                                   "lift": "harmonic", "spectral_extension": "reflect"},
+                                  {"symmetries": True, "superposition": 0.5}),
+    "harmonic+unet": ({"formulation": "refiner", "lift": "harmonic"},
+                      {"symmetries": True, "superposition": 0.5}),
     # the baselines of physdiff.evaluation (one-shot regression, MSE on phi / s, as
     # `physdiff train-baseline` trains them), at the same CPU budget
     "unet-regression": ({}, {"baseline": "unet"}),
     "fno-regression": ({}, {"baseline": "fno"}),
+    # the same baselines with the same exact harmonic lift (homogeneous problems in and out)
+    "unet-regression+harmonic": ({"lift": "harmonic"}, {"baseline": "unet"}),
+    "fno-regression+harmonic": ({"lift": "harmonic"}, {"baseline": "fno"}),
 }
 
 
@@ -165,19 +180,29 @@ def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
 
 
 class Validator:
-    """Fixed held-out problems; scores an arm's EMA weights alone and with CG."""
+    """Fixed held-out problems; scores an arm's EMA weights alone and with CG.
+
+    The score is the rho-driven relative error (:func:`physdiff.evaluation.metrics.
+    relative_l2_driven`: relative to phi minus the harmonic lift of its boundary data);
+    plain relative L2 of phi is logged beside it (``*_plain``).
+    """
 
     def __init__(self, path: str, n: int, cg_iters: int) -> None:
         from physdiff.datasets import PoissonDataset
+        from physdiff.solvers import harmonic_lift
         from physdiff.training.validation import collate_samples
 
         self.ds = PoissonDataset(path)
         self.idx = list(range(n))
         self.batch = collate_samples(self.ds, self.idx)
+        self.homogeneous = collate_samples(self.ds.homogeneous(), self.idx)
         self.cg = cg_iters
         self.scale = self.batch["scale"].double().numpy()
-        self.phi = self.batch["phi"][:, 0].double().numpy() * self.scale[:, None, None]
-        self.rho = self.batch["rho"][:, 0].double().numpy() * self.scale[:, None, None]
+        self.scale0 = self.homogeneous["scale"].double().numpy()
+        self.phi = np.stack([self.ds.field("phi", i) for i in self.idx])
+        self.rho = np.stack([self.ds.field("rho", i) for i in self.idx])
+        self.lift = np.stack([harmonic_lift(self.ds.bc_of(i), self.ds.grid.shape,
+                                            self.ds.grid.extent) for i in self.idx])
         self.control = self._cg(np.zeros_like(self.phi))
 
     def _cg(self, phi: np.ndarray) -> np.ndarray:
@@ -190,8 +215,14 @@ class Validator:
         return self._rel(out)
 
     def _rel(self, phi: np.ndarray) -> np.ndarray:
-        return (np.linalg.norm((phi - self.phi).reshape(len(phi), -1), axis=1)
-                / np.linalg.norm(self.phi.reshape(len(phi), -1), axis=1))
+        from physdiff.evaluation.metrics import relative_l2_driven
+
+        return relative_l2_driven(phi, self.phi, self.lift)
+
+    def _plain(self, phi: np.ndarray) -> np.ndarray:
+        from physdiff.evaluation.metrics import relative_l2
+
+        return relative_l2(phi, self.phi)
 
     @torch.no_grad()
     def __call__(self, arm: Arm) -> dict[str, float]:
@@ -207,7 +238,10 @@ class Validator:
         else:
             model = PoissonDiffusionModel(cfg).eval()
         arm.ema.copy_to(model.parameters())
-        cond, _ = model.condition_batch(self.batch)
+        harmonic = getattr(cfg, "lift", None) == "harmonic"
+        cond, _ = model.condition_batch(self.homogeneous if harmonic else self.batch)
+        scale = self.scale0 if harmonic else self.scale
+        base = self.lift if harmonic else 0.0
         noise = randn_per_sample(list(range(len(self.idx))), (1, *cfg.grid_shape))
         out: dict[str, float] = {}
         best = None
@@ -222,10 +256,11 @@ class Validator:
                      sample_heun) for steps in (5, 10)]
         for nfe, sigmas, sampler in runs:
             phi = sampler(model, noise * sigmas[0], sigmas, cond)[:, 0].double().numpy()
-            phi = phi * self.scale[:, None, None]
+            phi = phi * scale[:, None, None] + base
             rel = self._rel(phi)
             out[f"alone_nfe{nfe}"] = float(np.median(rel))
             out[f"alone_nfe{nfe}_p95"] = float(np.quantile(rel, 0.95))
+            out[f"alone_nfe{nfe}_plain"] = float(np.median(self._plain(phi)))
             best = phi
         rel = self._cg(best)
         out[f"guided_cg{self.cg}"] = float(np.median(rel))
@@ -319,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dataset = PoissonDataset(args.data)
+    homogeneous = dataset.homogeneous()
     order = np.random.default_rng(args.seed).permutation(len(dataset))
     validator = Validator(args.val_data, args.n_val, args.cg)
     arms = [build_arm(a, dataset, args.seed, args.lr) for a in args.arms]
@@ -334,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
             for arm in arms:
                 if arm.cpu >= budget:
                     continue
-                batch = batch_at(dataset, order, arm.step, args.batch_size)
+                data = homogeneous if arm.model.config.lift == "harmonic" else dataset
+                batch = batch_at(data, order, arm.step, args.batch_size)
                 t0 = time.process_time()
                 arm.losses.append(train_step(arm, batch, args.seed, args.lr, budget,
                                              args.warmup))

@@ -105,6 +105,8 @@ class Trainer:
             check_resume(ckpt["state"], self.trainable.describe(cfg), dataset,
                          allow_new_data=allow_new_data)
             cfg = self.trainable.config_from_dict(ckpt["state"]["model_config"])
+        if getattr(cfg, "lift", None) == "harmonic":  # the model sees homogeneous problems
+            self.dataset = dataset = dataset.homogeneous()
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
         self._check_task(cfg, dataset)
