@@ -115,7 +115,7 @@ class Arm:
     losses: list[float] = field(default_factory=list)
 
 
-def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
+def build_arm(name: str, dataset: Any, seed: int, lr: float, device: str = "cpu") -> Arm:
     from diffusers.training_utils import EMAModel
 
     from physdiff.models import PoissonDiffusionModel
@@ -129,11 +129,11 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
     if options.get("baseline"):
         from physdiff.evaluation.baselines import RegressionBaseline
 
-        model = _Regression(RegressionBaseline(options["baseline"], cfg))
+        model = _Regression(RegressionBaseline(options["baseline"], cfg)).to(device)
         ema = EMAModel(model.parameters(), decay=0.999)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         return Arm(name, model, ema, opt, _MSE(), options)
-    model = PoissonDiffusionModel(cfg)
+    model = PoissonDiffusionModel(cfg).to(device)
     ema = EMAModel(model.parameters(), decay=0.999)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     loss = make_loss(cfg, TrainSettings(relative_loss=options.get("relative", False),
@@ -142,10 +142,28 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> Arm:
 
 
 def batch_at(dataset: Any, order: np.ndarray, step: int, batch_size: int) -> dict[str, Any]:
+    """The batch of ``step``: a dataset's items, or rows of :func:`preload`'s tensors."""
     from physdiff.training.validation import collate_samples
 
     start = (step * batch_size) % (len(order) - batch_size)
-    return collate_samples(dataset, order[start:start + batch_size])
+    rows = order[start:start + batch_size]
+    if isinstance(dataset, dict):
+        idx = torch.as_tensor(rows, device=dataset["phi"].device)
+        return {k: v[idx] for k, v in dataset.items()}
+    return collate_samples(dataset, rows)
+
+
+def preload(dataset: Any, device: str, workers: int) -> dict[str, torch.Tensor]:
+    """Every item of ``dataset`` stacked on ``device`` (read by ``workers`` processes): on a
+    GPU the per-step reading and lifting of items would otherwise starve the arms."""
+    from tqdm.auto import tqdm
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=256, num_workers=workers)
+    parts: dict[str, list[torch.Tensor]] = {}
+    for b in tqdm(loader, desc="preload", mininterval=10):
+        for k, v in b.items():
+            parts.setdefault(k, []).append(v)
+    return {k: torch.cat(v).to(device) for k, v in parts.items()}
 
 
 def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
@@ -167,8 +185,10 @@ def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
     kwargs = {}
     if o.get("physics_weight"):
         kwargs["residual_fn"] = batch_residual_fn(batch, extent)
-    loss = arm.loss(arm.model, batch["phi"], cond, gen, **kwargs).mean()
-    if not math.isfinite(float(loss)):
+    dev = batch["phi"].device
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        loss = arm.loss(arm.model, batch["phi"], cond, gen, **kwargs).mean()
+    if arm.step % 25 == 0 and not math.isfinite(float(loss)):  # a host sync: not every step
         raise FloatingPointError(f"arm {arm.name}: loss {float(loss)} at step {arm.step}")
     arm.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -176,7 +196,7 @@ def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
     arm.opt.step()
     arm.ema.step(arm.model.parameters())
     arm.step += 1
-    return float(loss)
+    return loss.detach()
 
 
 class Validator:
@@ -239,10 +259,13 @@ class Validator:
             model = PoissonDiffusionModel(cfg).eval()
         arm.ema.copy_to(model.parameters())
         harmonic = getattr(cfg, "lift", None) == "harmonic"
+        dev = next(arm.model.parameters()).device
+        model = model.to(dev)
         cond, _ = model.condition_batch(self.homogeneous if harmonic else self.batch)
+        cond = cond.to(dev)
         scale = self.scale0 if harmonic else self.scale
         base = self.lift if harmonic else 0.0
-        noise = randn_per_sample(list(range(len(self.idx))), (1, *cfg.grid_shape))
+        noise = randn_per_sample(list(range(len(self.idx))), (1, *cfg.grid_shape)).to(dev)
         out: dict[str, float] = {}
         best = None
         if arm.options.get("baseline"):
@@ -255,7 +278,9 @@ class Validator:
             runs = [(2 * steps - 1, karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max),
                      sample_heun) for steps in (5, 10)]
         for nfe, sigmas, sampler in runs:
-            phi = sampler(model, noise * sigmas[0], sigmas, cond)[:, 0].double().numpy()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                phi = sampler(model, noise * sigmas[0], sigmas.to(dev), cond)
+            phi = phi[:, 0].double().cpu().numpy()
             phi = phi * scale[:, None, None] + base
             rel = self._rel(phi)
             out[f"alone_nfe{nfe}"] = float(np.median(rel))
@@ -283,12 +308,13 @@ def load_state(arm: Arm, out: Path) -> None:
     path = out / f"{arm.name}.pt"
     if not path.exists():
         return
-    st = torch.load(path, weights_only=False)
+    st = torch.load(path, weights_only=False, map_location="cpu")
     # neuraloperator keeps its constructor arguments as non-tensor "_metadata" extra state
     missing, unexpected = arm.model.load_state_dict(st["model"], strict=False)
     if missing or [k for k in unexpected if not k.endswith("_metadata")]:
         raise RuntimeError(f"{path}: state does not fit arm {arm.name}: {missing} {unexpected}")
     arm.ema.load_state_dict(st["ema"])
+    arm.ema.to(next(arm.model.parameters()).device)
     arm.opt.load_state_dict(st["opt"])
     arm.step, arm.cpu, arm.next_val = st["step"], st["cpu"], st["next_val"]
     print(f"{arm.name}: resumed at step {arm.step}, {arm.cpu / 60:.1f} CPU-min")
@@ -341,6 +367,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--export", metavar="DIR",
                    help="write the (single) arm's EMA model from --out to DIR and stop")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, or cuda: then each arm's budget is the wall time of its own "
+                        "steps (synchronised), --minutes of it, bf16 autocast, data preloaded")
+    p.add_argument("--preload", action="store_true",
+                   help="read the training set into memory first (always with cuda)")
+    p.add_argument("--preload-workers", type=int, default=8,
+                   help="processes that read the training set onto the device (cuda)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.export:
@@ -357,12 +390,25 @@ def main(argv: list[str] | None = None) -> None:
     homogeneous = dataset.homogeneous()
     order = np.random.default_rng(args.seed).permutation(len(dataset))
     validator = Validator(args.val_data, args.n_val, args.cg)
-    arms = [build_arm(a, dataset, args.seed, args.lr) for a in args.arms]
+    arms = [build_arm(a, dataset, args.seed, args.lr, args.device) for a in args.arms]
+    cuda = torch.device(args.device).type == "cuda"
+    sources = {"plain": dataset, "harmonic": homogeneous}
+    if cuda or args.preload:  # read each needed view once, onto the device
+        needed = {"harmonic" if a.model.config.lift == "harmonic" else "plain" for a in arms}
+        sources = {k: preload(sources[k], args.device, args.preload_workers) for k in needed}
+
+    def clock() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+            return time.perf_counter()
+        return time.process_time()
+
     for arm in arms:
         load_state(arm, out)
     budget = 60 * args.minutes
     log_path = out / "curves.jsonl"
-    bar = tqdm(total=len(arms) * args.minutes, unit="cpu-min", desc="ablation",
+    bar = tqdm(total=len(arms) * args.minutes, unit="gpu-min" if cuda else "cpu-min",
+               desc="ablation",
                initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
                mininterval=30)
     with open(log_path, "a") as f:
@@ -370,12 +416,13 @@ def main(argv: list[str] | None = None) -> None:
             for arm in arms:
                 if arm.cpu >= budget:
                     continue
-                data = homogeneous if arm.model.config.lift == "harmonic" else dataset
+                data = sources["harmonic" if arm.model.config.lift == "harmonic" else "plain"]
+                t0 = clock()
                 batch = batch_at(data, order, arm.step, args.batch_size)
-                t0 = time.process_time()
                 arm.losses.append(train_step(arm, batch, args.seed, args.lr, budget,
                                              args.warmup))
-                used = time.process_time() - t0
+                del arm.losses[:-50]
+                used = clock() - t0
                 arm.cpu += used
                 bar.update(used / 60)
                 if arm.cpu >= arm.next_val or arm.cpu >= budget:
@@ -383,7 +430,8 @@ def main(argv: list[str] | None = None) -> None:
                     row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
                            "samples": arm.step * args.batch_size,
                            "samples_per_cpu_s": arm.step * args.batch_size / arm.cpu,
-                           "loss": float(np.mean(arm.losses[-50:])), "wall": time.time(),
+                           "loss": float(torch.stack(arm.losses).float().mean()),
+                           "wall": time.time(),
                            **metrics}
                     f.write(json.dumps(row) + "\n")
                     f.flush()
