@@ -158,11 +158,17 @@ def preload(dataset: Any, device: str, workers: int) -> dict[str, torch.Tensor]:
     GPU the per-step reading and lifting of items would otherwise starve the arms."""
     from tqdm.auto import tqdm
 
-    loader = torch.utils.data.DataLoader(dataset, batch_size=256, num_workers=workers)
-    parts: dict[str, list[torch.Tensor]] = {}
-    for b in tqdm(loader, desc="preload", mininterval=10):
-        for k, v in b.items():
-            parts.setdefault(k, []).append(v)
+    for n in dict.fromkeys((workers, 0)):  # worker processes, else (no shared memory) none
+        loader = torch.utils.data.DataLoader(dataset, batch_size=256, num_workers=n)
+        parts: dict[str, list[torch.Tensor]] = {}
+        try:
+            for b in tqdm(loader, desc="preload", mininterval=10):
+                for k, v in b.items():
+                    parts.setdefault(k, []).append(v)
+        except RuntimeError as err:
+            print(f"preload with {n} workers failed ({err}); reading in this process")
+            continue
+        break
     return {k: torch.cat(v).to(device) for k, v in parts.items()}
 
 
