@@ -190,3 +190,23 @@ def test_reflect_network_takes_every_kind_mix() -> None:
         ModelConfig(spectral_extension="mirror")
     with pytest.raises(ValueError, match="task 'solve'"):
         ModelConfig(spectral_extension="reflect", task="rho_posterior")
+
+
+def test_harmonic_baseline_adds_the_lift_in_the_harness(tiny_set) -> None:
+    """A regression baseline trained with the harmonic lift answers lift + its network; with
+    the network zeroed that is the harmonic lift of each problem's data, exactly."""
+    from physdiff.evaluation.baselines import RegressionBaseline
+    from physdiff.evaluation.methods import predict_regression
+    from physdiff.evaluation.testset import load_test_set
+
+    ts = load_test_set(tiny_set.path)
+    cfg = ModelConfig(grid_shape=[16, 16], block_out_channels=[8, 16],
+                      attention_levels=[False, False], lift="harmonic")
+    net = RegressionBaseline("unet", cfg)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    pred = predict_regression(net, ts, batch_size=4, progress=False)
+    for i in range(len(ts)):
+        lift = harmonic_lift(ts.bc([i]), (1, 16, 16), ts.extent)[0]
+        np.testing.assert_allclose(pred.phi[i], lift, atol=1e-12)
