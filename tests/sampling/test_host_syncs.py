@@ -19,7 +19,8 @@ def _problems(n: int = 6, size: int = 33, periodic: bool = False):
     g = Grid((size, size))
     rng = np.random.default_rng(0)
     X, Y = g.meshgrid()
-    rho = np.stack([sum(rng.normal() * np.sin(2 * np.pi * (i + 1) * X + i) * np.cos(2 * np.pi * j * Y)
+    tau = 2 * np.pi
+    rho = np.stack([sum(rng.normal() * np.sin(tau * (i + 1) * X + i) * np.cos(tau * j * Y)
                         for i in range(3) for j in range(3)) * 10 for _ in range(n)])
     bc = (BoundaryConditions.from_spec("periodic") if periodic else
           BoundaryConditions.dirichlet(left=1.0, right=-2.0, bottom=0.5, top=3.0))

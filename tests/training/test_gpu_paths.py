@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 from physdiff._host_sync import HostSyncCounter
 from physdiff.training.checkpoint import latest_checkpoint
