@@ -53,7 +53,7 @@ def dihedral(batch: Mapping[str, torch.Tensor], generator: torch.Generator,
     if not transpose:
         flips[:, 2] = False
     dev = batch["phi"].device
-    fx, fy, tr = (flips[:, i].to(dev).view(-1, 1, 1, 1) for i in range(3))
+    fx, fy, tr = (flips[:, i].to(dev, non_blocking=True).view(-1, 1, 1, 1) for i in range(3))
     for k in _SPATIAL:
         v = batch[k]
         v = torch.where(fx, v.flip(-1), v)
@@ -95,12 +95,12 @@ def superpose(batch: Mapping[str, torch.Tensor], extent: tuple[float, float],
     same.fill_diagonal_(False)
     pick = torch.rand(n, generator=generator) < p
     score = torch.rand(n, n, generator=generator).to(key.device) * same
-    partner = score.argmax(dim=1).to(dev)
+    partner = score.argmax(dim=1).to(dev, non_blocking=True)
     use = (pick.to(key.device) & same.any(dim=1)).view(-1, 1, 1, 1)
     if not bool(use.any()):  # on the CPU when host_masks are given
         return dict(batch)
-    use = use.to(dev)
-    theta = torch.rand(n, generator=generator).to(dev) * (2 * torch.pi)
+    use = use.to(dev, non_blocking=True)
+    theta = torch.rand(n, generator=generator).to(dev, non_blocking=True) * (2 * torch.pi)
     a, b = theta.cos().view(-1, 1, 1, 1), theta.sin().view(-1, 1, 1, 1)
     s = batch["scale"].view(-1, 1, 1, 1)
     out = dict(batch)
