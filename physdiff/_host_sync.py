@@ -13,10 +13,11 @@ counts those calls, so a test can bound them per training step or per guided sam
   warnings, which catches syncs inside torch's C++ as well (boolean-mask indexing,
   ``nonzero``, blocking copies).
 
-On the CPU nothing waits; the Python count there is the number of places that *would* sync
-on a GPU when the same code runs there with the tensors on the device (tensors that stay on
-the CPU on purpose, e.g. the training noise drawn from a CPU generator, are counted too: an
-upper bound).
+With CUDA on, reads of tensors that live on the CPU are not counted (they do not sync). On
+the CPU nothing waits; the Python count there is the number of places that *would* sync on a
+GPU when the same code runs there with the tensors on the device (tensors that stay on the
+CPU on purpose, e.g. the augmentation draws of a CPU generator, are counted too: an upper
+bound).
 
 Examples
 --------
@@ -77,7 +78,8 @@ class HostSyncCounter:
         def wrapper(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
             frame = sys._getframe(1)
             caller = frame.f_code.co_filename
-            if not caller.startswith(_TORCH_DIR):
+            on_host = self.cuda and tensor.device.type == "cpu"  # no sync: not counted
+            if not on_host and not caller.startswith(_TORCH_DIR):
                 self.count += 1
                 self.where[f"{os.path.basename(caller)}:{frame.f_code.co_name} {name}"] += 1
             return method(tensor, *args, **kwargs)
@@ -103,6 +105,14 @@ class HostSyncCounter:
         if not self.cuda:
             return None
         return sum("synchroniz" in str(w.message) for w in self._records)
+
+    @property
+    def cuda_where(self) -> dict[str, int] | None:
+        """``"file:line"`` -> syncs reported there by CUDA's sync debug mode (None off CUDA)."""
+        if not self.cuda:
+            return None
+        return dict(Counter(f"{os.path.basename(w.filename)}:{w.lineno}" for w in self._records
+                            if "synchroniz" in str(w.message)))
 
     def __exit__(self, *exc: Any) -> None:
         if self.cuda:
