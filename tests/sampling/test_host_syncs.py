@@ -45,6 +45,8 @@ def test_residual_under_bf16_autocast_stays_float32() -> None:
     assert torch.all(under <= 2 * ref + 1e-7), (ref, under)
     # a bf16 field is promoted, not computed in bf16
     assert op.residual(phi.bfloat16(), rho).dtype == torch.float32
+    # the stencil weights are built once per device and dtype, not per call (issue 22 item 6)
+    assert op._kernel(phi) is op._kernel(phi) and op._kernel(phi.double()).dtype == torch.float64
 
 
 def test_physics_loss_under_bf16_autocast_matches_float32() -> None:
