@@ -14,7 +14,7 @@ from physdiff.sampling.physics import PoissonOperator
 from physdiff.solvers import BoundaryConditions, Grid, solve_fd
 
 
-def _problems(n: int = 6, size: int = 33, periodic: bool = False):
+def _problems(n: int = 6, size: int = 33, periodic: bool = False, device: str = "cpu"):
     """Exact discrete solutions of smooth-source problems with non-zero boundary data."""
     g = Grid((size, size))
     rng = np.random.default_rng(0)
@@ -28,8 +28,9 @@ def _problems(n: int = 6, size: int = 33, periodic: bool = False):
         rho -= rho[:, :-1, :-1].mean(axis=(1, 2), keepdims=True)
     phi = np.stack([solve_fd(r, bc) for r in rho])
     fields = bc.resolve(g, (n,)).to_fields((n,))
-    op = PoissonOperator.from_fields(fields, g.extent)
-    return op, torch.tensor(phi, dtype=torch.float32), torch.tensor(rho, dtype=torch.float32)
+    op = PoissonOperator.from_fields(fields, g.extent, device=device)
+    return (op, torch.tensor(phi, dtype=torch.float32, device=device),
+            torch.tensor(rho, dtype=torch.float32, device=device))
 
 
 def test_residual_under_bf16_autocast_stays_float32() -> None:
@@ -102,3 +103,23 @@ def test_guided_call_has_a_bounded_number_of_host_syncs(monkeypatch) -> None:
     cg = int(guided.stats["cg"].max())
     assert cg >= 16, cg
     assert syncs.count <= 4 + 64 // 8, (cg, syncs.where)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_residual_under_cuda_bf16_autocast_stays_float32() -> None:
+    """The same check on the GPU, and a guided call's CUDA-reported syncs stay bounded."""
+    op, phi, rho = _problems(device="cuda")
+    dev = phi.device
+    ref = op.relative_residual(phi, rho)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        under = op.relative_residual(phi, rho)
+    assert torch.all(under <= 2 * ref + 1e-7), (ref, under)
+    cfg = GuidanceConfig(max_sweeps=4, cg_iters=64, tol=1e-7)
+    guided = GuidedDenoiser(lambda x, s, c: phi[:, None] + 0.01, op, rho[:, None], 1.0, cfg)
+    sigma = torch.full((phi.shape[0],), 0.01, device=dev)
+    guided(phi[:, None], sigma, None)
+    with HostSyncCounter(cuda=True) as syncs:
+        guided(phi[:, None], sigma, None)
+        cuda = syncs.cuda_count
+    assert cuda <= 4 + 64 // 8, syncs.cuda_where

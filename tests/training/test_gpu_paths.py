@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from physdiff._host_sync import HostSyncCounter
 from physdiff.training.checkpoint import latest_checkpoint
@@ -113,3 +114,25 @@ def test_ctrl_c_on_one_rank_stops_every_rank(tmp_path) -> None:
     assert proc.returncode == 0, text[-3000:]
     assert "rank 0: interrupted at 3" in text and "rank 1: interrupted at 3" in text, text
     assert latest_checkpoint(out).name == "step-00000003"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_bf16_physics_step_syncs_once(manufactured, tiny_settings) -> None:
+    """On CUDA, in bf16 with the physics loss, superposition and symmetries: finite losses and
+    one host sync per step as CUDA's sync debug mode sees it."""
+    s = tiny_settings(max_steps=50, max_minutes=10.0, symmetries=True, superposition=0.5,
+                      physics_weight=0.1)
+    s.model["formulation"] = "refiner"
+    trainer = Trainer(s, manufactured, s.out, device="cuda", progress=False)
+    assert trainer.accelerator.mixed_precision == "bf16"
+    batches = iter(trainer._loader())
+    for _ in range(2):
+        loss, _, _ = trainer.end_step(trainer.train_step(next(batches)))
+        assert math.isfinite(loss)
+    for _ in range(3):
+        batch = next(batches)
+        with HostSyncCounter(cuda=True) as syncs:
+            trainer.end_step(trainer.train_step(batch), out_of_time=trainer._out_of_time(0.0))
+            cuda = syncs.cuda_count
+        assert syncs.count <= 1 and cuda <= 1, (syncs.where, syncs.cuda_where)
