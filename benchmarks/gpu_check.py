@@ -196,7 +196,12 @@ def _pytest_finish(started: tuple[subprocess.Popen, list[str], float], timeout: 
             if words[i - 1].isdigit() and w.rstrip("s") in ("passed", "failed", "skipped",
                                                              "error", "deselected"):
                 counts[w.rstrip("s")] = int(words[i - 1])
+    # pytest's final line came out with no failure: the tests passed even if the process was
+    # then killed at the timeout while exiting (slow interpreter teardown on a loaded machine)
+    finished = " in " in summary and counts.get("passed", 0) > 0 and not (
+        counts.get("failed") or counts.get("error"))
     return {"command": " ".join(cmd[1:]), "returncode": proc.returncode, "timed_out": timed_out,
+            "ok": proc.returncode == 0 or (timed_out and finished),
             "seconds": round(time.monotonic() - start, 1), "summary": summary, **counts,
             "tail": "\n".join(lines[-25:]) if proc.returncode else ""}
 
@@ -530,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
             "tests", lambda s: {"suite_order": _pytest_finish(smoke_tests, s)}, 0)
     failed = [k for k in check.report["errors"] if not k.endswith("_traceback")]
     tests = check.report.get("tests") or {}
-    bad_tests = [k for k, v in tests.items() if v.get("returncode") not in (0, None)]
+    bad_tests = [k for k, v in tests.items() if not v.get("ok")]
     check.report["ok"] = not failed and not bad_tests
     check.save()
     say(f"done in {time.monotonic() - check.t0:.0f} s: {out / 'gpu_check.json'}; failed "

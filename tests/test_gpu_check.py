@@ -52,6 +52,7 @@ def test_pytest_summary_is_parsed(gpu_check, tmp_path) -> None:
         "import pytest\ndef test_a():\n    pass\n@pytest.mark.skip\ndef test_b():\n    pass\n")
     run = gpu_check._pytest([str(tmp_path / "test_x.py")], 120)
     assert run["returncode"] == 0 and run["passed"] == 1 and run["skipped"] == 1, run
+    assert run["ok"] and not run["timed_out"]
 
 
 def test_bad_arguments_name_the_flag(gpu_check, tmp_path) -> None:
