@@ -14,6 +14,7 @@ from physdiff.models import ModelConfig, PoissonDiffusionModel
 from physdiff.models.spectral import SpectralDenoiserNet, kind_extension
 from physdiff.sampling.solve import solve_diffusion
 from physdiff.solvers import (
+    SIDES,
     BoundaryConditions,
     Grid,
     harmonic_lift,
@@ -210,3 +211,34 @@ def test_harmonic_baseline_adds_the_lift_in_the_harness(tiny_set) -> None:
     for i in range(len(ts)):
         lift = harmonic_lift(ts.bc([i]), (1, 16, 16), ts.extent)[0]
         np.testing.assert_allclose(pred.phi[i], lift, atol=1e-12)
+
+
+def test_trainer_trains_a_harmonic_model_on_homogeneous_problems(tiny_set, tmp_path) -> None:
+    """`physdiff train` with lift: harmonic: the trainer reads the homogeneous view, the
+    model's sigma_data is that of the rho-driven part, and the saved model solves problems
+    with any boundary values of its kinds (the lift added back)."""
+    from physdiff.models.io import load_model
+    from physdiff.training import Trainer
+    from physdiff.training.settings import DataSettings, RunSettings, TrainSettings
+
+    arch = {"backbone": "spectral", "spectral_width": 8, "spectral_modes": 6,
+            "spectral_layers": 2, "formulation": "refiner", "lift": "harmonic",
+            "spectral_extension": "reflect"}
+    s = RunSettings(model=arch, data=DataSettings(val_samples=4),
+                    train=TrainSettings(batch_size=4, max_steps=6, lr=2e-3, warmup_steps=2,
+                                        checkpoint_every=6, val_every=6, val_steps=1,
+                                        log_every=2, seed=0), out=str(tmp_path / "run"))
+    trainer = Trainer(s, tiny_set, s.out, progress=False)
+    assert trainer.dataset.homogeneous_items
+    model = load_model(trainer.run().model_dir)
+    assert model.config.lift == "harmonic"
+    homogeneous = [tiny_set.homogeneous()[i]["phi"] for i in range(len(tiny_set))]
+    assert model.config.sigma_data == pytest.approx(float(torch.std(torch.stack(homogeneous))),
+                                                    rel=1e-5)
+    i = next(j for j in range(len(tiny_set)) if "dirichlet" in tiny_set.bc_of(j).kinds)
+    bc, rho = tiny_set.bc_of(i), tiny_set.field("rho", i)
+    phi = solve_diffusion(rho, bc, model=model, guidance=False)
+    zero = BoundaryConditions.from_kinds(bc.kinds, {s: 0.0 for s in SIDES})
+    np.testing.assert_allclose(phi - harmonic_lift(bc, rho.shape, tiny_set.grid.extent),
+                               solve_diffusion(rho, zero, model=model, guidance=False),
+                               atol=1e-6 * (np.abs(phi).max() + 1))
