@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The one prepared device call of issues 18 and 22 (one GPU, about 8 minutes):
 #   1. the test sets and the training set, generated there (14 workers);
-#   2. benchmarks/gpu_check.py (issue 22: GPU tests in suite order, bf16 training of the shipped
-#      recipe for a fixed wall budget, samples/s, peak memory, host syncs, accuracy);
-#   3. the learned solver's ablation (benchmarks/ablation.py --device cuda): every arm trains for
+#   2. the learned solver's ablation (benchmarks/ablation.py --device cuda): every arm trains for
 #      the same GPU wall budget (ARM_MIN minutes of its own synchronised steps), batch 64, bf16;
-#   4. benchmarks/ablation_winner.py: the rule of benchmarks/results/ablation-18-rule.md picks the
+#   3. benchmarks/ablation_winner.py: the rule of benchmarks/results/ablation-18-rule.md picks the
 #      winner, which is exported (the candidate shipped model) and scored on the four test sets
-#      with the rho-driven error (network alone, guided, the CG control).
+#      with the rho-driven error (network alone, guided, the CG control);
+#   4. benchmarks/gpu_check.py (issue 22: GPU tests in suite order, bf16 training of the shipped
+#      recipe for a fixed wall budget, samples/s, peak memory, host syncs, accuracy) in the
+#      time that is left of TOTAL seconds.
 # Everything lands in $OUT (at most 8 files): log.txt, gpu.txt, curves.jsonl, winner.json,
 # gpu_check.json, winner-model.tar. Each phase has its own timeout, so one failure keeps the rest.
 #     OUT=runs/gpu-session bash benchmarks/gpu_session.sh 0.7
@@ -17,6 +18,8 @@ ARM_MIN=${1:-0.7}
 ARMS=${ARMS:-"refiner+aug+spectral harmonic+spectral harmonic+spectral-reflect harmonic+unet unet-regression+harmonic"}
 TESTS="datasets/test-id.nc datasets/test-shift-family.nc datasets/test-shift-bc.nc datasets/test-shift-amplitude.nc"
 WORKERS=${WORKERS:-14}
+TOTAL=${TOTAL:-540}   # seconds for the whole call; gpu_check gets what is left
+START=$(date +%s)
 mkdir -p "$OUT"
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
 export PYTHONUNBUFFERED=1 PHYSDIFF_NO_PROGRESS=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -29,12 +32,6 @@ for c in default test-id test-shift-family test-shift-bc test-shift-amplitude; d
     timeout 120 python -m physdiff.cli generate --config "$c" --workers "$WORKERS" >> "$OUT/log.txt" 2>&1 \
         || log "generate $c failed"
 done
-if [ -f benchmarks/gpu_check.py ]; then
-    log "gpu_check"
-    timeout "${CHECK_TIMEOUT:-150}" python benchmarks/gpu_check.py --out runs/gpu-check ${CHECK_ARGS:-} \
-        >> "$OUT/log.txt" 2>&1 || log "gpu_check failed or timed out"
-    cp runs/gpu-check/*.json "$OUT/gpu_check.json" 2>/dev/null || true
-fi
 log "ablation: $ARMS, $ARM_MIN min each"
 # shellcheck disable=SC2086
 timeout "${ABLATION_TIMEOUT:-300}" python benchmarks/ablation.py --device "$DEVICE" --arms $ARMS \
@@ -47,4 +44,13 @@ timeout "${WINNER_TIMEOUT:-150}" python benchmarks/ablation_winner.py --out runs
     --export runs/gpu-abl/winner --test $TESTS --limit 256 --device "$DEVICE" --batch-size 64 \
     --json "$OUT/winner.json" >> "$OUT/log.txt" 2>&1 || log "winner failed or timed out"
 [ -d runs/gpu-abl/winner ] && tar -C runs/gpu-abl -cf "$OUT/winner-model.tar" winner
+left=$(( TOTAL - ($(date +%s) - START) - 15 ))
+if [ -f benchmarks/gpu_check.py ] && [ "$left" -gt 90 ]; then
+    log "gpu_check, $left s left"
+    budget=$(python -c "print(round(($left - 10) / 60, 2))")
+    timeout "$left" python benchmarks/gpu_check.py --out runs/gpu-check --minutes 0.5 \
+        --budget-minutes "$budget" --train-n 4000 --test-n 256 train.batch_size=128 \
+        >> "$OUT/log.txt" 2>&1 || log "gpu_check failed or timed out"
+    cp runs/gpu-check/gpu_check.json "$OUT/gpu_check.json" 2>/dev/null || true
+fi
 log done
