@@ -97,7 +97,7 @@ def _fmt(x: float) -> str:
 
 
 def _pct(x: float) -> str:
-    return "—" if x is None or not np.isfinite(x) else f"{100 * x:.3g} %"
+    return "—" if x is None or not np.isfinite(x) else f"{100 * x:.4g} %"
 
 
 def _table(summary: dict[str, Any]) -> list[str]:
