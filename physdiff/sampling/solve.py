@@ -145,10 +145,10 @@ def enforce_constraints(phi: np.ndarray, bc: ResolvedBC) -> np.ndarray:
     return phi
 
 
-#: ``guidance=True`` for a model of the "refiner" formulation: its estimates are already
-#: close, so a few sweeps (high frequencies) and up to 64 CG iterations (all frequencies)
-#: per call; on the shipped model this takes the median error from 8 % to 0.2 % at 1 NFE,
-#: 15x better than the same 64 iterations from zero (BENCHMARKS.md, "Shipped model").
+#: ``guidance=True`` for a model of the "refiner" formulation: a few sweeps (high
+#: frequencies) and up to 64 CG iterations (all frequencies) per call; on the shipped model
+#: this takes the median rho-driven relative error on test-id from 206 % to 7.6 % at 1 NFE,
+#: 11.6x better than the same iterations from zero (BENCHMARKS.md, "Shipped model").
 REFINER_GUIDANCE = GuidanceConfig(max_sweeps=4, cg_iters=64)
 #: default steps per formulation (see docs/sampling.md for the measurements behind them)
 DEFAULT_STEPS = {"edm": 10, "refiner": 1}
