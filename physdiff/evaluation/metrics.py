@@ -168,8 +168,8 @@ def problem_metrics(
         ``rel_l2_driven`` (the headline, :func:`relative_l2_driven`), ``rel_l2``
         (:func:`relative_l2`), ``rel_residual`` (``||∇²_h φ − ρ|| / ||ρ||`` on the equation
         nodes, :func:`physdiff.solvers.relative_residual`; ∇²_h amplifies high-frequency
-        error, so it reads ~1 for an answer a fraction of a percent off and is no error
-        estimate) and ``bc_error`` (largest violation of the Dirichlet values and periodic
+        error, so its ratio to the error varies by orders of magnitude between answers: no
+        error estimate) and ``bc_error`` (largest violation of the Dirichlet values and periodic
         copies, :func:`physdiff.solvers.boundary_error`; Neumann data enter the residual).
 
     Examples

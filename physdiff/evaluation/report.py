@@ -128,8 +128,9 @@ def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff e
            "the denominator is the part of φ the source drives; rel. L2 = ||φ − φ*|| / ||φ*||, "
            "which the boundary data can make small for an answer that gets the source's effect "
            "wrong; rel. residual = ||∇²_h φ − ρ|| / ||ρ|| on the equation nodes (∇²_h "
-           "amplifies high-frequency error, so it is ~1 for an answer 0.3 % off: not an error "
-           "estimate); BC error = largest boundary-condition violation; ms/solve = batch wall "
+           "amplifies high-frequency error, so its ratio to the error varies by orders of "
+           "magnitude between answers: not an error estimate); BC error = largest "
+           "boundary-condition violation; ms/solve = batch wall "
            "time / batch size (median over batches); NFE = network evaluations per sample.",
            ""]
     for name, summary in summaries.items():

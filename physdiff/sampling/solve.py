@@ -67,7 +67,8 @@ class DiffusionResult:
         (shape ``batch``; :func:`physdiff.solvers.relative_residual`): how far the learned
         answer is from satisfying the discrete equation (the exact solver gives ~1e-12).
         Not an error estimate: ``laplacian_h`` multiplies an error of wavenumber k by
-        ~k², so an answer 0.3 % off reads ~1 here. Read ``rel_l2_driven`` instead.
+        ~k², so its ratio to the error varies by orders of magnitude between answers (0.1-6.5
+        over the shipped model's guided answers on test-id). Read ``rel_l2_driven`` instead.
     rel_l2_driven : ndarray or None
         The **ρ-driven relative error** of ``phi`` per problem (shape ``batch``):
         ``||phi - phi*|| / ||phi* - phi_h||`` (:func:`physdiff.evaluation.relative_l2_driven`;
