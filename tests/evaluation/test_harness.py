@@ -135,3 +135,25 @@ def test_headline_metric_is_the_driven_error_of_the_stored_lift(evaluated, tiny_
                                           ts.phi[0], lift)
             assert float(ds.rel_l2_driven.sel(config=label).values[0]) == pytest.approx(
                 float(expected), rel=1e-9)
+
+
+def test_float32_test_set_is_scored_against_the_float64_solution(tmp_path):
+    """Storage rounding of phi must not floor the rho-driven error: the reference is re-solved."""
+    from physdiff.datasets import generate, load_config
+    from physdiff.datasets.loading import open_dataset
+    from physdiff.evaluation.testset import load_test_set
+    from physdiff.solvers import solve_fd
+
+    data = generate(load_config("tiny", n=6, dtype="float32"), tmp_path / "f32.nc",
+                    progress=False)
+    ts = load_test_set(data)
+    with open_dataset(data) as ds:
+        stored = ds["phi"].values[:6]
+    assert stored.dtype == np.float32
+    for index in ts.batches(6):
+        np.testing.assert_allclose(ts.phi[index],
+                                   solve_fd(ts.rho[index], ts.bc(index), ts.extent),
+                                   rtol=0, atol=1e-12)
+    scale = np.abs(stored).max()
+    np.testing.assert_allclose(ts.phi, stored, rtol=0, atol=1e-5 * scale)
+    assert ts.lift.shape == ts.phi.shape
