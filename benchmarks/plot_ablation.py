@@ -5,8 +5,9 @@ the held-out validation problems against CPU-minutes: the network alone (its bes
 those measured) and guided (that estimate followed by the fixed number of CG iterations),
 with the CG-from-zero control as a horizontal line. Prints a markdown table of the last row
 of each arm. The error is the ρ-driven relative error ``||phi - phi*|| / ||phi* - phi_h||``
-for rows that say ``"metric": "rel_l2_driven"``, the plain relative L2 of phi for rows
-written before it; folders of the two kinds are not mixed.
+for rows written since ``ablation.py`` scores it (they log the plain relative L2 beside it
+as ``*_plain``), the plain relative L2 of phi for rows written before; folders of the two
+kinds are not mixed.
 
     python benchmarks/plot_ablation.py runs/ablation/a runs/ablation/b runs/ablation/c \\
         --out benchmarks/figures/ablation.png
@@ -27,17 +28,23 @@ def read_rows(folders: list[str]) -> dict[str, list[dict]]:
             arms.setdefault(row["arm"], []).append(row)
     for rows in arms.values():
         rows.sort(key=lambda r: r["cpu_min"])
-    metrics = {row.get("metric", "rel_l2") for rows in arms.values() for row in rows}
+    metrics = {row_metric(row) for rows in arms.values() for row in rows}
     if len(metrics) > 1:
         raise SystemExit(f"the folders hold curves under different metrics {sorted(metrics)}; "
-                         f"plot the rho-driven runs (\"metric\": \"rel_l2_driven\") apart")
+                         f"plot the rho-driven runs (rows with *_plain keys) apart")
     # an arm stopped before its first CPU-minute (replaced in the run) has nothing to show
     return {name: rows for name, rows in arms.items() if rows[-1]["cpu_min"] >= 1.0}
 
 
+def row_metric(row: dict) -> str:
+    """``"rel_l2_driven"`` for a row of the rho-driven validation (it logs ``*_plain``
+    beside it), else ``"rel_l2"`` (curves written before it)."""
+    return "rel_l2_driven" if any(k.endswith("_plain") for k in row) else "rel_l2"
+
+
 def metric_label(arms: dict[str, list[dict]]) -> str:
     """What the headline numbers of these curves are."""
-    driven = any(r.get("metric") == "rel_l2_driven" for rows in arms.values() for r in rows)
+    driven = any(row_metric(r) == "rel_l2_driven" for rows in arms.values() for r in rows)
     return ("median rho-driven relative error ||phi - phi*|| / ||phi* - phi_h|| (held-out)"
             if driven else "median relative L2 of phi (held-out)")
 

@@ -11,6 +11,7 @@ DataLoader workers.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import torch
 import xarray as xr
 
 from ..solvers import BOUNDARY_FIELDS, SIDES, VALUE_FIELDS, BoundaryConditions, Grid
+from ..solvers.lift import split_problem
+from ..solvers.scale import problem_scale
 from .format import STAT_KEYS, bc_from_arrays
 from .pairs import KIND_NAMES
 
@@ -245,6 +248,21 @@ class PoissonDataset(torch.utils.data.Dataset):
         self.stats = {k: float(self.attrs[k]) for k in STAT_KEYS if k in self.attrs}
         self._fields = _Fields(self.path, ("phi", "rho") + self.extra)
         self._safe_scale = np.where(self.scale > 0, self.scale, 1.0)
+        #: items are the homogeneous problems of :meth:`homogeneous` (a ``harmonic``-lift model)
+        self.homogeneous_items = False
+
+    def homogeneous(self) -> PoissonDataset:
+        """A view of this set whose items are the homogeneous problems.
+
+        Item ``i`` becomes ``(rho0 / s0, zero boundary values of the same kinds,
+        (phi - phi_h) / s0)`` with ``phi_h`` the harmonic lift of the sample's boundary data
+        and ``s0`` the scale of the homogeneous problem (:func:`physdiff.solvers.lift.
+        split_problem`): what a model with ``lift: harmonic`` is trained on. The file is
+        shared; nothing is copied.
+        """
+        view = copy.copy(self)
+        view.homogeneous_items = True
+        return view
 
     @property
     def kinds_present(self) -> set[tuple[str, ...]]:
@@ -266,9 +284,17 @@ class PoissonDataset(torch.utils.data.Dataset):
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for a dataset of {len(self)} samples")
         i %= len(self)
+        if self.homogeneous_items:
+            return self._homogeneous_item(i)
         s = self._safe_scale[i]
         out = {k: torch.from_numpy((self._fields.row(k, i) / s).astype(np.float32)[None])
                for k in ("phi", "rho")}
+        # Issue 22 asked whether resolving these fields per item is worth batching: a
+        # __getitems__ that resolves them once per kind signature for a whole batch of 128
+        # (bit-identical items) took 172 ms against 176 ms item by item (median of 15
+        # interleaved batches, 64x64 default data, 1 thread, 2026-12-04): the cost is writing
+        # 8 fields of ny*nx floats per item, not Python, so it was not kept. Feed a GPU with
+        # data.num_workers instead (docs/training.md, "Multi-GPU").
         fields = self.bc_of(i).resolve(self.grid).to_fields(())
         for k in FIELD_KEYS:
             v = fields[k] / s if k in VALUE_FIELDS else fields[k]
@@ -278,5 +304,18 @@ class PoissonDataset(torch.utils.data.Dataset):
             v = v / s if POSTERIOR_FIELDS[k] else v
             out[k] = torch.from_numpy(np.asarray(v, dtype=np.float32)[None])
         out["scale"] = torch.tensor(self.scale[i], dtype=torch.float32)
+        out["index"] = torch.tensor(self.index[i], dtype=torch.int64)
+        return out
+
+    def _homogeneous_item(self, i: int) -> dict[str, torch.Tensor]:
+        """Item ``i`` of :meth:`homogeneous`."""
+        rho0, bc0, phi_h = split_problem(self._fields.row("rho", i),
+                                         self.bc_of(i).resolve(self.grid))
+        fields = bc0.to_fields(())
+        scale = float(problem_scale(rho0, fields, self.grid.extent))
+        s = scale if scale > 0 else 1.0
+        out = {"phi": (self._fields.row("phi", i) - phi_h) / s, "rho": rho0 / s, **fields}
+        out = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)[None]) for k, v in out.items()}
+        out["scale"] = torch.tensor(scale, dtype=torch.float32)
         out["index"] = torch.tensor(self.index[i], dtype=torch.int64)
         return out

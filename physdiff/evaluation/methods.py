@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..models import cond_from_problem
 from ..progress import progress_enabled
 from ..solvers import solve_fd
+from ..solvers.lift import split_problem
 from .baselines import RegressionBaseline
 from .testset import TestSet
 
@@ -110,11 +111,22 @@ def predict_regression(model: RegressionBaseline, ts: TestSet, batch_size: int =
     """A one-shot baseline (U-Net or FNO): one forward pass per sample, NFE 1."""
     model = model.to(device).eval()
 
+    harmonic = getattr(model.config, "lift", "none") == "harmonic"
+
     @torch.no_grad()
     def forward(index: np.ndarray) -> np.ndarray:
-        cond, scale = problem_tensors(ts, index, model.config.coord_channels, device)
+        if not harmonic:
+            cond, scale = problem_tensors(ts, index, model.config.coord_channels, device)
+            out = model(cond)[:, 0] * scale.view(-1, 1, 1)
+            return out.double().cpu().numpy()
+        # trained on homogeneous problems: answer that one, then add the harmonic lift
+        bc = ts.bc(index).resolve(ts.grid, (len(index),))
+        rho0, bc0, lift = split_problem(ts.rho[index], bc)
+        rho_t = torch.as_tensor(rho0, dtype=torch.float32, device=device)
+        cond, scale = cond_from_problem(rho_t, bc0.to_fields((len(index),)), ts.extent,
+                                        model.config.coord_channels)
         out = model(cond)[:, 0] * scale.view(-1, 1, 1)
-        return out.double().cpu().numpy()
+        return out.double().cpu().numpy() + lift
 
     return run_batches(ts, batch_size, forward, nfe=1, desc=f"{ts.name}: {model.kind}",
                        device=device, warmup=True, progress=progress)

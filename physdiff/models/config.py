@@ -57,9 +57,13 @@ class ModelConfig:
         regression first -- the denoiser at ``sigma_max`` ignores its input and predicts phi
         from the problem alone -- then a few denoising refinements at noise levels in
         ``[refine_sigma_min, refine_sigma_max]`` (PDE-Refiner, Lippe et al. 2023).
-    lift : {"none", "coons", "gaussian"}
+    lift : {"none", "coons", "harmonic", "gaussian"}
         Work relative to a known part of the target: the Coons lift of the Dirichlet data
-        (``"coons"``, :mod:`physdiff.models.lifting`; ``task: solve``) or the Gaussian
+        (``"coons"``, :mod:`physdiff.models.lifting`; ``task: solve``), the exact harmonic
+        lift (``"harmonic"``, ``task: solve``: the network sees only the homogeneous problem
+        ``(rho, zero boundary data of the same kinds)`` and predicts the rho-driven part
+        ``phi - phi_h``; ``phi_h`` comes from the FD solver,
+        :func:`physdiff.solvers.lift.split_problem`), or the Gaussian
         posterior mean of rho (``"gaussian"``, the first conditioning channel; ``task:
         rho_posterior``): the network learns only the correction, and an untrained one
         answers the Gaussian posterior.
@@ -76,6 +80,13 @@ class ModelConfig:
         ``"spectral"``: channels, Fourier modes kept per axis, and blocks.
     spectral_padding : float
         ``"spectral"``: zero padding before the FFT, as a fraction of each side.
+    spectral_extension : {"pad", "reflect"}
+        ``"spectral"``: how the field is made periodic for the FFT: zero padding by
+        ``spectral_padding`` (``"pad"``), or the boundary kinds' own extension to twice the
+        grid (``"reflect"``: odd reflection across an axis with Dirichlet ends, even across
+        Neumann or mixed ends, tiling of a periodic axis), so the FFT acts as the sine,
+        cosine or Fourier transform the kinds call for (:func:`~physdiff.models.spectral.
+        kind_extension`).
     task : {"solve", "rho_posterior"}
         ``"solve"``: denoise phi given rho and the boundary data (the solver).
         ``"rho_posterior"``: denoise ``rho / s`` given the Gaussian posterior mean of rho from
@@ -116,6 +127,7 @@ class ModelConfig:
     spectral_modes: int = 16
     spectral_layers: int = 4
     spectral_padding: float = 0.125
+    spectral_extension: str = "pad"
     task: str = "solve"
 
     def __post_init__(self) -> None:
@@ -167,7 +179,14 @@ class ModelConfig:
                 not 0 <= self.spectral_padding <= 1:
             raise ValueError("model config: spectral_width, spectral_modes and "
                              "spectral_layers must be >= 1 and spectral_padding in [0, 1]")
-        lifts = {"none": TASKS, "coons": ("solve",), "gaussian": ("rho_posterior",)}
+        if self.spectral_extension not in ("pad", "reflect"):
+            raise ValueError(f"model config: spectral_extension must be 'pad' or 'reflect', "
+                             f"got {self.spectral_extension!r}")
+        if self.spectral_extension == "reflect" and self.task != "solve":
+            raise ValueError("model config: spectral_extension 'reflect' reads the boundary "
+                             "kinds from the solver's channels; it needs task 'solve'")
+        lifts = {"none": TASKS, "coons": ("solve",), "harmonic": ("solve",),
+                 "gaussian": ("rho_posterior",)}
         if self.lift not in lifts:
             raise ValueError(f"model config: lift must be one of {sorted(lifts)}, got "
                              f"{self.lift!r}")
@@ -200,7 +219,8 @@ class ModelConfig:
         """Fields that do not shape this model (the other backbone's settings)."""
         unet = {"block_out_channels", "layers_per_block", "attention_levels",
                 "attention_head_dim", "norm_num_groups", "dropout"}
-        spectral = {"spectral_width", "spectral_modes", "spectral_layers", "spectral_padding"}
+        spectral = {"spectral_width", "spectral_modes", "spectral_layers", "spectral_padding",
+                    "spectral_extension"}
         return unet if self.backbone == "spectral" else spectral
 
     @property

@@ -59,10 +59,13 @@ class EDMPrecond(nn.Module):
         Takes ``(B, 1 + C, ny, nx)`` and labels ``(B,)``, returns ``(B, 1, ny, nx)``.
     sigma_data : float
         Standard deviation of the clean (normalised, lifted when ``lift``) data.
-    lift : {"none", "coons", "gaussian"} or bool
+    lift : {"none", "coons", "harmonic", "gaussian"} or bool
         Subtract a known part of the target before the network and add it after: the Coons
         lift of the Dirichlet data (``"coons"`` or True) or the first conditioning channel,
         the Gaussian posterior mean of a ``rho_posterior`` model (``"gaussian"``).
+        ``"harmonic"`` changes nothing here: such a model is only ever given homogeneous
+        problems (zero boundary data), the lift is added by the caller
+        (:func:`physdiff.solvers.lift.split_problem`).
     regression_sigma : float, optional
         Noise level at and above which the input is ignored (pure regression).
 
@@ -83,8 +86,9 @@ class EDMPrecond(nn.Module):
         self.sigma_data = float(sigma_data)
         self.lift = {True: "coons", False: "none"}.get(lift, lift) if isinstance(lift, bool) \
             else str(lift)
-        if self.lift not in ("none", "coons", "gaussian"):
-            raise ValueError(f"lift must be 'none', 'coons' or 'gaussian', got {lift!r}")
+        if self.lift not in ("none", "coons", "harmonic", "gaussian"):
+            raise ValueError(f"lift must be 'none', 'coons', 'harmonic' or 'gaussian', got "
+                             f"{lift!r}")
         self.regression_sigma = None if regression_sigma is None else float(regression_sigma)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float,

@@ -23,7 +23,54 @@ from torch import nn
 
 from .config import ModelConfig
 
-__all__ = ["SpectralConv2d", "SpectralDenoiserNet"]
+__all__ = ["SpectralConv2d", "SpectralDenoiserNet", "kind_extension"]
+
+#: channel indices, in the network input ``cat([noisy phi, cond])``, of the solver's boundary
+#: masks (:mod:`physdiff.models.conditioning`: cond channel k is input channel k + 1)
+_DIRICHLET_MASK, _PERIODIC_X, _PERIODIC_Y = 3, 8, 9
+
+
+def _extend_axis(h: torch.Tensor, odd: torch.Tensor, periodic: torch.Tensor, dim: int
+                 ) -> torch.Tensor:
+    """Extend ``h`` along ``dim`` (n nodes, both ends included) to ``2 (n - 1)`` nodes that
+    repeat periodically: tiling of the ``n - 1`` distinct nodes where ``periodic``, else a
+    reflection across the last node, negated where ``odd``. ``odd``, ``periodic``: (B, 1, 1, 1)
+    booleans."""
+    n = h.shape[dim]
+    inner = h.flip(dim).narrow(dim, 1, n - 2)  # nodes n-2 ... 1
+    reflected = torch.cat([h, torch.where(odd, -inner, inner)], dim=dim)
+    distinct = h.narrow(dim, 0, n - 1)
+    tiled = torch.cat([distinct, distinct], dim=dim)
+    return torch.where(periodic, tiled, reflected)
+
+
+def kind_extension(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Extend ``h`` ``(B, C, ny, nx)`` to ``(B, C, 2(ny-1), 2(nx-1))`` by the boundary kinds.
+
+    The kinds are read from the network input ``x`` (the solver's channels): an axis whose
+    two ends are Dirichlet is extended oddly (the FFT of the extension is the sine transform,
+    the eigenbasis of the Dirichlet Laplacian), an axis with a Neumann end evenly (the cosine
+    transform for Neumann ends; a continuous extension for mixed ends), a periodic axis by
+    tiling (the Fourier transform). On the homogeneous problems of a ``harmonic``-lift model
+    the rho-driven part extends smoothly, so the spectral layers can represent the discrete
+    Green's operator mode by mode rather than through a zero-padded, wrapped field.
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 12, 5, 5)
+    >>> x[:, _DIRICHLET_MASK] = 1.0                 # Dirichlet all round: odd both ways
+    >>> h = torch.arange(5.0).view(1, 1, 1, 5).expand(1, 1, 5, 5)
+    >>> kind_extension(h, x)[0, 0, 2].tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, -3.0, -2.0, -1.0]
+    """
+    mask = x[:, _DIRICHLET_MASK] > 0.5
+    ny, nx = mask.shape[-2:]
+    view = (-1, 1, 1, 1)
+    odd_x = (mask[:, ny // 2, 0] & mask[:, ny // 2, -1]).view(view)
+    odd_y = (mask[:, 0, nx // 2] & mask[:, -1, nx // 2]).view(view)
+    per_x = (x[:, _PERIODIC_X, 0, 0] > 0.5).view(view)
+    per_y = (x[:, _PERIODIC_Y, 0, 0] > 0.5).view(view)
+    return _extend_axis(_extend_axis(h, odd_x, per_x, -1), odd_y, per_y, -2)
 
 
 class SpectralConv2d(nn.Module):
@@ -103,6 +150,7 @@ class SpectralDenoiserNet(nn.Module):
         super().__init__()
         width, emb = int(config.spectral_width), 4 * int(config.spectral_width)
         self.padding = float(config.spectral_padding)
+        self.extension = str(config.spectral_extension)
         self.emb_dim = emb
         self.embed = nn.Sequential(nn.Linear(emb, emb), nn.GELU(), nn.Linear(emb, emb))
         self.lift = nn.Conv2d(1 + config.n_cond_channels, width, 1)
@@ -116,8 +164,11 @@ class SpectralDenoiserNet(nn.Module):
         ny, nx = x.shape[-2:]
         emb = self.embed(_noise_embedding(noise_label, self.emb_dim))
         h = self.lift(x)
-        py, px = round(self.padding * ny), round(self.padding * nx)
-        h = F.pad(h, (0, px, 0, py))
+        if self.extension == "reflect":
+            h = kind_extension(h, x)
+        else:
+            py, px = round(self.padding * ny), round(self.padding * nx)
+            h = F.pad(h, (0, px, 0, py))
         for block in self.blocks:
             h = block(h, emb)
         return self.project(h[..., :ny, :nx])

@@ -131,6 +131,14 @@ class PoissonOperator:
               & ~(self.periodic_y.view(-1, 1, 1) & last_row))
         object.__setattr__(self, "_eq", eq)
 
+    @property
+    def has_periodic(self) -> bool:
+        """Whether any problem has a periodic axis (read from the device once, then cached)."""
+        if "_has_periodic" not in self.__dict__:
+            self.__dict__["_has_periodic"] = bool(self.periodic_x.any() or
+                                                  self.periodic_y.any())
+        return self.__dict__["_has_periodic"]
+
     def equation_mask(self, like: torch.Tensor) -> torch.Tensor:
         """Boolean mask of the nodes that carry an equation, broadcast like ``like``."""
         return self._like(self._eq, like)
@@ -181,11 +189,31 @@ class PoissonOperator:
 
     # ----- the operator ---------------------------------------------------------------------
     def _stencil(self, phi: torch.Tensor) -> torch.Tensor:
-        """The 5-point stencil on every node (one 3x3 convolution of :meth:`_padded`)."""
-        ax, ay = 1.0 / self.dx**2, 1.0 / self.dy**2
-        stencil = torch.tensor([[0.0, ay, 0.0], [ax, -2.0 * (ax + ay), ax], [0.0, ay, 0.0]],
-                               dtype=phi.dtype, device=phi.device).view(1, 1, 3, 3)
-        return torch.nn.functional.conv2d(self._padded(phi), stencil).view(phi.shape)
+        """The 5-point stencil on every node (one 3x3 convolution of :meth:`_padded`).
+
+        Always in at least float32: inside ``torch.autocast`` (bf16 training or sampling)
+        the convolution would otherwise run in bf16, whose 8-bit mantissa makes the residual
+        of an exact solution rounding noise (the stencil takes differences of nearly equal
+        values, scaled by ``1/h^2``). bf16/fp16 inputs are promoted and the result is float32.
+        """
+        if phi.dtype in (torch.float16, torch.bfloat16):
+            phi = phi.float()
+        with torch.autocast(phi.device.type, enabled=False):
+            return torch.nn.functional.conv2d(self._padded(phi),
+                                              self._kernel(phi)).view(phi.shape)
+
+    def _kernel(self, like: torch.Tensor) -> torch.Tensor:
+        """The ``(1, 1, 3, 3)`` stencil weights, built once per device and dtype (building
+        them from a Python list on every call costs a host-to-device copy per Jacobi sweep,
+        CG iteration and loss call)."""
+        key = (like.device, like.dtype)
+        cache = self.__dict__.setdefault("_kernels", {})
+        if key not in cache:
+            ax, ay = 1.0 / self.dx**2, 1.0 / self.dy**2
+            cache[key] = torch.tensor([[0.0, ay, 0.0], [ax, -2.0 * (ax + ay), ax],
+                                       [0.0, ay, 0.0]], dtype=like.dtype,
+                                      device=like.device).view(1, 1, 3, 3)
+        return cache[key]
 
     def laplacian(self, phi: torch.Tensor) -> torch.Tensor:
         """``L_h phi`` on equation nodes, 0 elsewhere (as :func:`physdiff.solvers.laplacian`)."""
@@ -197,7 +225,8 @@ class PoissonOperator:
 
     def residual(self, phi: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
         """``L_h phi - rho`` on equation nodes, 0 on Dirichlet nodes and periodic copies."""
-        return self._on_equations(self._stencil(phi) - rho.to(phi.dtype))
+        lap = self._stencil(phi)  # float32 at least (see _stencil)
+        return self._on_equations(lap - rho.to(lap.dtype))
 
     def reference_norm(self, rho: torch.Tensor, like: torch.Tensor | None = None
                        ) -> torch.Tensor:

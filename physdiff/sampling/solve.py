@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .._arrays import check_count
 from ..solvers import BoundaryConditions, ResolvedBC, relative_residual
 from ..solvers.fd import check_compatibility, check_periodic_rho
+from ..solvers.lift import split_problem
 from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
 from .guidance import GuidanceConfig, GuidedDenoiser
 from .model_cache import resolve_device, resolve_model
@@ -389,8 +390,14 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     if int(np.prod(batch, dtype=int)) == 0:  # an empty batch: an empty answer, as for "fd"
         return _empty(batch, resolved.grid.shape, n_samples, sampler, steps, return_info)
     seeds = _seeds(seed, int(np.prod(batch, dtype=int)), n_samples)
-    samples, sweeps = _sample_all(net, rho, resolved, seeds, plan)
+    if cfg.lift == "harmonic":  # the network answers the homogeneous problem; add phi_h
+        rho_net, bc_net, phi_h = split_problem(rho, resolved)
+    else:
+        rho_net, bc_net, phi_h = rho, resolved, None
+    samples, sweeps = _sample_all(net, rho_net, bc_net, seeds, plan)
     samples = samples.reshape(batch + (n_samples,) + resolved.grid.shape)
+    if phi_h is not None:
+        samples = samples + phi_h[..., None, :, :]
     samples = enforce_constraints(np.moveaxis(samples, -3, 0), resolved)
     samples = np.moveaxis(samples, 0, -3)
     phi = samples.mean(axis=-3)

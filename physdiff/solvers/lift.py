@@ -65,3 +65,46 @@ def harmonic_lift(bc: Any, shape: tuple[int, ...], extent: tuple[float, float] =
         raise ValueError(f"harmonic_lift: shape must be (ny, nx) or batch + (ny, nx), got {shape}")
     resolved = resolve_for(bc, shape, extent)
     return harmonic_lift_resolved(resolved, resolved.values["left"].shape[:-1])
+
+
+def split_problem(rho: np.ndarray, resolved: Any) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Split ``(rho, bc)`` into the homogeneous problem and the harmonic lift.
+
+    ``phi = phi_h + u`` where ``phi_h`` is the harmonic lift of ``resolved``'s data and ``u``
+    solves ``laplacian(u) = rho0`` with zero boundary data of the same kinds. ``rho0`` is
+    ``rho``, shifted by a constant where no side fixes the constant (pure Neumann/periodic)
+    so that the homogeneous problem is compatible; the shift lies in the null mode the solver
+    drops, so ``u`` is exactly ``phi - phi_h``.
+
+    Parameters
+    ----------
+    rho : numpy.ndarray, shape ``batch + (ny, nx)``
+    resolved : ResolvedBC
+        Conditions resolved for that batch.
+
+    Returns
+    -------
+    rho0 : numpy.ndarray
+    bc0 : ResolvedBC
+        Same grid, kinds and Robin coefficients; every value 0.
+    phi_h : numpy.ndarray, shape ``batch + (ny, nx)``
+
+    Examples
+    --------
+    >>> from physdiff.solvers import BoundaryConditions, Grid, solve_fd
+    >>> bc = BoundaryConditions.dirichlet(left=1.0, right=0.0, bottom=0.0, top=0.0)
+    >>> rho = np.ones((17, 17))
+    >>> rho0, bc0, phi_h = split_problem(rho, bc.resolve(Grid((17, 17)), ()))
+    >>> bool(np.allclose(solve_fd(rho0, bc0) + phi_h, solve_fd(rho, bc)))
+    True
+    """
+    from .boundary import ResolvedBC
+    from .fd import make_compatible
+
+    batch = resolved.values["left"].shape[:-1]
+    bc0 = ResolvedBC(resolved.grid, resolved.kinds,
+                     {s: np.zeros_like(v) for s, v in resolved.values.items()},
+                     resolved.alpha)
+    rho0 = make_compatible(np.broadcast_to(rho, batch + resolved.grid.shape), bc0,
+                           resolved.grid.extent)
+    return rho0, bc0, harmonic_lift_resolved(resolved, batch)

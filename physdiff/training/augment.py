@@ -53,7 +53,7 @@ def dihedral(batch: Mapping[str, torch.Tensor], generator: torch.Generator,
     if not transpose:
         flips[:, 2] = False
     dev = batch["phi"].device
-    fx, fy, tr = (flips[:, i].to(dev).view(-1, 1, 1, 1) for i in range(3))
+    fx, fy, tr = (flips[:, i].to(dev, non_blocking=True).view(-1, 1, 1, 1) for i in range(3))
     for k in _SPATIAL:
         v = batch[k]
         v = torch.where(fx, v.flip(-1), v)
@@ -66,11 +66,14 @@ def dihedral(batch: Mapping[str, torch.Tensor], generator: torch.Generator,
 
 
 def superpose(batch: Mapping[str, torch.Tensor], extent: tuple[float, float],
-              generator: torch.Generator, p: float = 0.5) -> dict[str, torch.Tensor]:
+              generator: torch.Generator, p: float = 0.5,
+              host_masks: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Replace a fraction ``p`` of the samples by ``a x_i + b x_j`` with a same-kind partner.
 
     ``a = cos t, b = sin t`` with ``t`` uniform, so the combined source has a comparable
     size; a sample without a partner of the same boundary masks is left as it is.
+    ``host_masks`` (the batch's mask fields as they came from the loader, on the CPU) lets
+    the pairing be decided without reading the device (no host sync on a GPU).
 
     Examples
     --------
@@ -85,16 +88,19 @@ def superpose(batch: Mapping[str, torch.Tensor], extent: tuple[float, float],
     True
     """
     n = batch["phi"].shape[0]
-    key = torch.cat([batch[k].flatten(1) for k in _MASKS], dim=1)
+    dev = batch["phi"].device
+    src = batch if host_masks is None else host_masks
+    key = torch.cat([src[k].flatten(1) for k in _MASKS], dim=1)
     same = (key[:, None, :] == key[None, :, :]).all(-1)
     same.fill_diagonal_(False)
     pick = torch.rand(n, generator=generator) < p
     score = torch.rand(n, n, generator=generator).to(key.device) * same
-    partner = score.argmax(dim=1)
+    partner = score.argmax(dim=1).to(dev, non_blocking=True)
     use = (pick.to(key.device) & same.any(dim=1)).view(-1, 1, 1, 1)
-    if not bool(use.any()):
+    if not bool(use.any()):  # on the CPU when host_masks are given
         return dict(batch)
-    theta = torch.rand(n, generator=generator).to(key.device) * (2 * torch.pi)
+    use = use.to(dev, non_blocking=True)
+    theta = torch.rand(n, generator=generator).to(dev, non_blocking=True) * (2 * torch.pi)
     a, b = theta.cos().view(-1, 1, 1, 1), theta.sin().view(-1, 1, 1, 1)
     s = batch["scale"].view(-1, 1, 1, 1)
     out = dict(batch)
@@ -113,11 +119,16 @@ def superpose(batch: Mapping[str, torch.Tensor], extent: tuple[float, float],
 
 def augment_batch(batch: Mapping[str, torch.Tensor], extent: tuple[float, float],
                   generator: torch.Generator, *, symmetries: bool = True,
-                  superposition: float = 0.0) -> dict[str, torch.Tensor]:
-    """Superposition (probability ``superposition``), then a random symmetry per sample."""
+                  superposition: float = 0.0,
+                  host_masks: Mapping[str, torch.Tensor] | None = None
+                  ) -> dict[str, torch.Tensor]:
+    """Superposition (probability ``superposition``), then a random symmetry per sample.
+
+    ``host_masks``: the batch as the loader gave it (CPU), for :func:`superpose`.
+    """
     out = dict(batch)
     if superposition > 0:
-        out = superpose(out, extent, generator, p=superposition)
+        out = superpose(out, extent, generator, p=superposition, host_masks=host_masks)
     if symmetries:
         square = out["phi"].shape[-1] == out["phi"].shape[-2] and extent[0] == extent[1]
         out = dihedral(out, generator, transpose=square)

@@ -5,7 +5,7 @@ Examples::
     physdiff train --config configs/train/tiny.yaml
     physdiff train --config configs/train/cpu-small.yaml --out runs/cpu-small train.max_steps=500
     physdiff train --config configs/train/cpu-small.yaml --out runs/cpu-small --resume
-    accelerate launch --num_processes 4 -m physdiff.cli train --config configs/train/default.yaml
+    accelerate launch --multi_gpu --num_processes 4 -m physdiff.cli train --config default
 """
 
 from __future__ import annotations

@@ -55,12 +55,13 @@ class EDMLoss:
         """``(sigma, noise)``: log-normal noise levels ``(B,)`` and ``sigma n`` like ``y``.
 
         Both are drawn on the CPU from ``generator`` and moved to ``y``'s device, so they
-        do not depend on the device.
+        do not depend on the device (``non_blocking``: a host-to-device copy need not wait
+        for the device's queue).
         """
         ln_sigma = torch.randn(y.shape[0], generator=generator) * self.p_std + self.p_mean
         noise = torch.randn(y.shape, generator=generator)
-        sigma = ln_sigma.exp().to(y.device, torch.float32)
-        return sigma, noise.to(y.device, torch.float32) * sigma.view(-1, 1, 1, 1)
+        sigma = ln_sigma.exp().to(y.device, torch.float32, non_blocking=True)
+        return sigma, noise.to(y.device, torch.float32, non_blocking=True) * sigma.view(-1, 1, 1, 1)
 
     def __call__(self, denoiser: Denoiser, y: torch.Tensor, cond: torch.Tensor,
                  generator: torch.Generator) -> torch.Tensor:
@@ -123,10 +124,11 @@ class RefinerLoss(EDMLoss):
         sigma = torch.where(regress, torch.full_like(ln_sigma, math.log(self.sigma_max)),
                             ln_sigma).exp()
         noise = torch.randn(y.shape, generator=generator)
-        sigma = sigma.to(y.device, torch.float32)
+        sigma = sigma.to(y.device, torch.float32, non_blocking=True)
         # the regression step ignores its input: no noise needed (and none of size 80)
-        level = torch.where(regress.to(y.device), torch.zeros_like(sigma), sigma)
-        return sigma, noise.to(y.device, torch.float32) * level.view(-1, 1, 1, 1)
+        level = torch.where(regress.to(y.device, non_blocking=True), torch.zeros_like(sigma), sigma)
+        noise = noise.to(y.device, torch.float32, non_blocking=True)
+        return sigma, noise * level.view(-1, 1, 1, 1)
 
     def __call__(self, denoiser: Denoiser, y: torch.Tensor, cond: torch.Tensor,
                  generator: torch.Generator,

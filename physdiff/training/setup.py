@@ -90,7 +90,7 @@ def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
             if given != derived[key]:
                 raise ValueError(f"the model config sets {key}={given} but the dataset has "
                                  f"{derived[key]}; fix the model config or use other data")
-    if arch.get("lift", "none") in ("coons", "gaussian"):
+    if arch.get("lift", "none") in ("coons", "harmonic", "gaussian"):
         derived["sigma_data"] = lifted_sigma_data(dataset, lift=arch["lift"])
     return ModelConfig.from_dict({**dict(arch), **derived})
 
@@ -100,7 +100,10 @@ def lifted_sigma_data(dataset: Any, n: int = 512, lift: str = "coons") -> float:
 
     The Coons lift (:func:`physdiff.models.lifting.coons_lift`) removes the part of ``phi / s``
     that the Dirichlet data drive; the ``gaussian`` lift the Gaussian posterior mean from
-    ``rho / s`` (a posterior training set). Either way the network's target is smaller.
+    ``rho / s`` (a posterior training set); the ``harmonic`` lift everything the boundary
+    data drive (the spread of the homogeneous problems' solutions,
+    :meth:`physdiff.datasets.PoissonDataset.homogeneous`). Either way the network's target is
+    smaller.
     """
     import torch
 
@@ -108,7 +111,11 @@ def lifted_sigma_data(dataset: Any, n: int = 512, lift: str = "coons") -> float:
     from ..models.lifting import coons_lift
     from .validation import collate_samples
 
+    if lift == "harmonic":
+        dataset = dataset.homogeneous()
     batch = collate_samples(dataset, range(min(n, len(dataset))))
+    if lift == "harmonic":
+        return float(torch.std(batch["phi"]))
     if lift == "gaussian":
         return float(torch.std(batch["rho"] - batch["rho_gauss"]))
     cond, _ = cond_from_batch(batch, False)

@@ -95,8 +95,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         mp = "bf16" if (self.t.mixed_precision == "auto" and device == "cuda") else \
             ("no" if self.t.mixed_precision == "auto" else self.t.mixed_precision)
-        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mp,
-                                       step_scheduler_with_optimizer=False)
+        self.accelerator = _accelerator(device, mp)
         ckpt = load_checkpoint(resume_from) if resume_from is not None else None
         cfg = self.trainable.config_for(settings.model, dataset)
         if self.t.init_from:
@@ -105,6 +104,8 @@ class Trainer:
             check_resume(ckpt["state"], self.trainable.describe(cfg), dataset,
                          allow_new_data=allow_new_data)
             cfg = self.trainable.config_from_dict(ckpt["state"]["model_config"])
+        if getattr(cfg, "lift", None) == "harmonic":  # the model sees homogeneous problems
+            self.dataset = dataset = dataset.homogeneous()
         self._build(cfg)
         self.model.check_problem(dataset.grid, dataset.kinds_present)
         self._check_task(cfg, dataset)
@@ -121,7 +122,7 @@ class Trainer:
         torch.manual_seed(self.t.seed)
         self.config = cfg
         self.model = self.trainable.build(cfg)
-        self.ema = EMAModel(self.model.parameters(), decay=self.t.ema_decay)
+        self.ema = self._ema()
         self.eval_model = self.trainable.build(cfg).eval().requires_grad_(False)
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.t.lr,
                                 betas=tuple(self.t.betas), weight_decay=self.t.weight_decay)
@@ -133,6 +134,13 @@ class Trainer:
         self.train_fn = torch.compile(self.net) if self.t.compile else self.net
         self.loss_fn = self.trainable.loss(cfg, self.t)
         self.param_names = [n for n, _ in self.model.named_parameters()]
+
+    def _ema(self) -> EMAModel:
+        """diffusers' EMA of the model's parameters; ``foreach`` (one fused kernel per
+        parameter group instead of ~4 per tensor) on CUDA only, so that CPU runs keep their
+        bit-exact numbers (the foreach update may round differently in the last bit)."""
+        return EMAModel(self.model.parameters(), decay=self.t.ema_decay,
+                        foreach=self.accelerator.device.type == "cuda")
 
     def _check_task(self, cfg: Any, dataset: Any) -> None:
         """A ``rho_posterior`` model needs a posterior set and takes no phi augmentation."""
@@ -171,7 +179,7 @@ class Trainer:
         ema = load_model(path)
         raw = load_model(path, weights="raw") if has_raw else ema
         self.model.load_state_dict(raw.state_dict())
-        self.ema = EMAModel(self.model.parameters(), decay=self.t.ema_decay)
+        self.ema = self._ema()
         self.ema.shadow_params = [p.detach().clone().to(self.accelerator.device)
                                   for p in ema.parameters()]
 
@@ -236,15 +244,17 @@ class Trainer:
         seq = np.random.SeedSequence([self.t.seed, self.step, self.accelerator.process_index])
         return torch.Generator().manual_seed(int(seq.generate_state(1, np.uint64)[0] >> 1))
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> float:
-        """One optimisation step on ``batch``; returns the loss averaged over processes."""
+    def train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One optimisation step on ``batch``; returns this process's loss, a 0-d float32
+        tensor on the device (no host sync: :meth:`end_step` reads it with the stop flags)."""
         acc = self.accelerator
+        host = batch
         batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
         gen = self._noise_generator()
         extent = tuple(self.model.config.extent)
         if self.t.symmetries or self.t.superposition > 0:
             batch = augment_batch(batch, extent, gen, symmetries=self.t.symmetries,
-                                  superposition=self.t.superposition)
+                                  superposition=self.t.superposition, host_masks=host)
         cond, _ = self.model.condition_batch(batch)
         kwargs = {}
         if self.t.physics_weight > 0:
@@ -252,9 +262,6 @@ class Trainer:
         with acc.autocast():
             loss = self.loss_fn(self.train_fn, self.model.target_batch(batch), cond, gen,
                                 **kwargs).mean()
-        mean_loss = float(acc.reduce(loss.detach().clone(), "mean"))
-        if not math.isfinite(mean_loss):
-            raise NaNLossError(self._nan_message())
         acc.backward(loss)
         if self.t.grad_clip > 0:
             acc.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
@@ -263,10 +270,36 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.ema.step(self.model.parameters())
         self.step += 1
-        return mean_loss
+        return loss.detach().float()
+
+    def end_step(self, loss: torch.Tensor | float, *, out_of_time: bool = False,
+                 interrupted: bool = False) -> tuple[float, bool, bool]:
+        """The step's one host sync: ``(mean loss, out of time, interrupted)`` over processes.
+
+        ``loss`` (this process's, from :meth:`train_step`), the time-budget flag and the
+        Ctrl-C flag travel in one all-reduce (sum) and one device-to-host copy, so every
+        process sees the same decisions at the same step: a Ctrl-C on one rank stops all of
+        them at that step (without this, ranks that saw it a step apart would meet a barrier
+        and an all-reduce: a hang). A NaN or infinite loss on any process raises
+        :class:`NaNLossError` here, before anything of the step is logged or saved.
+        """
+        acc = self.accelerator
+        flags = torch.tensor([float(out_of_time), float(interrupted)])
+        if isinstance(loss, torch.Tensor):
+            values = torch.cat([loss.detach().float().reshape(1),
+                                flags.to(loss.device, non_blocking=True)])
+        else:
+            values = torch.cat([torch.tensor([float(loss)]), flags]).to(acc.device)
+        if acc.num_processes > 1:
+            values = acc.reduce(values, "sum")
+        total, over, stop = values.tolist()
+        mean_loss = total / acc.num_processes
+        if not math.isfinite(mean_loss):
+            raise NaNLossError(self._nan_message())
+        return mean_loss, over > 0, stop > 0
 
     def _nan_message(self) -> str:
-        return (f"the loss became NaN/inf at step {self.step + 1}; nothing of that step was "
+        return (f"the loss became NaN/inf at step {self.step}; nothing of that step was "
                 f"saved. Resume from the last good checkpoint with `{self.command}` (consider "
                 f"a lower train.lr or train.grad_clip)")
 
@@ -309,10 +342,11 @@ class Trainer:
             for batch in self._loader():
                 if self.step >= t.max_steps:
                     break
-                loss = self.train_step(batch)
+                loss, timed_out, interrupted = self.end_step(
+                    self.train_step(batch), out_of_time=self._out_of_time(start),
+                    interrupted=interrupt.is_set())
                 result.losses[self.step] = loss
                 bar.update(1)
-                timed_out = self._out_of_time(start)
                 window = self._after_step(log, bar, loss, start, window,
                                           last=timed_out or self.step >= t.max_steps)
                 if stop_after is not None and self.step >= stop_after:
@@ -321,7 +355,7 @@ class Trainer:
                 if timed_out:
                     result.stopped = "max_minutes"
                     break
-                if interrupt.is_set():
+                if interrupted:
                     result.stopped = "interrupted"
                     if self.step % t.checkpoint_every:
                         self.save_checkpoint()
@@ -368,9 +402,38 @@ class Trainer:
         self._best_val = min(best, value)
 
     def _out_of_time(self, start: float) -> bool:
+        """This process's view of the time budget (:meth:`end_step` agrees it over ranks)."""
         if self.t.max_minutes is None:
             return False
-        over = torch.tensor(float(time.perf_counter() - start > 60 * self.t.max_minutes),
-                            device=self.accelerator.device)
-        return bool(self.accelerator.reduce(over, "sum") > 0)
+        return time.perf_counter() - start > 60 * self.t.max_minutes
 
+
+def _accelerator(device: str, mixed_precision: str) -> Accelerator:
+    """An :class:`~accelerate.Accelerator` for this run's device and precision.
+
+    accelerate keeps one process-wide state: a second ``Accelerator`` with another
+    ``mixed_precision`` raises "AcceleratorState has already been initialized", and one with
+    another device silently reuses the first device. So when an earlier run in this process
+    (a test suite, a notebook, a benchmark) set other values, the state is reset first, as
+    accelerate's own test case does between tests (``accelerate.test_utils.testing.
+    AccelerateTestCase.tearDown``: ``AcceleratorState._reset_state(True)``,
+    ``GradientState._reset_state()``). Under ``accelerate launch`` (several processes) the
+    process group is kept and only the precision may change.
+    """
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    shared = AcceleratorState._shared_state
+    if shared:
+        have_cpu = shared["device"].type == "cpu"
+        same = have_cpu == (device == "cpu") and shared.get("_mixed_precision") == \
+            mixed_precision
+        if not same:
+            several = PartialState._shared_state.get("num_processes", 1) > 1
+            if several and have_cpu != (device == "cpu"):
+                raise ValueError(f"this process already runs accelerate on "
+                                 f"{shared['device'].type}; a run on {device} needs a fresh "
+                                 f"process (launch it separately)")
+            AcceleratorState._reset_state(reset_partial_state=not several)
+            GradientState._reset_state()
+    return Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision,
+                       step_scheduler_with_optimizer=False)
