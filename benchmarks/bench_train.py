@@ -91,18 +91,30 @@ def throughput_table(results: list[dict[str, Any]], args: argparse.Namespace) ->
 
 
 def curve_table(log: str) -> str:
-    """Validation relative L2 / residual against wall-clock time from a training CSV."""
+    """Validation error / residual against wall-clock time from a training CSV.
+
+    The ρ-driven relative error (``val_rel_l2_driven``) leads where the log holds it; a log
+    without it gives the plain relative L2 of phi and says so.
+    """
     from physdiff.training.run_log import read_log
 
     rows = [r for r in read_log(log) if "val_rel_l2" in r]
-    lines = [f"Validation curve of {log} (median and p95 over the fixed validation batch).",
-             "", "| step | wall-clock min | rel L2 median | rel L2 p95 | rel residual median |"
-             " rel residual p95 |", "|---:|---:|---:|---:|---:|---:|"]
+    driven = bool(rows) and all("val_rel_l2_driven" in r for r in rows)
+    head = "| step | wall-clock min | "
+    head += ("ρ-driven rel. error median | ρ-driven p95 | " if driven else "")
+    lines = [f"Validation curve of {log} (median and p95 over the fixed validation batch)"
+             + ("." if driven else "; this log holds the plain relative L2 of phi only, no "
+                "ρ-driven error."), "",
+             head + "rel L2 median | rel L2 p95 | rel residual median | rel residual p95 |",
+             "|---:|---:|" + "---:|" * (6 if driven else 4)]
     for r in rows:
         minutes = r.get("elapsed_s", float("nan")) / 60
-        lines.append(f"| {int(r['step'])} | {minutes:.1f} | {r['val_rel_l2']:.4f} | "
-                     f"{r['val_rel_l2_p95']:.4f} | {r['val_rel_residual']:.4g} | "
-                     f"{r['val_rel_residual_p95']:.4g} |")
+        cells = [f"{int(r['step'])}", f"{minutes:.1f}"]
+        if driven:
+            cells += [f"{r['val_rel_l2_driven']:.4f}", f"{r['val_rel_l2_driven_p95']:.4f}"]
+        cells += [f"{r['val_rel_l2']:.4f}", f"{r['val_rel_l2_p95']:.4f}",
+                  f"{r['val_rel_residual']:.4g}", f"{r['val_rel_residual_p95']:.4g}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -80,9 +80,10 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         ``"fd"`` (default): the exact finite-difference solution
         (:func:`physdiff.solvers.solve_fd`), for any grid. ``"diffusion"``: the learned
         surrogate (:func:`physdiff.sampling.solve.solve_diffusion`), by default the shipped
-        model (64x64 grids on the unit square) with physics-consistent sampling at 19
-        network evaluations; it is an approximation (a few percent off), so ask for
-        ``return_info=True`` to get its relative residual with the answer.
+        model (64x64 grids on the unit square) with physics-consistent sampling at the
+        model's default step count; it is an approximation (see the model card), so ask for
+        ``return_info=True`` to get ``rel_l2_driven``, the answer's ρ-driven relative error
+        ``||phi - phi*|| / ||phi* - phi_h||`` (exact, from one FD solve).
     extent : tuple of float, optional
         ``(Lx, Ly)``, two positive lengths; default ``(1, 1)``, or read from an xarray
         input's ``x``/``y`` coordinates (an explicit value must then agree with them). A
@@ -120,7 +121,7 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
     The learned solver is one keyword away (it needs torch; shipped model: 64x64 grids)::
 
         res = solve(rho, bc, method="diffusion", return_info=True)
-        res.phi, res.rel_residual          # the answer and its relative residual
+        res.phi, res.rel_l2_driven         # the answer and its rho-driven relative error
     """
     arr, kind = to_numpy(rho)
     ext = _extent(rho, kind.kind, extent)

@@ -27,7 +27,7 @@ from .._device import resolve_device
 from ..solvers import residual
 from .figures import write_figures
 from .methods import Prediction, predict_fd, predict_regression
-from .metrics import problem_metrics, relative_spread
+from .metrics import METRICS, boundary_share, problem_metrics, relative_spread
 from .report import summarize_results, write_report, write_summary
 from .results import MethodResult, read_results, to_dataset, write_netcdf
 from .testset import TestSet, load_test_set
@@ -120,15 +120,16 @@ def _panel_labels(configs: list[_Config]) -> list[str]:
 
 def _score(ts: TestSet, pred: Prediction) -> dict[str, np.ndarray]:
     """Per-sample metrics of ``pred`` (batched per kind signature)."""
-    values = {name: np.full(len(ts), np.nan) for name in ("rel_l2", "rel_residual", "bc_error")}
+    values = {name: np.full(len(ts), np.nan) for name in METRICS}
+    lift = ts.lift
     for index in ts.batches(256):
         m = problem_metrics(pred.phi[index], ts.phi[index], ts.rho[index], ts.bc(index),
-                            ts.extent)
+                            ts.extent, lift=lift[index])
         for name, v in m.items():
             values[name][index] = v
     values["time_per_solve"] = pred.seconds
-    if pred.std is not None:
-        values["ens_std"] = relative_spread(pred.std, ts.phi)
+    if pred.std is not None:  # spread relative to the driven part, like the headline error
+        values["ens_std"] = relative_spread(pred.std, ts.phi - lift)
     return values
 
 
@@ -147,6 +148,7 @@ def _panels(ts: TestSet, preds: dict[str, Prediction], n: int) -> xr.Dataset | N
     dims = ("panel", "y", "x")
     return xr.Dataset(
         {"rho": (dims, ts.rho[:n]), "phi_true": (dims, ts.phi[:n]),
+         "phi_lift": (dims, ts.lift[:n], {"long_name": "harmonic lift (rho = 0, same BC)"}),
          "phi_pred": (("config",) + dims, phi), "residual": (("config",) + dims, res)},
         coords={"config": labels, "sample": ("panel", ts.sample[:n])})
 
@@ -217,7 +219,8 @@ def _evaluate_set(ts: TestSet, configs: list[_Config], models: dict[str, Any],
         dev = "cpu" if cfg.method == "fd" else device.type
         results.append(MethodResult(cfg.label, cfg.method, pred.nfe, cfg.guided,
                                     cfg.n_samples, dev, _score(ts, pred)))
-    ds = to_dataset(results, ts.sample, {**attrs, "test_set": ts.name, "data_path": ts.path})
+    ds = to_dataset(results, ts.sample, {**attrs, "test_set": ts.name, "data_path": ts.path},
+                    boundary_share=boundary_share(ts.phi, ts.lift))
     set_dir = out_dir / ts.name
     write_netcdf(ds, set_dir / "metrics.nc")
     panels = _panels(ts, preds, s.n_panels)

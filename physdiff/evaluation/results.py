@@ -3,9 +3,11 @@
 One Dataset per test set, dims ``(config, sample)``. A *config* is one method at one
 setting (``"fd"``, ``"diffusion-nfe8"``, ``"diffusion-guided-nfe8"``, ``"unet"``, ...);
 its coordinates ``method``, ``guided``, ``nfe``, ``n_samples`` and ``device`` say what it
-is. Variables: ``rel_l2``, ``rel_residual``, ``bc_error``, ``time_per_solve`` (seconds) and
-``ens_std`` (relative ensemble spread ``||std|| / ||phi*||``, NaN unless ``n_samples > 1``),
-plus ``nfe`` over ``config``. Files are written to a temporary name and renamed, so an
+is. Variables: ``rel_l2_driven`` (the headline, ``||phi - phi*|| / ||phi* - phi_h||``),
+``rel_l2``, ``rel_residual``, ``bc_error``, ``time_per_solve`` (seconds) and ``ens_std``
+(relative ensemble spread ``||std|| / ||phi* - phi_h||``, NaN unless ``n_samples > 1``),
+plus ``nfe`` over ``config`` and ``boundary_share`` (``||phi_h|| / ||phi*||``) over
+``sample``. Files are written to a temporary name and renamed, so an
 interrupted run never leaves a truncated file.
 """
 
@@ -24,14 +26,16 @@ from .metrics import METRICS
 __all__ = ["MethodResult", "to_dataset", "write_netcdf", "read_results"]
 
 PER_SAMPLE = METRICS + ("time_per_solve", "ens_std")
-_UNITS = {"rel_l2": "1", "rel_residual": "1", "bc_error": "phi units",
+_UNITS = {"rel_l2_driven": "1", "rel_l2": "1", "rel_residual": "1", "bc_error": "phi units",
           "time_per_solve": "s", "ens_std": "1"}
 _LONG_NAMES = {
+    "rel_l2_driven": "rho-driven relative error ||phi - phi*|| / ||phi* - phi_h|| "
+                     "(phi_h: harmonic lift of the boundary data)",
     "rel_l2": "relative L2 error ||phi - phi*|| / ||phi*||",
     "rel_residual": "relative residual ||lap_h phi - rho|| / ||rho|| on equation nodes",
     "bc_error": "maximum boundary-condition violation",
     "time_per_solve": "wall-clock time per solve (batch time / batch size)",
-    "ens_std": "relative ensemble spread ||std|| / ||phi*|| over n_samples draws",
+    "ens_std": "relative ensemble spread ||std|| / ||phi* - phi_h|| over n_samples draws",
 }
 
 
@@ -53,8 +57,12 @@ class MethodResult:
 
 
 def to_dataset(results: list[MethodResult], sample: np.ndarray,
-               attrs: dict[str, str | int | float]) -> xr.Dataset:
+               attrs: dict[str, str | int | float],
+               boundary_share: np.ndarray | None = None) -> xr.Dataset:
     """Stack method results into a ``(config, sample)`` Dataset.
+
+    ``boundary_share`` (one value per sample, :func:`.metrics.boundary_share`) is stored
+    over ``sample`` when given: a property of the test set, not of a method.
 
     Examples
     --------
@@ -77,6 +85,13 @@ def to_dataset(results: list[MethodResult], sample: np.ndarray,
                 raise ValueError(f"{r.label}: {name} has shape {row.shape}, expected ({n},)")
         data_vars[name] = (("config", "sample"), np.stack(rows) if rows else np.zeros((0, n)),
                            {"units": _UNITS[name], "long_name": _LONG_NAMES[name]})
+    if boundary_share is not None:
+        share = np.asarray(boundary_share, dtype=np.float64)
+        if share.shape != (n,):
+            raise ValueError(f"boundary_share has shape {share.shape}, expected ({n},)")
+        data_vars["boundary_share"] = ("sample", share, {
+            "units": "1", "long_name": "share of ||phi*|| the boundary data carry, "
+                                       "||phi_h|| / ||phi*||"})
     data_vars["nfe"] = ("config", np.array([r.nfe for r in results], dtype=np.int64),
                         {"long_name": "network evaluations per sample (0: classical)"})
     coords = {

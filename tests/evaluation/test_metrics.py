@@ -112,3 +112,32 @@ def test_summarize_hand_values_and_missing():
 def test_summarize_all_missing_is_nan_not_error():
     s = summarize([np.nan, np.inf])
     assert np.isnan(s["median"]) and s["n"] == 0 and s["n_missing"] == 2
+
+
+def test_problem_metrics_headline_is_the_driven_error():
+    # constant Dirichlet data 100 carry almost all of ||phi||: an answer that ignores the
+    # source (phi = lift = 100) has a tiny plain relative L2 but a rho-driven error of 1.
+    from physdiff.solvers import solve_fd
+
+    X, Y = Grid((17, 17)).meshgrid()
+    rho = np.sin(np.pi * X) * np.sin(np.pi * Y)
+    bc = BoundaryConditions.dirichlet(100.0)
+    true = solve_fd(rho, bc)
+    lift = np.full_like(true, 100.0)
+    m = problem_metrics(lift, true, rho, bc)
+    assert m["rel_l2_driven"] == pytest.approx(1.0)
+    assert m["rel_l2"] < 1e-3
+    assert list(m) == ["rel_l2_driven", "rel_l2", "rel_residual", "bc_error"]
+    # the lift passed in is the one used; a wrong shape is refused naming the argument
+    m2 = problem_metrics(lift, true, rho, bc, lift=lift)
+    assert m2["rel_l2_driven"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="lift must have the shape"):
+        problem_metrics(lift, true, rho, bc, lift=lift[:-1])
+
+
+def test_boundary_share_hand_values():
+    from physdiff.evaluation.metrics import boundary_share
+
+    true = np.array([[3.0, 4.0]])
+    assert boundary_share(true, np.array([[3.0, 0.0]])) == pytest.approx(0.6)
+    assert boundary_share(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0

@@ -97,6 +97,20 @@ def test_refinement_reaches_tolerance(tiny_model, case):
     res = solve_diffusion(rho, bc, model=tiny_model, tol=1e-9, return_info=True, **FAST)
     assert np.all(relative_residual(res.phi, rho, bc) <= 1e-9 * 1.01)
     assert res.refine_iterations.shape == (5,) and res.refine_iterations.min() > 0
+    assert np.all(res.rel_l2_driven < 1e-6)               # the refined answer is near exact
+
+
+def test_rel_l2_driven_is_the_answers_error_against_the_exact_solution(tiny_model, case):
+    """The trust signal is the rho-driven error the harness measures, not the residual."""
+    from physdiff.evaluation.metrics import relative_l2_driven
+    from physdiff.solvers import harmonic_lift, solve_fd
+
+    rho, bc = case
+    res = solve_diffusion(rho, bc, model=tiny_model, return_info=True, **FAST)
+    exact = solve_fd(rho, bc)
+    expected = relative_l2_driven(res.phi, exact, harmonic_lift(bc, rho.shape))
+    assert res.rel_l2_driven.shape == (5,)
+    np.testing.assert_allclose(res.rel_l2_driven, expected, rtol=1e-9)
 
 
 def test_model_folder_is_loaded_once(tiny_model, tmp_path, case):
