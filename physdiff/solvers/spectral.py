@@ -143,11 +143,13 @@ def _real_transform(kind: str, inverse: bool):
     return _REAL[KIND[kind].transform][int(inverse)]
 
 
-def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds, workers: int | None = None
+                   ) -> np.ndarray:
     """Solve ``A phi_u = f`` for a batch ``f`` of shape ``(..., my, mx)`` on the unknowns.
 
     ``f`` may be overwritten. The null mode (if any) of ``f`` is discarded, so callers check
-    compatibility first.
+    compatibility first. ``workers`` goes to ``scipy.fft`` (None: its default, which
+    ``scipy.fft.set_workers`` sets).
 
     Examples
     --------
@@ -162,42 +164,37 @@ def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
     inv = inverse_eigenvalues(grid, kinds)
     real_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if not KIND[k].wraps]
     periodic_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if KIND[k].wraps]
-    coef = _forward(f, real_axes, {-2: ky, -1: kx})
+    kind = {-2: ky, -1: kx}
+    coef = _transform_axes(f, real_axes, kind, inverse=False, workers=workers)
     if periodic_axes:
         shape = [coef.shape[ax] for ax in periodic_axes]
-        spec = fft.rfftn(coef, axes=periodic_axes, workers=-1)
+        spec = fft.rfftn(coef, axes=periodic_axes, workers=workers)
         spec *= inv
-        coef = fft.irfftn(spec, s=shape, axes=periodic_axes, workers=-1)
+        coef = fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
+                          workers=workers)
     else:
         coef *= inv
-    return _backward(coef, real_axes, {-2: ky, -1: kx})
+    return _transform_axes(coef, real_axes, kind, inverse=True, workers=workers)
 
 
-def _forward(f: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    return _transform_axes(f, axes, kind, inverse=False)
-
-
-def _backward(c: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    return _transform_axes(c, axes, kind, inverse=True)
-
-
-def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool
-                    ) -> np.ndarray:
+def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool,
+                    workers: int | None = None) -> np.ndarray:
     dense = [uses_dense(kind[ax], _axis_length(f.shape[ax], kind[ax])) for ax in axes]
     if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
         tr = _REAL[KIND[kind[-1]].transform][2 + int(inverse)]
-        return tr(f, type=1, axes=axes, overwrite_x=True, workers=-1)
+        return tr(f, type=1, axes=axes, overwrite_x=True, workers=workers)
     for ax in axes:
-        f = _transform_axis(f, kind[ax], ax, inverse)
+        f = _transform_axis(f, kind[ax], ax, inverse, workers)
     return f
 
 
-def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool) -> np.ndarray:
+def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool,
+                    workers: int | None = None) -> np.ndarray:
     """DST-I / DCT-I of one axis (``-1`` or ``-2``), by FFT or by a cached dense matrix."""
     n = _axis_length(f.shape[axis], kind)
     if not uses_dense(kind, n):
         return _real_transform(kind, inverse)(f, type=1, axis=axis, overwrite_x=True,
-                                              workers=-1)
+                                              workers=workers)
     mat = _dense_matrix(kind, n, inverse)
     if axis == -1:  # one matrix product over the whole batch
         return (f.reshape(-1, f.shape[-1]) @ mat).reshape(f.shape)
@@ -219,10 +216,12 @@ def line_factors(grid: Grid, kinds: Kinds) -> TridiagonalLU:
     return factor_tridiagonal(a_y.diagonal(-1), diag, a_y.diagonal(1))
 
 
-def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds, workers: int | None = None
+               ) -> np.ndarray:
     """Solve ``A phi_u = f`` (batch, shape ``(..., my, mx)``): transform x, tridiagonal in y.
 
-    Needs :func:`is_line_solvable`. ``f`` may be overwritten.
+    Needs :func:`is_line_solvable`. ``f`` may be overwritten. ``workers`` as in
+    :func:`spectral_solve`.
 
     Examples
     --------
@@ -240,7 +239,7 @@ def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
     kx = axis_kinds(kinds)[1][0]
     if KIND[kx].wraps:
         mx = f.shape[-1]
-        spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=-1))
-        return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=-1)
-    coef = solve_factored(lu, _transform_axis(f, kx, -1, inverse=False))
-    return _transform_axis(coef, kx, -1, inverse=True)
+        spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=workers))
+        return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=workers)
+    coef = solve_factored(lu, _transform_axis(f, kx, -1, inverse=False, workers=workers))
+    return _transform_axis(coef, kx, -1, inverse=True, workers=workers)
