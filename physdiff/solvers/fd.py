@@ -14,6 +14,7 @@ solve's backward error.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from .grid import Grid
 from .kinds import KIND
 from .sparse import sparse_solve
-from .spectral import is_line_solvable, is_spectral, line_solve, spectral_solve
+from .spectral import is_line_solvable, is_spectral, line_solve, spectral_solver
 from .system import (
     Kinds,
     Robin,
@@ -119,7 +120,7 @@ def make_poisson_solver(grid: Grid, kinds: Kinds, robin: Robin = None,
     if path == "line":
         return lambda f: line_solve(f, grid, kinds, workers)
     if path == "spectral":
-        return lambda f: spectral_solve(f, grid, kinds, workers)
+        return spectral_solver(grid, kinds, workers)
     if path == "transposed line":
         grid_t = Grid(grid.shape[::-1], grid.extent[::-1])
         kinds_t = transposed_kinds(kinds)
@@ -348,6 +349,13 @@ def solve_fd(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0),
         Bad shapes, NaN/inf, inconsistent boundary data, or pure-Neumann/periodic data that
         violate the compatibility condition (with ``compatibility="check"``).
 
+    Warns
+    -----
+    CompatibilityWarning
+        ``compatibility="project"`` removed more than ``"check"`` would tolerate (the
+        message gives the constant; :class:`physdiff.PoissonSolver` reports it in
+        ``removed`` instead).
+
     Examples
     --------
     >>> from physdiff.solvers import BoundaryConditions
@@ -356,14 +364,24 @@ def solve_fd(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0),
     >>> round(float(phi[16, 16]), 2)          # the centre of a square held at 1 on one side
     0.25
     """
-    from .poisson import PoissonSolver
+    from .poisson import CompatibilityWarning, PoissonSolver
 
     if eps is None:
         eps = input_eps(getattr(rho, "dtype", None))
     rho = check_rho(rho)
     solver = PoissonSolver(rho.shape[-2:], bc, extent=extent, compatibility=compatibility,
                            periodic_layout=periodic_layout, workers=workers, check=check)
-    return solver._solve_array(rho, eps)
+    phi = solver._solve_array(rho, eps)
+    rel = solver.removed_relative
+    if compatibility == "project" and rel is not None and np.any(rel > solver._tol):
+        i = int(np.argmax(rel.ravel()))
+        warnings.warn(CompatibilityWarning(
+            f"compatibility='project' removed the constant {float(solver.removed.ravel()[i]):.6g}"
+            f" from rho (problem {i} of the batch): {float(rel.ravel()[i]):.3g} of "
+            f"sum(w|f|), above what compatibility='check' tolerates ({solver._tol:.3g}). The "
+            f"answer solves laplacian(phi) = rho - that constant, with trapezoid mean 0."),
+            stacklevel=2)
+    return phi
 
 
 def backward_errors(phi_u: np.ndarray, f: np.ndarray, grid: Grid, kinds: Kinds,

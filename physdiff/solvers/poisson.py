@@ -17,7 +17,8 @@ Layouts of a periodic axis of ``n`` array nodes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +29,6 @@ from .boundary import SIDES, BoundaryConditions, ResolvedBC, Side
 from .fd import (
     PERIODIC_LAYOUT_HINT,
     check_backward_error,
-    compatibility_defect,
     compatibility_message,
     compatibility_rtol,
     input_eps,
@@ -39,15 +39,21 @@ from .fd import (
 from .grid import Grid
 from .kinds import KIND, Kinds
 from .operators import residual as _grid_residual
-from .spectral import is_spectral, spectral_solve
+from .spectral import is_spectral, spectral_solver
 from .system import Robin, axis_kinds, null_weights, unknown_slices
 
-__all__ = ["PoissonSolver", "LAYOUTS", "COMPATIBILITY_MODES"]
+__all__ = ["PoissonSolver", "CompatibilityWarning", "LAYOUTS", "COMPATIBILITY_MODES"]
 
 LAYOUTS: tuple[str, ...] = ("repeated", "distinct")
 """The values of ``periodic_layout``."""
 COMPATIBILITY_MODES: tuple[str, ...] = ("check", "project")
 """The values of ``compatibility``."""
+
+
+class CompatibilityWarning(UserWarning):
+    """``compatibility="project"`` removed more from rho than round-off (one-off solves)."""
+
+
 _SMALL_BATCH = 4
 """Batches up to this size use the two-axis transforms where they apply (one n-D FFT call
 beats the line solve's Python-level Thomas sweep for single problems)."""
@@ -96,23 +102,27 @@ class _Plan:
     norm_a: float
     path: str
     workers: int | None
+    spectral: bool
+    inv_weight_sum: float
+    unknown_shape: tuple[int, int]
+    keeps_input: bool
+    flat_weights: np.ndarray | None
+    """The unknowns are the whole array and the solve does not overwrite its input."""
+    verified: set[str] = field(default_factory=set)
+    """Methods whose transform solve passed a full backward-error check in this process."""
 
-    @property
-    def unknown_shape(self) -> tuple[int, int]:
-        return tuple(len(range(*s.indices(n))) for s, n in zip(self.slices, self.shape,
-                                                                   strict=True))
 
     def method_for(self, f: np.ndarray) -> str:
         """The method for right-hand sides ``f``: two-axis transforms for small batches
         where they apply, else :func:`physdiff.solvers.fd.solver_path`'s."""
-        if is_spectral(self.kinds) and f.size <= _SMALL_BATCH * f.shape[-1] * f.shape[-2]:
+        if self.spectral and f.size <= _SMALL_BATCH * f.shape[-1] * f.shape[-2]:
             return "spectral"
         return self.path
 
     def solve(self, f: np.ndarray, method: str) -> np.ndarray:
         """``A phi_u = f`` (``f`` may be overwritten) by ``method``."""
         if method == "spectral":
-            return spectral_solve(f, self.grid, self.kinds, self.workers)
+            return spectral_solver(self.grid, self.kinds, self.workers)(f)
         return make_poisson_solver(self.grid, self.kinds, self.robin, self.workers)(f)
 
 
@@ -129,11 +139,30 @@ def _plan(shape: tuple[int, int], extent: tuple[float, float], kinds: Kinds, rob
     if w is not None:
         w.setflags(write=False)
     return _Plan(grid, kinds, robin, shape, pad, slices, w, operator_norm(grid, kinds, robin),
-                 solver_path(kinds), workers)
+                 solver_path(kinds), workers, is_spectral(kinds),
+                 0.0 if w is None else 1.0 / float(w.sum()),
+                 tuple(len(range(*c.indices(n))) for c, n in zip(slices, shape, strict=True)),
+                 slices == (slice(None), slice(None)) and all(KIND[k].wraps for k in kinds),
+                 None if w is None else w.reshape(-1))
 
 
-_VERIFIED: set[tuple[Any, ...]] = set()
-"""Plans whose transform solve passed a full backward-error check in this process."""
+@lru_cache(maxsize=64)
+def _tolerance(eps: float, size: int) -> float:
+    return compatibility_rtol(eps, size)
+
+
+_EPS: dict[Any, float] = {}
+"""Machine epsilon per input dtype (:func:`physdiff.solvers.fd.input_eps`), memoised."""
+
+
+def _eps(dtype: Any) -> float:
+    try:
+        return _EPS[dtype]
+    except KeyError:
+        eps = _EPS[dtype] = input_eps(dtype)
+        return eps
+    except TypeError:  # an unhashable dtype-like
+        return input_eps(dtype)
 
 
 class PoissonSolver:
@@ -245,8 +274,8 @@ class PoissonSolver:
         self._plan = _plan(self.shape, self.extent, kinds, resolved.robin, self.periodic_layout,
                            self.workers)
         self._values = self._prepare(resolved)
-        self.removed: np.ndarray | None = None
-        self.removed_relative: np.ndarray | None = None
+        self._defect: tuple[np.ndarray, np.ndarray] | None = None
+        self._tol = 0.0
 
     # ----- properties -----------------------------------------------------------------------
     @property
@@ -356,49 +385,64 @@ class PoissonSolver:
         any spec :class:`BoundaryConditions` reads; default the construction's. Returns phi
         of shape ``batch + (ny, nx)`` in rho's kind (numpy float64 for numpy input).
         """
-        eps = input_eps(getattr(rho, "dtype", None))
+        eps = _eps(getattr(rho, "dtype", None))
+        if type(rho) is np.ndarray and rho.dtype.kind in "fiub":  # the fast path
+            return self._solve_array(rho, eps, bc)
         arr, kind = to_numpy(rho)
         return wrap_like(self._solve_array(arr, eps, bc), kind)
 
-    def _check_rho(self, arr: np.ndarray) -> None:
+    def _check_rho(self, arr: np.ndarray, finite: bool = True) -> None:
         if arr.ndim < 2 or tuple(arr.shape[-2:]) != self.shape:
             raise ValueError(f"rho has shape {arr.shape}, but this solver was prepared for "
                              f"(..., {self.shape[0]}, {self.shape[1]}) arrays; make a "
                              f"PoissonSolver for that shape")
+        if finite:
+            total = float(arr.sum())  # finite unless a value is NaN/inf (or the sum overflows)
+            if not math.isfinite(total):
+                self._check_finite(arr)
+
+    @staticmethod
+    def _check_finite(arr: np.ndarray) -> None:
         if not np.isfinite(arr).all():
             raise ValueError("rho contains NaN or inf; give a finite source field")
 
     def _solve_array(self, arr: np.ndarray, eps: float, bc: Any = None) -> np.ndarray:
         plan = self._plan
-        self._check_rho(arr)
+        self._check_rho(arr, finite=plan.weights is None)  # else the compatibility sum checks
         values = self._values if bc is None else self._prepare(
             bc if isinstance(bc, ResolvedBC) else BoundaryConditions.from_spec(bc))
-        try:
-            batch = np.broadcast_shapes(arr.shape[:-2], values["batch"])
-        except ValueError:
-            raise ValueError(
-                f"the batch shape {arr.shape[:-2]} of rho does not broadcast with the "
-                f"boundary values' batch shape {values['batch']}") from None
+        batch = arr.shape[:-2]
+        if values["batch"] and values["batch"] != batch:
+            try:
+                batch = np.broadcast_shapes(batch, values["batch"])
+            except ValueError:
+                raise ValueError(
+                    f"the batch shape {arr.shape[:-2]} of rho does not broadcast with the "
+                    f"boundary values' batch shape {values['batch']}") from None
         if self.periodic_layout == "repeated":
             self._check_periodic_ends(arr)
         sy, sx = plan.slices
-        f = np.empty(batch + plan.unknown_shape)
-        f[...] = arr[..., sy, sx]
+        if plan.keeps_input and not values["terms"] and arr.dtype == np.float64 and \
+                arr.flags.c_contiguous and arr.shape[:-2] == batch:
+            f = arr  # the unknowns are the whole array and the solve leaves f alone
+        else:
+            f = np.empty(batch + plan.unknown_shape)
+            f[...] = arr[..., sy, sx]
         for axis, end, term in values["terms"]:
             line = f[..., end] if axis == -1 else f[..., end, :]
             line -= term
         if plan.weights is not None:
             self._compatibility(f, arr, eps)
         method = plan.method_for(f)
-        key = (plan.grid, plan.kinds, plan.workers, method)
-        verify = self.check and (method == "sparse" or key not in _VERIFIED)
+        verify = self.check and (method == "sparse" or method not in plan.verified)
         rhs = f.copy() if verify else None
         phi_u = plan.solve(f, method)
         if verify:
             check_backward_error(phi_u, rhs, plan.grid, plan.kinds, plan.robin, plan.norm_a)
             if method != "sparse":
-                _VERIFIED.add(key)
-        elif self.check and not np.isfinite(phi_u).all():
+                plan.verified.add(method)
+        elif self.check and not math.isfinite(float(phi_u.sum())) and \
+                not np.isfinite(phi_u).all():
             raise ValueError("the solve gave NaN or inf: rho or the boundary data are too "
                              "large for float64; rescale them")
         return self._expand(phi_u, batch, values["lines"])
@@ -418,25 +462,51 @@ class PoissonSolver:
     def _compatibility(self, f: np.ndarray, arr: np.ndarray, eps: float) -> None:
         plan = self._plan
         w = plan.weights
-        total, size = compatibility_defect(f, w)
-        relative = np.abs(total) / np.where(size == 0, 1.0, size)
-        shift = total / float(w.sum())
-        self.removed, self.removed_relative = shift, relative
-        if self.compatibility == "project":
-            f -= shift[..., None, None]  # what the transform drops anyway, made explicit
+        flat = f.reshape(-1, w.size)
+        total, size = flat @ plan.flat_weights, np.abs(flat) @ plan.flat_weights
+        tol = self._tol = _tolerance(eps, w.size)
+        if total.shape[0] == 1:  # one problem: Python floats are quicker than 0-d arrays
+            t, z = float(total[0]), float(size[0])
+            finite, bad = math.isfinite(t), abs(t) > tol * z
+        else:
+            finite = math.isfinite(float(total.sum()))
+            bad = bool((np.abs(total) > tol * size).any())
+        if not finite:  # NaN/inf in rho (or an overflow)
+            self._check_finite(arr)
+        batch = f.shape[:-2]
+        self._defect = (total.reshape(batch), size.reshape(batch))
+        if not bad or self.compatibility == "project":
+            # "project": the transforms drop exactly this constant (the null mode's inverse
+            # eigenvalue is 0), and every problem without a Dirichlet or Robin side takes a
+            # transform path.
             return
-        tol = compatibility_rtol(eps, w.size)
-        bad = relative > tol
-        if np.any(bad):
-            i = int(np.flatnonzero(bad.ravel())[0])
-            area = plan.grid.dx * plan.grid.dy
-            sy, sx = plan.slices
-            rho_u = np.broadcast_to(arr, f.shape[:-2] + arr.shape[-2:])[..., sy, sx]
-            source = area * float((rho_u.reshape(-1, w.size) @ w.reshape(-1))[i])
-            flux = source - area * float(total.ravel()[i])
-            raise ValueError(compatibility_message(plan.kinds, plan.grid, i, source, flux,
-                                                   float(relative.ravel()[i]), tol,
-                                                   float(shift.ravel()[i])))
+        i = int(np.flatnonzero(np.abs(total) > tol * size)[0])
+        area = plan.grid.dx * plan.grid.dy
+        sy, sx = plan.slices
+        rho_u = np.broadcast_to(arr, batch + arr.shape[-2:])[..., sy, sx]
+        source = area * float((rho_u.reshape(-1, w.size) @ plan.flat_weights)[i])
+        flux = source - area * float(total[i])
+        raise ValueError(compatibility_message(
+            plan.kinds, plan.grid, i, source, flux, float(self.removed_relative.ravel()[i]),
+            tol, float(self.removed.ravel()[i])))
+
+    @property
+    def removed(self) -> np.ndarray | None:
+        """Per problem of the last call, the constant ``c = sum(w f) / sum(w)`` the solve
+        removed from rho (rho's units); None when a side fixes the constant (nothing to
+        remove) or before the first call."""
+        if self._defect is None:
+            return None
+        return self._defect[0] * self._plan.inv_weight_sum
+
+    @property
+    def removed_relative(self) -> np.ndarray | None:
+        """Per problem of the last call, ``|sum w f| / sum w |f|``: the incompatible part
+        relative to the data (0 for all-zero data); None as for :attr:`removed`."""
+        if self._defect is None:
+            return None
+        total, size = self._defect
+        return np.abs(total) / np.where(size == 0, 1.0, size)
 
     def _expand(self, phi_u: np.ndarray, batch: tuple[int, ...],
                 lines: list[tuple[Any, np.ndarray]]) -> np.ndarray:
@@ -501,8 +571,8 @@ class PoissonSolver:
         for axis, end, term in values["terms"]:
             line = f[..., end] if axis == -1 else f[..., end, :]
             line -= term
-        total, _ = compatibility_defect(f, plan.weights)
-        return out - (total / float(plan.weights.sum()))[..., None, None]
+        total = f.reshape(-1, f.shape[-2] * f.shape[-1]) @ plan.flat_weights
+        return out - (total * plan.inv_weight_sum).reshape(batch)[..., None, None]
 
 
 def _broadcast_resolved(resolved: ResolvedBC, batch: tuple[int, ...]) -> ResolvedBC:

@@ -36,7 +36,7 @@ from .kinds import KIND
 from .system import Kinds, axis_kinds, axis_operator, has_null_mode
 from .tridiagonal import TridiagonalLU, factor_tridiagonal, solve_factored
 
-__all__ = ["is_spectral", "is_line_solvable", "line_solve", "spectral_solve",
+__all__ = ["is_spectral", "is_line_solvable", "line_solve", "spectral_solve", "spectral_solver",
            "inverse_eigenvalues"]
 
 DENSE_PRIME = 31
@@ -75,6 +75,7 @@ def _largest_prime_factor(n: int) -> int:
     return max(largest, n)
 
 
+@lru_cache(maxsize=256)
 def uses_dense(kind: str, n: int) -> bool:
     """True when the real transform of an axis of ``n`` nodes is applied as a dense matrix.
 
@@ -160,21 +161,45 @@ def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds, workers: int | None 
            [1.75 , 2.25 , 1.75 ],
            [1.375, 1.75 , 1.375]])
     """
+    return spectral_solver(grid, kinds, workers)(f)
+
+
+@lru_cache(maxsize=32)
+def spectral_solver(grid: Grid, kinds: Kinds, workers: int | None = None):
+    """:func:`spectral_solve` with its eigenvalues, axes and transforms looked up once.
+
+    Returns ``solve(f) -> phi_u`` (``f`` may be overwritten); cached per grid, kinds and
+    ``workers``.
+    """
     (ky, _), (kx, _) = axis_kinds(kinds)
     inv = inverse_eigenvalues(grid, kinds)
     real_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if not KIND[k].wraps]
     periodic_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if KIND[k].wraps]
     kind = {-2: ky, -1: kx}
-    coef = _transform_axes(f, real_axes, kind, inverse=False, workers=workers)
-    if periodic_axes:
-        shape = [coef.shape[ax] for ax in periodic_axes]
-        spec = fft.rfftn(coef, axes=periodic_axes, workers=workers)
-        spec *= inv
-        coef = fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
-                          workers=workers)
+    sizes = {-2: grid.ny - KIND[ky].lo_offset - KIND[ky].hi_offset,
+             -1: grid.nx - KIND[kx].lo_offset - KIND[kx].hi_offset}
+    shape = [sizes[ax] for ax in periodic_axes]
+
+    if not periodic_axes:
+        def solve(f: np.ndarray) -> np.ndarray:
+            coef = _transform_axes(f, real_axes, kind, False, workers)
+            coef *= inv
+            return _transform_axes(coef, real_axes, kind, True, workers)
+    elif not real_axes:
+        def solve(f: np.ndarray) -> np.ndarray:
+            spec = fft.rfftn(f, axes=periodic_axes, workers=workers)
+            spec *= inv
+            return fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
+                              workers=workers)
     else:
-        coef *= inv
-    return _transform_axes(coef, real_axes, kind, inverse=True, workers=workers)
+        def solve(f: np.ndarray) -> np.ndarray:
+            coef = _transform_axes(f, real_axes, kind, False, workers)
+            spec = fft.rfftn(coef, axes=periodic_axes, workers=workers)
+            spec *= inv
+            coef = fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
+                              workers=workers)
+            return _transform_axes(coef, real_axes, kind, True, workers)
+    return solve
 
 
 def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool,
