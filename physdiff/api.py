@@ -21,7 +21,7 @@ from ._arrays import (
 from .reconstruction import reconstruct
 from .solvers import BoundaryConditions, PoissonSolver, ResolvedBC, solve_fd
 from .solvers import residual as _residual
-from .solvers.fd import input_eps
+from .solvers.poisson import _eps
 
 __all__ = ["METHODS", "solve", "residual", "reconstruct"]
 
@@ -134,7 +134,7 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         res = solve(rho, bc, method="diffusion", return_info=True)
         res.phi, res.rel_residual          # the answer and its relative residual
     """
-    eps = input_eps(getattr(rho, "dtype", None))
+    eps = _eps(getattr(rho, "dtype", None))
     arr, kind = to_numpy(rho)
     bc = _boundary(bc)
     if isinstance(bc, ResolvedBC) and extent is None and kind.kind != "xarray":

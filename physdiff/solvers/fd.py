@@ -364,14 +364,14 @@ def solve_fd(rho: Any, bc: Any, extent: tuple[float, float] = (1.0, 1.0),
     >>> round(float(phi[16, 16]), 2)          # the centre of a square held at 1 on one side
     0.25
     """
-    from .poisson import CompatibilityWarning, PoissonSolver
+    from .poisson import CompatibilityWarning, PoissonSolver, _eps
 
     if eps is None:
-        eps = input_eps(getattr(rho, "dtype", None))
+        eps = _eps(getattr(rho, "dtype", None))
     rho = check_rho(rho)
     solver = PoissonSolver(rho.shape[-2:], bc, extent=extent, compatibility=compatibility,
                            periodic_layout=periodic_layout, workers=workers, check=check)
-    phi = solver._solve_array(rho, eps)
+    phi = solver._solve_array(rho, eps, checked=True)
     rel = solver.removed_relative
     if compatibility == "project" and rel is not None and np.any(rel > solver._tol):
         i = int(np.argmax(rel.ravel()))

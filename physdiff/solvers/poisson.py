@@ -77,6 +77,8 @@ def _workers(value: Any) -> int | None:
 
 
 def _shape(shape: Any) -> tuple[int, int]:
+    if type(shape) is tuple and len(shape) == 2 and all(type(n) is int for n in shape):
+        return shape
     try:
         ny, nx = (int(n) for n in shape)
         ok = all(float(a) == int(a) for a in shape)
@@ -86,6 +88,13 @@ def _shape(shape: Any) -> tuple[int, int]:
         raise ValueError(f"shape must be the grid shape (ny, nx), two integers, e.g. "
                          f"rho.shape[-2:]; got {shape!r}")
     return ny, nx
+
+
+def _extent(extent: Any) -> tuple[float, float]:
+    if type(extent) is tuple and len(extent) == 2 and all(
+            type(v) is float and 0.0 < v < math.inf for v in extent):
+        return extent
+    return Grid((3, 3), extent).extent  # checks it: two positive finite lengths
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,14 @@ class _Plan:
     unknown_shape: tuple[int, int]
     keeps_input: bool
     flat_weights: np.ndarray | None
+    whole: bool
+    """The unknowns are the whole array (pure Neumann, or distinct periodic axes)."""
+    copy_x: bool
+    copy_y: bool
+    """The answer's last column (row) copies its first (a repeated periodic axis)."""
     """The unknowns are the whole array and the solve does not overwrite its input."""
+    spectral_fn: Any
+    """:func:`physdiff.solvers.spectral.spectral_solver`'s solve, or None."""
     verified: set[str] = field(default_factory=set)
     """Methods whose transform solve passed a full backward-error check in this process."""
 
@@ -122,7 +138,7 @@ class _Plan:
     def solve(self, f: np.ndarray, method: str) -> np.ndarray:
         """``A phi_u = f`` (``f`` may be overwritten) by ``method``."""
         if method == "spectral":
-            return spectral_solver(self.grid, self.kinds, self.workers)(f)
+            return self.spectral_fn(f)
         return make_poisson_solver(self.grid, self.kinds, self.robin, self.workers)(f)
 
 
@@ -143,7 +159,11 @@ def _plan(shape: tuple[int, int], extent: tuple[float, float], kinds: Kinds, rob
                  0.0 if w is None else 1.0 / float(w.sum()),
                  tuple(len(range(*c.indices(n))) for c, n in zip(slices, shape, strict=True)),
                  slices == (slice(None), slice(None)) and all(KIND[k].wraps for k in kinds),
-                 None if w is None else w.reshape(-1))
+                 None if w is None else w.reshape(-1),
+                 tuple(len(range(*c.indices(n))) for c, n in zip(slices, shape, strict=True))
+                 == tuple(shape),
+                 KIND[kx[0]].wraps and not distinct, KIND[ky[0]].wraps and not distinct,
+                 spectral_solver(grid, kinds, workers) if is_spectral(kinds) else None)
 
 
 @lru_cache(maxsize=64)
@@ -266,13 +286,18 @@ class PoissonSolver:
         self.check = bool(check)
         if extent is None:
             extent = bc.grid.extent if isinstance(bc, ResolvedBC) else (1.0, 1.0)
-        self.extent = Grid((3, 3), extent).extent  # checks it: two positive lengths
+        self.extent = _extent(extent)
         if not isinstance(bc, ResolvedBC):
             bc = BoundaryConditions.from_spec(bc)
         kinds = tuple(bc.kinds)
-        resolved = self._resolve_on(bc, self._grid_for(kinds), kinds)
-        self._plan = _plan(self.shape, self.extent, kinds, resolved.robin, self.periodic_layout,
-                           self.workers)
+        if any(KIND[k].has_alpha for k in kinds):  # the plan depends on the Robin alpha
+            resolved = self._resolve_on(bc, self._grid_for(kinds), kinds)
+            self._plan = _plan(self.shape, self.extent, kinds, resolved.robin,
+                               self.periodic_layout, self.workers)
+        else:
+            self._plan = _plan(self.shape, self.extent, kinds, None, self.periodic_layout,
+                               self.workers)
+            resolved = self._resolve_on(bc, self._plan.grid, kinds)
         self._values = self._prepare(resolved)
         self._defect: tuple[np.ndarray, np.ndarray] | None = None
         self._tol = 0.0
@@ -359,23 +384,24 @@ class PoissonSolver:
                 f"construction: make a new PoissonSolver for them")
         sy, sx = unknown_slices(plan.kinds)
         grid, v = plan.grid, resolved.values
+        batch = v["left"].shape[:-1]
         terms = []
-        for side, axis, end, cut, h in (("left", -1, 0, sy, grid.dx),
-                                        ("right", -1, -1, sy, grid.dx),
-                                        ("bottom", -2, 0, sx, grid.dy),
-                                        ("top", -2, -1, sx, grid.dy)):
-            term = KIND[resolved.kind[side]].rhs_term(v[side][..., cut], h)
-            if term is not None and np.any(term):
+        for side, kind, axis, end, cut, h in zip(
+                SIDES, plan.kinds, (-1, -1, -2, -2), (0, -1, 0, -1), (sy, sy, sx, sx),
+                (grid.dx, grid.dx, grid.dy, grid.dy), strict=True):
+            term = KIND[kind].rhs_term(v[side][..., cut], h)
+            if term is not None and term.any():
                 terms.append((axis, end, term))
-        lines = []
+        template = None  # the Dirichlet values on their nodes (corner rule applied)
         for index, values in resolved.dirichlet_lines():
+            if template is None:
+                template = np.zeros(batch + self.shape)
             if isinstance(index[-1], slice):  # a bottom/top row: values along x
                 values = values[..., :self.shape[1]]
             elif isinstance(index[-2], slice):  # a left/right column: values along y
                 values = values[..., :self.shape[0]]
-            lines.append((index, values))
-        return {"resolved": resolved, "batch": v["left"].shape[:-1], "terms": terms,
-                "lines": lines}
+            template[index] = values
+        return {"resolved": resolved, "batch": batch, "terms": terms, "template": template}
 
     # ----- solving --------------------------------------------------------------------------
     def __call__(self, rho: Any, bc: Any = None) -> Any:
@@ -406,9 +432,12 @@ class PoissonSolver:
         if not np.isfinite(arr).all():
             raise ValueError("rho contains NaN or inf; give a finite source field")
 
-    def _solve_array(self, arr: np.ndarray, eps: float, bc: Any = None) -> np.ndarray:
+    def _solve_array(self, arr: np.ndarray, eps: float, bc: Any = None,
+                     checked: bool = False) -> np.ndarray:
+        """Solve for a numpy ``arr``; ``checked``: its values are known to be finite."""
         plan = self._plan
-        self._check_rho(arr, finite=plan.weights is None)  # else the compatibility sum checks
+        self._check_rho(arr, finite=plan.weights is None and not checked)  # else the
+        # compatibility sums check
         values = self._values if bc is None else self._prepare(
             bc if isinstance(bc, ResolvedBC) else BoundaryConditions.from_spec(bc))
         batch = arr.shape[:-2]
@@ -419,7 +448,7 @@ class PoissonSolver:
                 raise ValueError(
                     f"the batch shape {arr.shape[:-2]} of rho does not broadcast with the "
                     f"boundary values' batch shape {values['batch']}") from None
-        if self.periodic_layout == "repeated":
+        if plan.copy_x or plan.copy_y:
             self._check_periodic_ends(arr)
         sy, sx = plan.slices
         if plan.keeps_input and not values["terms"] and arr.dtype == np.float64 and \
@@ -441,11 +470,11 @@ class PoissonSolver:
             check_backward_error(phi_u, rhs, plan.grid, plan.kinds, plan.robin, plan.norm_a)
             if method != "sparse":
                 plan.verified.add(method)
-        elif self.check and not math.isfinite(float(phi_u.sum())) and \
-                not np.isfinite(phi_u).all():
+        elif self.check and not math.isfinite(float(phi_u[..., 0, :].sum())) and \
+                not np.isfinite(phi_u).all():  # a transform spreads inf/NaN to every node
             raise ValueError("the solve gave NaN or inf: rho or the boundary data are too "
                              "large for float64; rescale them")
-        return self._expand(phi_u, batch, values["lines"])
+        return self._expand(phi_u, batch, values["template"])
 
     def _check_periodic_ends(self, arr: np.ndarray) -> None:
         (ky, kx) = axis_kinds(self.kinds)
@@ -509,21 +538,23 @@ class PoissonSolver:
         return np.abs(total) / np.where(size == 0, 1.0, size)
 
     def _expand(self, phi_u: np.ndarray, batch: tuple[int, ...],
-                lines: list[tuple[Any, np.ndarray]]) -> np.ndarray:
+                template: np.ndarray | None) -> np.ndarray:
         plan = self._plan
         sy, sx = plan.slices
-        if (sy, sx) == (slice(None), slice(None)):
+        if plan.whole:
             return phi_u  # a distinct, fully periodic field: the unknowns are the answer
-        out = np.empty(batch + self.shape)
+        if template is None:
+            out = np.empty(batch + self.shape)
+        elif template.shape[:-2] == batch:
+            out = template.copy()
+        else:
+            out = np.empty(batch + self.shape)
+            out[...] = template
         out[..., sy, sx] = phi_u
-        if self.periodic_layout == "repeated":
-            (ky, kx) = axis_kinds(plan.kinds)
-            if KIND[kx[0]].wraps:
-                out[..., -1] = out[..., 0]
-            if KIND[ky[0]].wraps:
-                out[..., -1, :] = out[..., 0, :]
-        for index, values in lines:
-            out[index] = values
+        if plan.copy_x:  # repeated layout: the last node of a periodic axis is the first
+            out[..., -1] = out[..., 0]
+        if plan.copy_y:
+            out[..., -1, :] = out[..., 0, :]
         return out
 
     # ----- helpers ----------------------------------------------------------------------------

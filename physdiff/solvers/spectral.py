@@ -179,12 +179,14 @@ def spectral_solver(grid: Grid, kinds: Kinds, workers: int | None = None):
     sizes = {-2: grid.ny - KIND[ky].lo_offset - KIND[ky].hi_offset,
              -1: grid.nx - KIND[kx].lo_offset - KIND[kx].hi_offset}
     shape = [sizes[ax] for ax in periodic_axes]
+    forward = _axes_transform(real_axes, kind, sizes, False, workers)
+    backward = _axes_transform(real_axes, kind, sizes, True, workers)
 
     if not periodic_axes:
         def solve(f: np.ndarray) -> np.ndarray:
-            coef = _transform_axes(f, real_axes, kind, False, workers)
+            coef = forward(f)
             coef *= inv
-            return _transform_axes(coef, real_axes, kind, True, workers)
+            return backward(coef)
     elif not real_axes:
         def solve(f: np.ndarray) -> np.ndarray:
             spec = fft.rfftn(f, axes=periodic_axes, workers=workers)
@@ -193,13 +195,22 @@ def spectral_solver(grid: Grid, kinds: Kinds, workers: int | None = None):
                               workers=workers)
     else:
         def solve(f: np.ndarray) -> np.ndarray:
-            coef = _transform_axes(f, real_axes, kind, False, workers)
-            spec = fft.rfftn(coef, axes=periodic_axes, workers=workers)
+            spec = fft.rfftn(forward(f), axes=periodic_axes, workers=workers)
             spec *= inv
             coef = fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
                               workers=workers)
-            return _transform_axes(coef, real_axes, kind, True, workers)
+            return backward(coef)
     return solve
+
+
+def _axes_transform(axes: list[int], kind: dict[int, str], sizes: dict[int, int],
+                    inverse: bool, workers: int | None):
+    """``f -> transform of f along axes`` (may overwrite f), decided once."""
+    dense = [uses_dense(kind[ax], _axis_length(sizes[ax], kind[ax])) for ax in axes]
+    if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
+        tr = _REAL[KIND[kind[-1]].transform][2 + int(inverse)]
+        return lambda f: tr(f, type=1, axes=axes, overwrite_x=True, workers=workers)
+    return lambda f: _transform_axes(f, axes, kind, inverse, workers)
 
 
 def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool,
