@@ -382,6 +382,8 @@ class ResolvedBC:
             if not axis_periodic:
                 continue
             for s in sides:
+                if KIND[self.kind[s]].wraps:
+                    continue  # a periodic side has no data
                 for what, v in (("values", self.values[s]), ("alpha", self.alpha[s])):
                     scale = max(1.0, float(np.max(np.abs(v), initial=0.0)))
                     if float(np.max(np.abs(v[..., 0] - v[..., -1]), initial=0.0)) > \
