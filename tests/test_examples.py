@@ -38,3 +38,22 @@ def test_pic_landau_runs(capsys):
 def test_pic_landau_damping_rate():
     out = _load("pic_landau").run(particles=100_000, steps=150)
     assert -0.18 < out["rate"] < -0.12  # linear theory: -0.1533
+
+
+def test_readme_time_loop_block_runs():
+    import re
+    import warnings
+
+    from physdiff.solvers.poisson import CompatibilityWarning
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    start = readme.index("## Inside a time loop")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    scope: dict = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(compile(code, "README time loop", "exec"), scope)
+    assert np.abs(scope["r"]).max() < 1e-10
+    assert scope["pressure"].removed is not None
+    assert any(issubclass(w.category, CompatibilityWarning) for w in caught)
