@@ -282,21 +282,35 @@ def measure_time_loop(kind: str, n: int, rounds: int, inner: int, pde_calls: int
         diff = float(np.abs(fn() - reference).max() / np.abs(reference).max())
         rows.append({"method": name, "us": 1e6 * statistics.median(times[name]),
                      "diff": diff, "note": ""})
+    return rows
+
+
+def pde_loop_row(kind: str, n: int, pde_calls: int) -> dict | None:
+    """py-pde's per-call time on the case's source (run after every other measurement: its
+    numba runtime may leave busy threads behind that would slow the others down)."""
+    from physdiff.solvers import make_compatible
+
     try:
         pde_solve = _pde_loop_solver(kind, n)
     except ImportError:
         print("py-pde not installed: skipped", file=sys.stderr)
-    else:
-        pde_rho = rho if kind == "dirichlet" else rho - rho.mean()  # its own compatibility
-        pde_solve(pde_rho)
-        pde_times = []
-        for _ in range(pde_calls):
-            t0 = time.perf_counter()
-            pde_solve(pde_rho)
-            pde_times.append(time.perf_counter() - t0)
-        rows.append({"method": "py-pde make_poisson_solver (built once)",
-                     "us": 1e6 * statistics.median(pde_times), "diff": None,
-                     "note": f"cell-centred grid, its own discretisation; {pde_calls} calls"})
+        return None
+    rho = np.random.default_rng(0).normal(size=(n, n))
+    if kind != "dirichlet":
+        rho = make_compatible(rho, kind, periodic_layout="distinct")
+        rho = rho - rho.mean()  # its own (cell-centred) compatibility
+    pde_solve(rho)
+    pde_times = []
+    for _ in range(pde_calls):
+        t0 = time.perf_counter()
+        pde_solve(rho)
+        pde_times.append(time.perf_counter() - t0)
+    return {"method": "py-pde make_poisson_solver (built once)",
+            "us": 1e6 * statistics.median(pde_times), "diff": None,
+            "note": f"cell-centred grid, its own discretisation; {pde_calls} calls"}
+
+
+def _with_ratios(rows: list[dict]) -> list[dict]:
     base = rows[0]["us"]
     for row in rows:
         row["ratio"] = row["us"] / base
@@ -322,6 +336,12 @@ def main_time_loop(args: argparse.Namespace, argv: list[str]) -> str:
         print(f"time loop: {kind} {n}x{n} ...", file=sys.stderr)
         results[names[kind].format(n=n)] = measure_time_loop(kind, n, args.rounds,
                                                              args.inner, args.pde_calls)
+    for kind, n in TIME_LOOP_CASES:  # py-pde last (see pde_loop_row)
+        if args.pde_calls > 0:
+            row = pde_loop_row(kind, n, args.pde_calls)
+            if row is not None:
+                results[names[kind].format(n=n)].append(row)
+    results = {case: _with_ratios(rows) for case, rows in results.items()}
     return (f"One problem per call, medians of {args.rounds} interleaved rounds of "
             f"{args.inner} calls, scipy.fft's default thread count for every method.\n\n"
             f"{time_loop_table(results)}\n\n{machine_info(argv)}\n")
