@@ -359,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-loop", action="store_true",
                         help="per-call cost of one problem at a time (PoissonSolver vs plain "
                              "scipy and py-pde) instead of the batch table")
-    parser.add_argument("--rounds", type=int, default=200, help="--time-loop: rounds")
-    parser.add_argument("--inner", type=int, default=10, help="--time-loop: calls per round")
+    parser.add_argument("--rounds", type=int, default=1000, help="--time-loop: rounds")
+    parser.add_argument("--inner", type=int, default=2,
+                        help="--time-loop: calls per round (keep the timed bursts well under "
+                             "a scheduler time slice: on a loaded machine longer bursts are "
+                             "preempted and their medians measure other processes)")
     parser.add_argument("--pde-calls", type=int, default=7, help="--time-loop: py-pde calls")
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
