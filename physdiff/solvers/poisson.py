@@ -54,9 +54,6 @@ class CompatibilityWarning(UserWarning):
     """``compatibility="project"`` removed more from rho than round-off (one-off solves)."""
 
 
-_SMALL_BATCH = 4
-"""Batches up to this size use the two-axis transforms where they apply (one n-D FFT call
-beats the line solve's Python-level Thomas sweep for single problems)."""
 
 
 def _choice(value: Any, options: tuple[str, ...], name: str) -> str:
@@ -115,23 +112,23 @@ class _Plan:
     inv_weight_sum: float
     unknown_shape: tuple[int, int]
     keeps_input: bool
+    """The unknowns are the whole array and the solve does not overwrite its input."""
     flat_weights: np.ndarray | None
     whole: bool
     """The unknowns are the whole array (pure Neumann, or distinct periodic axes)."""
     copy_x: bool
     copy_y: bool
     """The answer's last column (row) copies its first (a repeated periodic axis)."""
-    """The unknowns are the whole array and the solve does not overwrite its input."""
     spectral_fn: Any
     """:func:`physdiff.solvers.spectral.spectral_solver`'s solve, or None."""
     verified: set[str] = field(default_factory=set)
     """Methods whose transform solve passed a full backward-error check in this process."""
 
-
     def method_for(self, f: np.ndarray) -> str:
-        """The method for right-hand sides ``f``: two-axis transforms for small batches
-        where they apply, else :func:`physdiff.solvers.fd.solver_path`'s."""
-        if self.spectral and f.size <= _SMALL_BATCH * f.shape[-1] * f.shape[-2]:
+        """The method for right-hand sides ``f``: the two-axis transforms for a single
+        problem (no batch axes) where they apply, else :func:`physdiff.solvers.fd.solver_path`'s
+        (so that the answers of a batch never depend on its size)."""
+        if self.spectral and f.ndim == 2:
             return "spectral"
         return self.path
 

@@ -321,3 +321,22 @@ def test_property_prepared_equals_one_off_and_is_linear(seed, ny, nx, mix, batch
     np.testing.assert_allclose(phi, solve_fd(rho, bc), atol=1e-9)
     lift = solver(np.zeros((ny, nx)))  # phi = G rho + phi_h: linear in rho
     np.testing.assert_allclose(solver(2 * rho) - lift, 2 * (phi - lift), atol=1e-8)
+
+
+@pytest.mark.parametrize("bc", KIND_MIXES[:2])
+def test_batched_answers_do_not_depend_on_the_batch_size(bc):
+    """Dataset shards of any size must give bit-identical phi (a single 2-D problem may take
+    the two-axis transforms; a batch never switches method with its size)."""
+    rho = np.random.default_rng(13).normal(size=(7, 17, 17))
+    full = solve_fd(rho, bc)
+    for k in (1, 2, 5):
+        assert np.array_equal(solve_fd(rho[:k], bc), full[:k])
+
+
+def test_fd_keywords_with_the_diffusion_method_are_named():
+    with pytest.raises(ValueError, match="periodic_layout; these are keywords of method='fd'"):
+        physdiff.solve(np.zeros((9, 9)), "periodic", method="diffusion",
+                       periodic_layout="distinct")
+    with pytest.raises(ValueError, match="ResolvedBC"):
+        physdiff.solve(np.zeros((9, 9)), BoundaryConditions.dirichlet(0.0).resolve(
+            Grid((9, 9))), method="diffusion")
