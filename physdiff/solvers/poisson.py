@@ -207,7 +207,8 @@ class PoissonSolver:
         ``integral rho = flux of g``). ``"check"`` (default) refuses data whose incompatible
         part ``|sum w f| / sum w|f|`` exceeds ``max(1e-8, 4 eps sqrt(N))`` (``eps`` of the
         input's dtype, ``N`` unknowns): float32 sources compatible to float32 round-off and
-        round-off left after subtracting a background pass. ``"project"`` removes the
+        round-off left after subtracting a background up to about 1e7 times the signal
+        pass. ``"project"`` removes the
         incompatible part: the constant ``c = sum(w f) / sum(w)`` is taken off ``rho`` on the
         unknowns before solving. Either way the amount is reported in :attr:`removed` and
         :attr:`removed_relative`. The gauge of the answer: its trapezoid-weighted mean over
