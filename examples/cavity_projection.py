@@ -15,10 +15,9 @@ percent, other codes a few 1e-3: a property of the discretisation, not round-off
 asked to project whatever is incompatible out (``compatibility="project"``) and reports how
 much it removed (``solver.removed_relative``), printed at the end.
 
-Run: ``python examples/cavity_projection.py`` (65 x 65, Re = 100, to t = 10: about 15 s; it prints -0.195,
-not yet steady);
-CI runs ``--n 17 --steps 20``. Prints the centre-line minimum of u (Ghia, Ghia & Shin 1982 give
--0.2109 at Re = 100 for the steady state).
+Run: ``python examples/cavity_projection.py`` (65 x 65, Re = 100, to t = 10: about 15 s; it
+prints -0.195, not yet steady); CI runs ``--n 17 --steps 20``. Prints the centre-line minimum
+of u (Ghia, Ghia & Shin 1982 give -0.2109 at Re = 100 for the steady state).
 """
 
 from __future__ import annotations
