@@ -17,6 +17,14 @@ the batch and labelled with how many problems were timed.
 
 Run: ``python benchmarks/bench_fd.py --sizes 64 128 256 --batch 64 --repeats 7`` (and
 ``--sizes 65 129 257``).
+
+``--time-loop``: the per-call cost of one problem at a time, as a simulation calls it every
+time step, for a periodic 64² field in the FFT layout (``periodic_layout="distinct"``), a
+pure-Neumann 129² pressure equation and a Dirichlet 64² problem: plain scipy (the transform
+solve written by hand for that one problem, boundary terms precomputed), a
+:class:`physdiff.PoissonSolver` prepared once (default ``check=True``, and ``check=False``),
+the one-off ``physdiff.solve`` and py-pde's ``make_poisson_solver`` built once. All at scipy's
+default thread count (``workers=None`` everywhere); medians over interleaved rounds.
 """
 
 from __future__ import annotations
@@ -52,9 +60,9 @@ def make_problems(n: int, batch: int, seed: int = 0) -> tuple[np.ndarray, Bounda
 
 def bare_dstn(f: np.ndarray, inv: np.ndarray) -> np.ndarray:
     """The limit: DST-I, divide by the eigenvalues, inverse DST-I (interior RHS only)."""
-    c = fft.dstn(f, type=1, axes=(-2, -1), workers=-1)
+    c = fft.dstn(f, type=1, axes=(-2, -1))
     c *= inv
-    return fft.idstn(c, type=1, axes=(-2, -1), overwrite_x=True, workers=-1)
+    return fft.idstn(c, type=1, axes=(-2, -1), overwrite_x=True)
 
 
 def pde_solver(n: int, bc: BoundaryConditions) -> Callable[[np.ndarray], np.ndarray]:
@@ -187,6 +195,158 @@ def machine_info(argv: list[str]) -> str:
             f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
 
 
+TIME_LOOP_CASES = (("periodic", 64), ("neumann", 129), ("dirichlet", 64))
+"""(kind on every side, nodes per axis) of the ``--time-loop`` cases."""
+
+
+def _plain_scipy(kind: str, n: int, rho: np.ndarray, bc: BoundaryConditions
+                 ) -> Callable[[], np.ndarray]:
+    """The hand-written scipy transform solve of one problem (what a simulation would write)."""
+    if kind == "periodic":  # n distinct nodes: the repeated grid has n + 1
+        inv = np.array(inverse_eigenvalues(Grid((n + 1, n + 1)), ("periodic",) * 4))
+        return lambda: fft.irfft2(fft.rfft2(rho) * inv, s=(n, n))
+    grid = Grid((n, n))
+    inv = np.array(inverse_eigenvalues(grid, (kind,) * 4))
+    if kind == "neumann":
+        def neumann() -> np.ndarray:
+            c = fft.dctn(rho, type=1)
+            c *= inv
+            return fft.idctn(c, type=1, overwrite_x=True)
+        return neumann
+    f0 = build_rhs(np.zeros((n, n)), resolve_for(bc, (n, n)))  # boundary terms, once
+
+    def dirichlet() -> np.ndarray:
+        c = fft.dstn(rho[1:-1, 1:-1] + f0, type=1)
+        c *= inv
+        out = np.empty((n, n))
+        out[1:-1, 1:-1] = fft.idstn(c, type=1, overwrite_x=True)
+        out[0], out[-1], out[:, 0], out[:, -1] = 0.0, 0.0, 1.0, 0.0  # the boundary values
+        out[0, 0] = out[-1, 0] = 0.5  # corners of two Dirichlet sides: their mean
+        return out
+    return dirichlet
+
+
+def _pde_loop_solver(kind: str, n: int) -> Callable[[np.ndarray], np.ndarray]:
+    """py-pde's scipy Poisson solver on an n x n cell grid, built once."""
+    from pde import CartesianGrid
+    from pde.backends.scipy.operators.cartesian import make_poisson_solver
+
+    periodic = kind == "periodic"
+    grid = CartesianGrid([[0.0, 1.0], [0.0, 1.0]], [n, n], periodic=periodic)
+    spec = "periodic" if periodic else {"derivative": 0.0} if kind == "neumann" else \
+        {"value": 0.0}
+    solve = make_poisson_solver(grid.get_boundary_conditions(spec))
+
+    def run(rhs: np.ndarray) -> np.ndarray:
+        out = np.empty_like(rhs)
+        solve(-rhs, out)
+        return out
+    return run
+
+
+def measure_time_loop(kind: str, n: int, rounds: int, inner: int, pde_calls: int
+                      ) -> list[dict]:
+    """Per-call microseconds of every method on one problem of the case (one row each)."""
+    import physdiff
+    from physdiff import PoissonSolver
+    from physdiff.solvers import make_compatible
+
+    rng = np.random.default_rng(0)
+    rho = rng.normal(size=(n, n))
+    layout = "distinct" if kind == "periodic" else "repeated"
+    if kind == "dirichlet":
+        bc = BoundaryConditions.dirichlet(left=1.0, right=0.0, bottom=0.0, top=0.0)
+    else:
+        bc = BoundaryConditions.from_spec(kind)
+        rho = make_compatible(rho, bc, periodic_layout=layout)
+    solver = PoissonSolver((n, n), bc, periodic_layout=layout)
+    unchecked = PoissonSolver((n, n), bc, periodic_layout=layout, check=False)
+    plain = _plain_scipy(kind, n, rho, bc)
+    jobs = {"plain scipy (hand-written transform solve)": plain,
+            "physdiff PoissonSolver, prepared (default, check=True)": lambda: solver(rho),
+            "physdiff PoissonSolver(check=False)": lambda: unchecked(rho),
+            "physdiff.solve (one-off call)": lambda: physdiff.solve(rho, bc,
+                                                                    periodic_layout=layout)}
+    reference = plain()
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for fn in jobs.values():  # warm-up: caches, first-call verification
+        fn()
+    for _ in range(rounds):
+        for name, fn in jobs.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - t0) / inner)
+    rows = []
+    for name, fn in jobs.items():
+        diff = float(np.abs(fn() - reference).max() / np.abs(reference).max())
+        rows.append({"method": name, "us": 1e6 * statistics.median(times[name]),
+                     "diff": diff, "note": ""})
+    return rows
+
+
+def pde_loop_row(kind: str, n: int, pde_calls: int) -> dict | None:
+    """py-pde's per-call time on the case's source (run after every other measurement: its
+    numba runtime may leave busy threads behind that would slow the others down)."""
+    from physdiff.solvers import make_compatible
+
+    try:
+        pde_solve = _pde_loop_solver(kind, n)
+    except ImportError:
+        print("py-pde not installed: skipped", file=sys.stderr)
+        return None
+    rho = np.random.default_rng(0).normal(size=(n, n))
+    if kind != "dirichlet":
+        rho = make_compatible(rho, kind, periodic_layout="distinct")
+        rho = rho - rho.mean()  # its own (cell-centred) compatibility
+    pde_solve(rho)
+    pde_times = []
+    for _ in range(pde_calls):
+        t0 = time.perf_counter()
+        pde_solve(rho)
+        pde_times.append(time.perf_counter() - t0)
+    return {"method": "py-pde make_poisson_solver (built once)",
+            "us": 1e6 * statistics.median(pde_times), "diff": None,
+            "note": f"cell-centred grid, its own discretisation; {pde_calls} calls"}
+
+
+def _with_ratios(rows: list[dict]) -> list[dict]:
+    base = rows[0]["us"]
+    for row in rows:
+        row["ratio"] = row["us"] / base
+    return rows
+
+
+def time_loop_table(results: dict[str, list[dict]]) -> str:
+    lines = ["| problem | method | µs per call | × plain scipy | max rel. Δφ vs plain | note |",
+             "|---|---|---:|---:|---:|---|"]
+    for case, rows in results.items():
+        for row in rows:
+            diff = "n/a" if row["diff"] is None else f"{row['diff']:.1e}"
+            lines.append(f"| {case} | {row['method']} | {row['us']:,.1f} | "
+                         f"{row['ratio']:.2f} | {diff} | {row['note']} |")
+    return "\n".join(lines)
+
+
+def main_time_loop(args: argparse.Namespace, argv: list[str]) -> str:
+    names = {"periodic": "periodic {n}², distinct layout", "neumann": "pure Neumann {n}²",
+             "dirichlet": "Dirichlet {n}²"}
+    results = {}
+    for kind, n in TIME_LOOP_CASES:
+        print(f"time loop: {kind} {n}x{n} ...", file=sys.stderr)
+        results[names[kind].format(n=n)] = measure_time_loop(kind, n, args.rounds,
+                                                             args.inner, args.pde_calls)
+    for kind, n in TIME_LOOP_CASES:  # py-pde last (see pde_loop_row)
+        if args.pde_calls > 0:
+            row = pde_loop_row(kind, n, args.pde_calls)
+            if row is not None:
+                results[names[kind].format(n=n)].append(row)
+    results = {case: _with_ratios(rows) for case, rows in results.items()}
+    return (f"One problem per call, medians of {args.rounds} interleaved rounds of "
+            f"{args.inner} calls, scipy.fft's default thread count for every method.\n\n"
+            f"{time_loop_table(results)}\n\n{machine_info(argv)}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
@@ -196,8 +356,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="problems timed for spsolve/pyamg/py-pde, per size "
                              "(default: 16, 8, 4 ... halving with size, at most --batch)")
     parser.add_argument("--output", help="also write the markdown to this file")
+    parser.add_argument("--time-loop", action="store_true",
+                        help="per-call cost of one problem at a time (PoissonSolver vs plain "
+                             "scipy and py-pde) instead of the batch table")
+    parser.add_argument("--rounds", type=int, default=1000, help="--time-loop: rounds")
+    parser.add_argument("--inner", type=int, default=2,
+                        help="--time-loop: calls per round (keep the timed bursts well under "
+                             "a scheduler time slice: on a loaded machine longer bursts are "
+                             "preempted and their medians measure other processes)")
+    parser.add_argument("--pde-calls", type=int, default=7, help="--time-loop: py-pde calls")
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
+    if args.time_loop:
+        text = main_time_loop(args, argv)
+        print(text)
+        if args.output:
+            from physdiff.atomic import write_text
+
+            write_text(args.output, text)
+        return 0
     slow = args.slow_count or [max(2, 16 >> i) for i in range(len(args.sizes))]
     results = {}
     for n, count in zip(args.sizes, slow, strict=False):

@@ -1,12 +1,12 @@
 """physdiff: the 2-D Poisson equation, solved exactly and learned by a diffusion model."""
 
 from .api import reconstruct, residual, solve
-from .solvers import BoundaryConditions, Grid
+from .solvers import BoundaryConditions, Grid, PoissonSolver
 
 __version__ = "0.1.0"
 
-__all__ = ["BoundaryConditions", "Grid", "__version__", "load_model", "reconstruct", "residual",
-           "solve"]
+__all__ = ["BoundaryConditions", "Grid", "PoissonSolver", "__version__", "load_model",
+           "reconstruct", "residual", "solve"]
 
 
 def __getattr__(name: str):

@@ -19,8 +19,9 @@ from ._arrays import (
     wrap_samples,
 )
 from .reconstruction import reconstruct
-from .solvers import BoundaryConditions, solve_fd
+from .solvers import BoundaryConditions, PoissonSolver, ResolvedBC, solve_fd
 from .solvers import residual as _residual
+from .solvers.poisson import _eps
 
 __all__ = ["METHODS", "solve", "residual", "reconstruct"]
 
@@ -45,10 +46,14 @@ def _side_values(spec: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _boundary(bc: Any) -> BoundaryConditions:
-    """Parse ``bc``; complex, meta or NaN values of a dict spec are refused naming the side."""
+def _boundary(bc: Any) -> BoundaryConditions | ResolvedBC:
+    """Parse ``bc``; complex, meta or NaN values of a dict spec are refused naming the side.
+
+    A :class:`ResolvedBC` (conditions already checked against a grid) is taken as it is."""
     import numpy as np
 
+    if isinstance(bc, ResolvedBC):
+        return bc
     for side, values in _side_values(bc):
         check_real(values, f"the {side} boundary values")
         try:
@@ -73,9 +78,10 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
     ----------
     rho : ndarray, torch.Tensor or xarray.DataArray, shape (..., ny, nx)
         Source on the node grid; leading dimensions are a batch.
-    bc : BoundaryConditions or spec
-        A :class:`BoundaryConditions`, or anything :meth:`BoundaryConditions.from_spec`
-        reads (a kind string, a dict of sides).
+    bc : BoundaryConditions, ResolvedBC or spec
+        A :class:`BoundaryConditions`, anything :meth:`BoundaryConditions.from_spec`
+        reads (a kind string, a dict of sides), or a :class:`physdiff.solvers.ResolvedBC`
+        resolved on rho's grid (``method="fd"``; its extent is the default ``extent``).
     method : {"fd", "diffusion"}
         ``"fd"`` (default): the exact finite-difference solution
         (:func:`physdiff.solvers.solve_fd`), for any grid. ``"diffusion"``: the learned
@@ -89,9 +95,15 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         input's ``x``/``y`` coordinates (an explicit value must then agree with them). A
         scalar or any other length is refused (a square of side 2 is ``(2.0, 2.0)``).
     **kwargs
-        Passed to the method: ``check`` for "fd"; ``model``, ``steps``, ``seed``,
-        ``device``, ``n_samples``, ``return_info``, ... for "diffusion". A diffusion-only
-        keyword with ``method="fd"`` raises ValueError naming it.
+        Passed to the method. For "fd": ``check``, ``compatibility`` (``"check"`` or
+        ``"project"``), ``periodic_layout`` (``"repeated"`` or ``"distinct"``) and
+        ``workers``, as in :class:`physdiff.PoissonSolver`; ``compatibility="project"`` warns
+        (:class:`physdiff.solvers.poisson.CompatibilityWarning`) when the part it removes is
+        above what ``"check"`` would tolerate. For "diffusion": ``model``, ``steps``,
+        ``seed``, ``device``, ``n_samples``, ``return_info``, ... A keyword of the other
+        method raises ValueError naming it. Inside a time loop prepare a
+        :class:`physdiff.PoissonSolver` once instead: each ``solve`` call resolves the
+        boundary data again.
 
     Returns
     -------
@@ -123,13 +135,23 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         res = solve(rho, bc, method="diffusion", return_info=True)
         res.phi, res.rel_l2_driven         # the answer and its rho-driven relative error
     """
+    eps = _eps(getattr(rho, "dtype", None))
     arr, kind = to_numpy(rho)
-    ext = _extent(rho, kind.kind, extent)
     bc = _boundary(bc)
+    if isinstance(bc, ResolvedBC) and extent is None and kind.kind != "xarray":
+        extent = bc.grid.extent
+    ext = _extent(rho, kind.kind, extent)
     if method == "fd":
         _check_fd_keywords(kwargs)
-        return wrap_like(solve_fd(arr, bc, extent=ext, **kwargs), kind)
+        return wrap_like(solve_fd(arr, bc, extent=ext, eps=eps, **kwargs), kind)
     if method == "diffusion":
+        fd_only = sorted(set(kwargs) & set(_FD_KEYWORDS))
+        if fd_only or isinstance(bc, ResolvedBC):
+            raise ValueError(
+                f"method='diffusion' does not take "
+                f"{', '.join(fd_only) if fd_only else 'a ResolvedBC'}; "
+                f"{'these are keywords of' if fd_only else 'pass BoundaryConditions, or use'} "
+                f"method='fd' (the exact solver)")
         result = _diffusion()(arr, bc, extent=ext, **kwargs)
         if hasattr(result, "map_arrays"):  # n_samples > 1 or return_info: a DiffusionResult
             return result.map_arrays(lambda a, name: _wrap_result(a, kind, name))
@@ -137,11 +159,12 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-_FD_KEYWORDS = ("check",)
+_FD_KEYWORDS = ("check", "compatibility", "periodic_layout", "workers")
 
 
 def _check_fd_keywords(kwargs: dict[str, Any]) -> None:
-    """``method="fd"`` takes only ``check``: name anything else (a diffusion keyword)."""
+    """``method="fd"`` takes only :data:`_FD_KEYWORDS`: name anything else (a diffusion
+    keyword)."""
     extra = sorted(set(kwargs) - set(_FD_KEYWORDS))
     if extra:
         raise ValueError(
@@ -185,11 +208,13 @@ def _check_same_grid(phi: tuple[int, ...], rho: tuple[int, ...]) -> None:
                          f"broadcast; give one rho per phi or one rho for all") from None
 
 
-def residual(phi: Any, rho: Any, bc: Any, *, extent: Any = None) -> Any:
+def residual(phi: Any, rho: Any, bc: Any, *, extent: Any = None,
+             periodic_layout: str = "repeated") -> Any:
     """``laplacian(phi) - rho`` on the nodes where the equation is imposed, 0 elsewhere.
 
     Inputs and output kinds as in :func:`solve`; the output follows ``phi``'s kind and is
-    named "residual" for xarray.
+    named "residual" for xarray. ``periodic_layout="distinct"``: a periodic axis of ``n``
+    nodes holds ``x_j = j L / n`` (as in :class:`physdiff.PoissonSolver`).
 
     Examples
     --------
@@ -205,4 +230,8 @@ def residual(phi: Any, rho: Any, bc: Any, *, extent: Any = None) -> Any:
     labelled = phi if kind.kind == "xarray" else rho
     ext = _extent(labelled, "xarray" if _is_labelled(kind, rho_kind) else "numpy", extent)
     bc = _boundary(bc)
+    if periodic_layout != "repeated":
+        solver = PoissonSolver(phi_arr.shape[-2:], bc, extent=ext, check=False,
+                               periodic_layout=periodic_layout)
+        return wrap_like(solver.residual(phi_arr, rho_arr), kind, name="residual")
     return wrap_like(_residual(phi_arr, rho_arr, bc, ext), kind, name="residual")

@@ -377,18 +377,25 @@ class ResolvedBC:
 
     def check_periodic_ends(self) -> None:
         """On a periodic axis the end nodes are the same point: side values must agree."""
-        for axis_periodic, sides in ((self.periodic_x, ("bottom", "top")),
-                                     (self.periodic_y, ("left", "right"))):
+        for axis_periodic, sides, axis in ((self.periodic_x, ("bottom", "top"), "x"),
+                                           (self.periodic_y, ("left", "right"), "y")):
             if not axis_periodic:
                 continue
             for s in sides:
+                if KIND[self.kind[s]].wraps:
+                    continue  # a periodic side has no data
                 for what, v in (("values", self.values[s]), ("alpha", self.alpha[s])):
                     scale = max(1.0, float(np.max(np.abs(v), initial=0.0)))
-                    if not np.allclose(v[..., 0], v[..., -1], rtol=0.0, atol=1e-10 * scale):
+                    if float(np.max(np.abs(v[..., 0] - v[..., -1]), initial=0.0)) > \
+                            1e-10 * scale:
                         raise ValueError(
-                            f"{s} side: its first and last {what} sit on a periodic axis, "
-                            f"where the two ends are the same point, but they differ; make "
-                            f"them equal")
+                            f"{s} side: its first and last {what} sit on a periodic axis "
+                            f"({axis}), "
+                            f"where the two ends are the same point (x = 0 and x = L) "
+                            f"in the default periodic_layout='repeated', but they differ. If "
+                            f"they hold n distinct nodes x_j = j*L/n (the FFT layout), pass "
+                            f"periodic_layout='distinct' (physdiff.PoissonSolver, solve, "
+                            f"residual); or wrap-pad them (append the first value)")
 
     def unknown_slices(self) -> tuple[slice, slice]:
         """Slices (y, x) of the nodes whose phi is unknown (a product set, see module doc)."""

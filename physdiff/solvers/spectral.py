@@ -36,7 +36,7 @@ from .kinds import KIND
 from .system import Kinds, axis_kinds, axis_operator, has_null_mode
 from .tridiagonal import TridiagonalLU, factor_tridiagonal, solve_factored
 
-__all__ = ["is_spectral", "is_line_solvable", "line_solve", "spectral_solve",
+__all__ = ["is_spectral", "is_line_solvable", "line_solve", "spectral_solve", "spectral_solver",
            "inverse_eigenvalues"]
 
 DENSE_PRIME = 31
@@ -75,6 +75,7 @@ def _largest_prime_factor(n: int) -> int:
     return max(largest, n)
 
 
+@lru_cache(maxsize=256)
 def uses_dense(kind: str, n: int) -> bool:
     """True when the real transform of an axis of ``n`` nodes is applied as a dense matrix.
 
@@ -143,11 +144,13 @@ def _real_transform(kind: str, inverse: bool):
     return _REAL[KIND[kind].transform][int(inverse)]
 
 
-def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds, workers: int | None = None
+                   ) -> np.ndarray:
     """Solve ``A phi_u = f`` for a batch ``f`` of shape ``(..., my, mx)`` on the unknowns.
 
     ``f`` may be overwritten. The null mode (if any) of ``f`` is discarded, so callers check
-    compatibility first.
+    compatibility first. ``workers`` goes to ``scipy.fft`` (None: its default, which
+    ``scipy.fft.set_workers`` sets).
 
     Examples
     --------
@@ -158,46 +161,76 @@ def spectral_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
            [1.75 , 2.25 , 1.75 ],
            [1.375, 1.75 , 1.375]])
     """
+    return spectral_solver(grid, kinds, workers)(f)
+
+
+@lru_cache(maxsize=32)
+def spectral_solver(grid: Grid, kinds: Kinds, workers: int | None = None):
+    """:func:`spectral_solve` with its eigenvalues, axes and transforms looked up once.
+
+    Returns ``solve(f) -> phi_u`` (``f`` may be overwritten); cached per grid, kinds and
+    ``workers``.
+    """
     (ky, _), (kx, _) = axis_kinds(kinds)
     inv = inverse_eigenvalues(grid, kinds)
     real_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if not KIND[k].wraps]
     periodic_axes = [ax for ax, k in ((-2, ky), (-1, kx)) if KIND[k].wraps]
-    coef = _forward(f, real_axes, {-2: ky, -1: kx})
-    if periodic_axes:
-        shape = [coef.shape[ax] for ax in periodic_axes]
-        spec = fft.rfftn(coef, axes=periodic_axes, workers=-1)
-        spec *= inv
-        coef = fft.irfftn(spec, s=shape, axes=periodic_axes, workers=-1)
+    kind = {-2: ky, -1: kx}
+    sizes = {-2: grid.ny - KIND[ky].lo_offset - KIND[ky].hi_offset,
+             -1: grid.nx - KIND[kx].lo_offset - KIND[kx].hi_offset}
+    shape = [sizes[ax] for ax in periodic_axes]
+    forward = _axes_transform(real_axes, kind, sizes, False, workers)
+    backward = _axes_transform(real_axes, kind, sizes, True, workers)
+
+    if not periodic_axes:
+        def solve(f: np.ndarray) -> np.ndarray:
+            coef = forward(f)
+            coef *= inv
+            return backward(coef)
+    elif not real_axes:
+        def solve(f: np.ndarray) -> np.ndarray:
+            spec = fft.rfftn(f, axes=periodic_axes, workers=workers)
+            spec *= inv
+            return fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
+                              workers=workers)
     else:
-        coef *= inv
-    return _backward(coef, real_axes, {-2: ky, -1: kx})
+        def solve(f: np.ndarray) -> np.ndarray:
+            spec = fft.rfftn(forward(f), axes=periodic_axes, workers=workers)
+            spec *= inv
+            coef = fft.irfftn(spec, s=shape, axes=periodic_axes, overwrite_x=True,
+                              workers=workers)
+            return backward(coef)
+    return solve
 
 
-def _forward(f: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    return _transform_axes(f, axes, kind, inverse=False)
+def _axes_transform(axes: list[int], kind: dict[int, str], sizes: dict[int, int],
+                    inverse: bool, workers: int | None):
+    """``f -> transform of f along axes`` (may overwrite f), decided once."""
+    dense = [uses_dense(kind[ax], _axis_length(sizes[ax], kind[ax])) for ax in axes]
+    if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
+        tr = _REAL[KIND[kind[-1]].transform][2 + int(inverse)]
+        return lambda f: tr(f, type=1, axes=axes, overwrite_x=True, workers=workers)
+    return lambda f: _transform_axes(f, axes, kind, inverse, workers)
 
 
-def _backward(c: np.ndarray, axes: list[int], kind: dict[int, str]) -> np.ndarray:
-    return _transform_axes(c, axes, kind, inverse=True)
-
-
-def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool
-                    ) -> np.ndarray:
+def _transform_axes(f: np.ndarray, axes: list[int], kind: dict[int, str], inverse: bool,
+                    workers: int | None = None) -> np.ndarray:
     dense = [uses_dense(kind[ax], _axis_length(f.shape[ax], kind[ax])) for ax in axes]
     if len(axes) == 2 and kind[-2] == kind[-1] and not any(dense):  # one n-D call
         tr = _REAL[KIND[kind[-1]].transform][2 + int(inverse)]
-        return tr(f, type=1, axes=axes, overwrite_x=True, workers=-1)
+        return tr(f, type=1, axes=axes, overwrite_x=True, workers=workers)
     for ax in axes:
-        f = _transform_axis(f, kind[ax], ax, inverse)
+        f = _transform_axis(f, kind[ax], ax, inverse, workers)
     return f
 
 
-def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool) -> np.ndarray:
+def _transform_axis(f: np.ndarray, kind: str, axis: int, inverse: bool,
+                    workers: int | None = None) -> np.ndarray:
     """DST-I / DCT-I of one axis (``-1`` or ``-2``), by FFT or by a cached dense matrix."""
     n = _axis_length(f.shape[axis], kind)
     if not uses_dense(kind, n):
         return _real_transform(kind, inverse)(f, type=1, axis=axis, overwrite_x=True,
-                                              workers=-1)
+                                              workers=workers)
     mat = _dense_matrix(kind, n, inverse)
     if axis == -1:  # one matrix product over the whole batch
         return (f.reshape(-1, f.shape[-1]) @ mat).reshape(f.shape)
@@ -219,10 +252,12 @@ def line_factors(grid: Grid, kinds: Kinds) -> TridiagonalLU:
     return factor_tridiagonal(a_y.diagonal(-1), diag, a_y.diagonal(1))
 
 
-def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
+def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds, workers: int | None = None
+               ) -> np.ndarray:
     """Solve ``A phi_u = f`` (batch, shape ``(..., my, mx)``): transform x, tridiagonal in y.
 
-    Needs :func:`is_line_solvable`. ``f`` may be overwritten.
+    Needs :func:`is_line_solvable`. ``f`` may be overwritten. ``workers`` as in
+    :func:`spectral_solve`.
 
     Examples
     --------
@@ -240,7 +275,7 @@ def line_solve(f: np.ndarray, grid: Grid, kinds: Kinds) -> np.ndarray:
     kx = axis_kinds(kinds)[1][0]
     if KIND[kx].wraps:
         mx = f.shape[-1]
-        spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=-1))
-        return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=-1)
-    coef = solve_factored(lu, _transform_axis(f, kx, -1, inverse=False))
-    return _transform_axis(coef, kx, -1, inverse=True)
+        spec = solve_factored(lu, fft.rfft(f, axis=-1, workers=workers))
+        return fft.irfft(spec, n=mx, axis=-1, overwrite_x=True, workers=workers)
+    coef = solve_factored(lu, _transform_axis(f, kx, -1, inverse=False, workers=workers))
+    return _transform_axis(coef, kx, -1, inverse=True, workers=workers)
