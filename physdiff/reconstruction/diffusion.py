@@ -42,7 +42,12 @@ from .conditioning import Conditioner, Projector
 from .prior import SpectralPrior
 from .problem import Problem, flat_bc
 
-__all__ = ["ModelDenoiser", "PnPSettings", "as_denoiser", "pnp_posterior"]
+__all__ = ["EXACT_ALTERNATIVE", "ModelDenoiser", "PnPSettings", "as_denoiser",
+           "pnp_posterior"]
+
+EXACT_ALTERNATIVE = ("method='gaussian' (the exact linear-Gaussian posterior, any grid and "
+                     "boundary kinds)")
+"""The fix a refusal of the learned prior names: the method that takes every problem."""
 
 
 @dataclass
@@ -113,7 +118,7 @@ class ModelDenoiser:
             else "phi"
 
     def check(self, grid: Any, kinds: tuple[str, str, str, str]) -> None:
-        self.model.check_problem(grid, kinds)
+        self.model.check_problem(grid, kinds, exact=EXACT_ALTERNATIVE)
 
     def denoise_rho(self, rho_noisy: np.ndarray, sigma: np.ndarray, *, rho_gauss: np.ndarray,
                     mask_rho: np.ndarray, mask_phi: np.ndarray, fields: dict[str, np.ndarray],
@@ -300,7 +305,8 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
         obs = problem.observations[b]
         rng = problem_rng(seed, b, stream=1)  # apart from the Gaussian start's stream
         bc_k = ResolvedBC(fbc.grid, fbc.kinds, {
-            s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()})
+            s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()},
+            fbc.alpha)
         cond, y = None, None
         if obs.count:
             cond = Conditioner(problem.gmap, obs, prior, problem.noise,
