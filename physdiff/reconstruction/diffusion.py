@@ -41,6 +41,7 @@ from ..solvers.operators import equation_mask
 from .conditioning import Conditioner, Projector
 from .prior import SpectralPrior
 from .problem import Problem, flat_bc
+from .scaling import posterior_scale
 
 __all__ = ["EXACT_ALTERNATIVE", "ModelDenoiser", "PnPSettings", "as_denoiser",
            "pnp_posterior"]
@@ -397,7 +398,6 @@ class _RhoChain:
 
     def run(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
             rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        from .training_set import posterior_scale
 
         obs, st = self.problem.observations[self.index], self.settings
         shape = self.problem.grid.shape

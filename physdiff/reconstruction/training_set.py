@@ -5,8 +5,9 @@ training mixture (:func:`~.patterns.draw_training_pattern`: phi at random nodes 
 grid, rho at random nodes, or both), observes the exact float64 solution there, and conditions
 the shipped Gaussian prior on it (``reconstruct(..., method="gaussian")``). It stores the
 posterior mean of rho, the two masks and the posterior scale ``s`` (the fitted prior
-amplitude, :func:`posterior_scale`) next to the original pair, in the dataset format (so
-:class:`~physdiff.datasets.PoissonDataset` and the trainer read it), with ``scale`` = ``s``.
+amplitude, :func:`~.scaling.posterior_scale`) next to the original pair, in the dataset
+format (so :class:`~physdiff.datasets.PoissonDataset` and the trainer read it), with
+``scale`` = ``s``.
 
 The learned model (``model.task: rho_posterior``) then learns ``rho / s`` from the Gaussian
 posterior mean and the masks: the exact Bayes answer for Gaussian sources is its input, and it
@@ -26,6 +27,7 @@ import xarray as xr
 
 from ..atomic import atomic_file, remove_path
 from .patterns import draw_training_pattern, observe
+from .scaling import posterior_scale
 
 __all__ = ["build_posterior_set", "posterior_scale", "POSTERIOR_VARIABLES"]
 
@@ -34,20 +36,6 @@ POSTERIOR_VARIABLES = ("rho_gauss", "mask_rho", "mask_phi")
 SHARD = 256
 MAX_RMS_OVER_SCALE = 10.0
 """Samples with ``rms(rho) / s`` above this are left out (see :func:`drop_unscaled`)."""
-
-
-def posterior_scale(amplitude: Any) -> np.ndarray:
-    """The scale ``s`` of a problem from the Gaussian fit: its prior amplitude (the ML
-    estimate of the RMS of rho from the observations, the default prior being normalised);
-    zero or non-finite amplitudes become 1.
-
-    Examples
-    --------
-    >>> posterior_scale([2.0, 0.0]).tolist()
-    [2.0, 1.0]
-    """
-    a = np.asarray(amplitude, dtype=np.float64)
-    return np.where(np.isfinite(a) & (a > 1e-12), a, 1.0)
 
 
 def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
