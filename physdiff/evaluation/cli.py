@@ -114,6 +114,10 @@ def run_train_baseline(args: argparse.Namespace) -> int:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other; pick one")
+    if args.resume:
+        from ..training.setup import check_resume_dir
+
+        check_resume_dir(args.out)  # before the data: a typo in --out is the likelier slip
     # --max-steps alone bounds the run by steps: no wall-clock budget is then needed
     need_budget = args.max_steps is None
     if args.like:
