@@ -5,7 +5,8 @@ names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, `
 ``fno``, ``out``, ``limit``, ``batch_size``, ``sampler``, ``seed``, ``device``,
 ``n_panels``, and for the observation-pattern test sets ``observations``,
 ``recon_methods``, ``recon_model``, ``recon_samples``, ``recon_limit``, ``recon_steps``);
-options given on the command line win. ``methods: []`` runs only the reconstruction part.
+options given on the command line win. ``--methods none`` (``methods: none`` or ``[]`` in
+YAML) runs only the reconstruction part.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
     if args.config:
         opts.update(_read_yaml(args.config))
     opts.update({k: v for k, v in vars(args).items() if k in opts and v is not None})
+    if isinstance(opts["methods"], str):
+        opts["methods"] = [opts["methods"]]
+    if "none" in opts["methods"]:
+        if len(opts["methods"]) > 1:
+            raise ValueError(f"--methods: 'none' (only the observation patterns) excludes the "
+                             f"other methods; got {' '.join(opts['methods'])}")
+        opts["methods"] = []
     if isinstance(opts["data"], str):
         opts["data"] = [opts["data"]]
     if not opts["data"]:
@@ -168,10 +176,12 @@ def _add_evaluate(sub: Any) -> None:
                                    "for every method on every test set.")
     p.add_argument("--config", help="eval config: a YAML path or a shipped name (e.g. tiny, "
                    "default-cpu); options override it")
-    p.add_argument("--model", help="diffusion model folder")
+    p.add_argument("--model", help="diffusion model folder (default: the shipped model, as in "
+                   "`physdiff demo` and physdiff.solve)")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
-    p.add_argument("--methods", nargs="*", help="any of fd diffusion unet fno (none: only the "
-                   "observation patterns)")
+    p.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help="solver methods: any of fd diffusion unet fno, or 'none' to run only "
+                        "the observation patterns of --observations (default: all four)")
     p.add_argument("--nfe", nargs="+", type=int,
                    help="diffusion NFE values, run exactly (heun: odd values; default 1 3 7 "
                         "15 31)")

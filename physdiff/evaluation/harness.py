@@ -166,10 +166,9 @@ def _load_models(model_dir: str | os.PathLike | None, methods: Sequence[str],
     from .baselines import load_baseline
 
     models: dict[str, Any] = {}
-    if "diffusion" in methods:
-        if model_dir is None:
-            raise ValueError("method 'diffusion' needs --model DIR (a trained model folder)")
-        models["diffusion"] = load_model(model_dir, device=device)
+    if "diffusion" in methods:  # None: the shipped model, as in solve() and demo
+        models["diffusion"] = load_model("default" if model_dir is None else model_dir,
+                                         device=device)
     for kind in ("unet", "fno"):
         if kind in methods:
             models[kind] = load_baseline(s.baselines[kind], device=device)
@@ -235,8 +234,9 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     Parameters
     ----------
     model_dir : path or None
-        The diffusion model folder (needed for method ``"diffusion"``; its grid is the one
-        every test set must have).
+        The diffusion model folder of method ``"diffusion"`` (None: the shipped model, as in
+        :func:`physdiff.solve` and ``physdiff demo``); its grid is the one every test set
+        must have.
     data : path or sequence of paths
         Test-set files; each becomes one section of the report.
     methods : sequence of str
@@ -292,6 +292,10 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         for name, model in models.items():
             _check_grid(ts, model.config.grid_shape, model.config.extent, f"{name} model")
     out_dir = Path(out_dir)
+    if model_dir is None and "diffusion" in models:
+        from ..models.default import default_model_path
+
+        model_dir = default_model_path()
     attrs = {"model_dir": str(model_dir), "device": device.type, "methods": " ".join(methods)}
     configs = _configs(methods, s)
     _clear_previous(out_dir, [ts.name for ts in test_sets])

@@ -32,6 +32,7 @@ import xarray as xr
 
 from ..atomic import atomic_file, write_text
 from ..config_files import reject_unknown
+from ..progress import progress_enabled
 from ..reconstruction.patterns import ObservationPattern, observe
 from .testset import load_test_set
 
@@ -210,13 +211,15 @@ def evaluate_reconstruction(data: Sequence[str | os.PathLike], patterns: Sequenc
     summary: dict[str, Any] = {}
     for path in data:
         ts = load_test_set(path, limit=limit)
+        for pat in pats:  # before any work: a pattern the grid cannot hold is refused
+            pat.check_shape(ts.rho.shape[-2:])
         names.append(ts.name)
         summary[ts.name] = {}
         table = np.full((len(pats), len(methods), len(ts), len(METRICS)), np.nan)
         for p, pat in enumerate(pats):
             first = None
             for i in tqdm(range(len(ts)), desc=f"reconstruct {ts.name} {pat.name}",
-                          disable=not progress):
+                          disable=not progress_enabled(quiet=not progress)):
                 scores, fields = _one(ts, i, pat, methods, kw, seed)
                 first = first or fields
                 for m, method in enumerate(methods):

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import progress_enabled
 from ..solvers import ResolvedBC, laplacian
 from ..solvers.operators import equation_mask
 from .conditioning import Conditioner, Projector
@@ -302,7 +303,9 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
     nfe = np.zeros(n, dtype=int)
     fbc = flat_bc(problem.bc, n)
     eq = equation_mask(problem.bc, (1,) + problem.grid.shape, problem.grid.extent)
-    for b in tqdm(range(n), disable=not progress, desc="reconstruct (diffusion)"):
+    bar = tqdm(range(n), disable=not progress_enabled(quiet=not progress),
+               desc="reconstruct (diffusion)")
+    for b in bar:
         obs = problem.observations[b]
         rng = problem_rng(seed, b, stream=1)  # apart from the Gaussian start's stream
         bc_k = ResolvedBC(fbc.grid, fbc.kinds, {

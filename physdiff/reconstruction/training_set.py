@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..atomic import atomic_file, remove_path
+from ..progress import progress_enabled
 from .patterns import draw_training_pattern, observe
 from .scaling import posterior_scale
 
@@ -55,7 +56,9 @@ def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
             pattern.name)
 
 
-def _make_shard(source: str, indices: np.ndarray, seed: int, path: str) -> str:
+def _make_shard(source: str, indices: np.ndarray, seed: int, path: str,
+                tick: Any = None) -> str:
+    """Write the shard of samples ``indices`` to ``path``; ``tick()`` after each sample."""
     from ..datasets.loading import PoissonDataset
     from .gaussian import problem_rng
 
@@ -71,6 +74,8 @@ def _make_shard(source: str, indices: np.ndarray, seed: int, path: str) -> str:
                                                  problem_rng(seed, int(i), stream=7))
         out["rho_gauss"][j], out["mask_rho"][j], out["mask_phi"][j] = g, mr, mp
         out["amplitude"][j], out["pattern"][j] = amp, name
+        if tick is not None:
+            tick()
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, index=indices, **out)
@@ -121,21 +126,36 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
         if not path.exists():
             jobs.append((str(source), np.arange(lo, min(lo + SHARD, start + count)), seed,
                          str(path)))
-    bar = tqdm(total=len(jobs), desc="posterior set (shards)", disable=not progress)
-    if workers > 1:
-        from ..datasets.generate import worker_pool
-
-        with worker_pool(workers) as pool:
-            for _ in pool.map(_make_shard, *zip(*jobs, strict=True)) if jobs else []:
-                bar.update()
-    else:
-        for job in jobs:
-            _make_shard(*job)
-            bar.update()
-    bar.close()
+    todo = sum(len(job[1]) for job in jobs)
+    with tqdm(total=count, initial=count - todo, unit="sample", desc="posterior set",
+              disable=not progress_enabled(quiet=not progress)) as bar:
+        _run_shards(jobs, workers, bar)
     _assemble(source, parts, out, start, count, seed)
     remove_path(parts)
     return out
+
+
+def _run_shards(jobs: list[tuple], workers: int, bar: Any) -> None:
+    """Make the shards of ``jobs``, inline (the bar moves per sample) or over ``workers``
+    processes (it moves as each shard is written, in the order they finish)."""
+    if workers == 1:
+        for job in jobs:
+            _make_shard(*job, tick=bar.update)
+        return
+    from concurrent.futures import as_completed
+
+    from ..datasets.generate import worker_pool
+
+    with worker_pool(workers) as pool:
+        futures = {pool.submit(_make_shard, *job): len(job[1]) for job in jobs}
+        try:
+            for fut in as_completed(futures):
+                fut.result()  # re-raises a worker's error here
+                bar.update(futures[fut])
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def _assemble(source: Path, parts: Path, out: Path, start: int, count: int, seed: int) -> None:
