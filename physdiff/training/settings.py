@@ -152,7 +152,7 @@ def check_override_keys(overrides: Sequence[str]) -> None:
     >>> check_override_keys(["train.max_stepz=5"])
     Traceback (most recent call last):
     ...
-    ValueError: override 'train.max_stepz=5' (command line): train has no key ...
+    ValueError: override 'train.max_stepz=5' (command line): unknown key 'max_stepz' in ...
     """
     from ..models.config import ModelConfig
 
@@ -160,20 +160,20 @@ def check_override_keys(overrides: Sequence[str]) -> None:
                 "data": [f.name for f in fields(DataSettings)],
                 "model": [f.name for f in fields(ModelConfig)]}
     for item in overrides:
-        key = item.partition("=")[0]
+        key, sep, _ = item.partition("=")
         head, _, rest = key.partition(".")
-        if head == "out" and not rest:
-            continue
+        if not sep or (head == "out" and not rest):
+            continue  # a malformed item is apply_overrides' to refuse
         if head not in sections:
-            raise ValueError(f"override {item!r} (command line): {head!r} is not a section; "
+            raise ValueError(f"override {item!r} (command line): unknown section {head!r}; "
                              f"write section.key=value with section one of "
                              f"{', '.join(sections)} (or out=PATH)")
         leaf = rest.split(".")[0]
         if leaf not in sections[head]:
             close = difflib.get_close_matches(leaf, sections[head], n=1)
             hint = f"did you mean {head}.{close[0]}? " if close else ""
-            raise ValueError(f"override {item!r} (command line): {head} has no key {leaf!r}; "
-                             f"{hint}valid keys: {', '.join(sections[head])}")
+            raise ValueError(f"override {item!r} (command line): unknown key {leaf!r} in "
+                             f"{head}; {hint}valid keys: {', '.join(sections[head])}")
 
 
 def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSettings:
