@@ -60,49 +60,83 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run :func:`physdiff.evaluation.evaluate` (and the observation-pattern evaluation) from
-    parsed options; prints the report paths."""
-    from .harness import rebuild
-
+    parsed options; prints the report paths. The arguments are checked before torch is
+    imported, so a slip is answered at once."""
     if args.rebuild:
+        from .harness import rebuild
+
         rebuild(args.rebuild)
         print(f"rebuilt {Path(args.rebuild) / 'report.md'}")
         return 0
     o = _merged(args)
-    if o["methods"]:
-        _evaluate_solvers(o, args)
-    if o["observations"]:
-        _evaluate_reconstruction(o, args, overwrite=args.overwrite or bool(o["methods"]))
     if not o["methods"] and not o["observations"]:
         raise ValueError("nothing to evaluate: give --methods and/or --observations")
+    settings = _settings(o, args) if o["methods"] else None
+    patterns = _check_arguments(o, args, settings)
+    if o["methods"]:
+        from .harness import evaluate
+
+        evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"],
+                 settings=settings, overwrite=args.overwrite)
+        print(f"wrote {Path(o['out']) / 'report.md'}")
+    if o["observations"]:
+        _evaluate_reconstruction(o, args, patterns)
     return 0
 
 
-def _evaluate_reconstruction(o: dict[str, Any], args: argparse.Namespace,
-                             overwrite: bool) -> None:
-    from .harness import check_output_dir
-    from .reconstruction import evaluate_reconstruction, parse_pattern
+def _settings(o: dict[str, Any], args: argparse.Namespace) -> Any:
+    from ..progress import progress_enabled
+    from .settings import EvalSettings
 
-    patterns = [parse_pattern(p) for p in o["observations"]]
-    check_output_dir(Path(o["out"]) / "reconstruction", overwrite)
-    evaluate_reconstruction(o["data"], patterns, o["recon_methods"], o["out"],
-                            model=o["recon_model"], n_samples=int(o["recon_samples"]),
-                            limit=o["recon_limit"], steps=int(o["recon_steps"]),
-                            seed=int(o["seed"]), device=o["device"], progress=not args.quiet)
-    print(f"wrote {Path(o['out']) / 'reconstruction' / 'report.md'}")
-
-
-def _evaluate_solvers(o: dict[str, Any], args: argparse.Namespace) -> None:
-    from .harness import EvalSettings, evaluate
-
-    settings = EvalSettings(
+    return EvalSettings(
         nfe=[int(n) for n in o["nfe"]], guidance=_GUIDANCE[o["guidance"]],
         n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
         batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
         n_panels=int(o["n_panels"]), device=o["device"],
-        baselines={k: o[k] for k in ("unet", "fno") if o[k]}, progress=not args.quiet)
-    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
-             overwrite=args.overwrite)
-    print(f"wrote {Path(o['out']) / 'report.md'}")
+        baselines={k: o[k] for k in ("unet", "fno") if o[k]},
+        progress=progress_enabled(args.quiet))
+
+
+def _check_arguments(o: dict[str, Any], args: argparse.Namespace, settings: Any) -> list:
+    """The checks that need no torch: methods and settings, test-set and model paths, the
+    output folder, the observation patterns (returned parsed)."""
+    from .settings import check_output_dir
+
+    for p in o["data"]:
+        if not Path(p).exists():
+            raise FileNotFoundError(f"no test set at {p}; generate it with `physdiff generate`")
+    if settings is not None:
+        settings.check(o["methods"])
+        if "diffusion" in o["methods"] and o["model"] is not None:
+            from ..models.folder import model_folder, read_folder_config
+
+            read_folder_config(model_folder(o["model"]))
+        check_output_dir(o["out"], args.overwrite)
+    if not o["observations"]:
+        return []
+    from .reconstruction import RECON_METHODS, parse_pattern
+
+    patterns = [parse_pattern(p) for p in o["observations"]]
+    bad = [m for m in o["recon_methods"] if m not in RECON_METHODS]
+    if bad or not o["recon_methods"]:
+        raise ValueError(f"--recon-methods: unknown method(s) {bad or '(none)'}; choose from "
+                         f"{', '.join(RECON_METHODS)}")
+    # the solver comparison writes out first; its files there are this run's, not a clash
+    check_output_dir(Path(o["out"]) / "reconstruction", args.overwrite or bool(o["methods"]))
+    return patterns
+
+
+def _evaluate_reconstruction(o: dict[str, Any], args: argparse.Namespace,
+                             patterns: list) -> None:
+    from ..progress import progress_enabled
+    from .reconstruction import evaluate_reconstruction
+
+    evaluate_reconstruction(o["data"], patterns, o["recon_methods"], o["out"],
+                            model=o["recon_model"], n_samples=int(o["recon_samples"]),
+                            limit=o["recon_limit"], steps=int(o["recon_steps"]),
+                            seed=int(o["seed"]), device=o["device"],
+                            progress=progress_enabled(args.quiet))
+    print(f"wrote {Path(o['out']) / 'reconstruction' / 'report.md'}")
 
 
 def run_train_baseline(args: argparse.Namespace) -> int:
