@@ -70,7 +70,7 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int | None = No
 
     # the arguments first, before torch is imported: a slip is answered at once
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        raise ValueError(f"n must be >= 1 (a whole number of problems), got {n!r}")
     out = Path(out)
     check_output_dir(out, overwrite)
     model_dir = Path(model) if model is not None else default_model_path()

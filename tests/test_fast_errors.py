@@ -29,7 +29,7 @@ sys.exit(f"imported {{heavy}}" if heavy else (0 if status == 2 else f"status {{s
      "observation pattern"),
     (["evaluate", "--data", "{file}", "--methods", "none", "--observations", "phi:3%",
       "--recon-methods", "magic"], "--recon-methods"),
-    (["demo", "--n", "0", "--out", "{tmp}/d"], "n must be an integer >= 1"),
+    (["demo", "--n", "0", "--out", "{tmp}/d"], "n must be >= 1"),
     (["demo", "--out", "{file}"], "is a file"),
     (["demo", "--model", "{tmp}/nowhere", "--out", "{tmp}/d"], "no model folder"),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else None)

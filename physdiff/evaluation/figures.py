@@ -16,6 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_file
+from .panels import field_panel
 
 __all__ = ["plot_sample_panels", "plot_distributions", "plot_vs_nfe", "plot_calibration",
            "write_figures"]
@@ -42,10 +43,12 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
     """One row per method: rho, true phi, predicted phi, error and residual of one sample.
 
     ``panels`` has ``rho``, ``phi_true`` over ``(panel, y, x)`` and ``phi_pred``,
-    ``residual`` over ``(config, panel, y, x)``; ``index`` picks the panel sample.
+    ``residual`` over ``(config, panel, y, x)``; ``index`` picks the panel sample. Axes are
+    in the domain's units (its ``extent`` attribute, default ``(1, 1)``).
     """
     p = panels.isel(panel=index)
     configs = p.config.values.tolist()
+    extent = tuple(float(e) for e in np.ravel(panels.attrs.get("extent", (1.0, 1.0))))
     fig = Figure(figsize=(14, 2.6 * len(configs) + 0.6), layout="constrained")
     axes = fig.subplots(len(configs), 5, squeeze=False)
     for row, label in zip(axes, configs, strict=True):
@@ -58,12 +61,8 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
         for ax, (field, title, cmap) in zip(row, fields, strict=True):
             vals = np.asarray(field.values, dtype=np.float64)
             lim = err_max if title.startswith("error") else np.nanmax(np.abs(vals)) or 1.0
-            kw = {"vmin": -lim, "vmax": lim} if cmap == "RdBu_r" else {}
-            im = ax.imshow(vals, origin="lower", cmap=cmap, **kw)
-            ax.set_title(title, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(im, ax=ax, shrink=0.8)
+            field_panel(fig, ax, vals, title, extent=extent, cmap=cmap,
+                        vlim=lim if cmap == "RdBu_r" else None, fontsize=9)
     fig.suptitle(f"sample {int(p.sample.values)}")
     return _save(fig, path)
 

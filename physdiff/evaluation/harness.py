@@ -104,7 +104,8 @@ def _panels(ts: TestSet, preds: dict[str, Prediction], n: int) -> xr.Dataset | N
     return xr.Dataset(
         {"rho": (dims, ts.rho[:n]), "phi_true": (dims, ts.phi[:n]),
          "phi_pred": (("config",) + dims, phi), "residual": (("config",) + dims, res)},
-        coords={"config": labels, "sample": ("panel", ts.sample[:n])})
+        coords={"config": labels, "sample": ("panel", ts.sample[:n])},
+        attrs={"extent": [float(e) for e in ts.extent]})
 
 
 def _check_grid(ts: TestSet, shape: Sequence[int], extent: Sequence[float], what: str) -> None:
