@@ -59,8 +59,8 @@ def _whole(value: Any, key: str, least: int) -> int:
     """
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not ok or not np.isfinite(value) or int(value) != value or int(value) < least:
-        raise ValueError(f"{key} must be a whole number >= {least} (e.g. {key}: "
-                         f"{max(least, 0)}), got {value!r}")
+        what = "a positive whole number" if least == 1 else f"a whole number >= {least}"
+        raise ValueError(f"{key} must be {what} (e.g. {key}: {least}), got {value!r}")
     return int(value)
 
 
