@@ -102,8 +102,12 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         Most denoiser calls per sample for ``"diffusion"``.
     exact_std : bool
         ``"gaussian"``: exact posterior std (else the std over the samples).
+    progress : bool
+        ``"diffusion"``: a bar over the problems of the batch (``PHYSDIFF_NO_PROGRESS=1``
+        hides it anyway).
     pnp : PnPSettings or dict, optional
-        Finer settings of the diffusion sampler.
+        Finer settings of the diffusion sampler (the fields of
+        :class:`~physdiff.reconstruction.PnPSettings`; an unknown key is refused).
 
     Returns
     -------
@@ -137,7 +141,7 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     n_samples = check_count(n_samples, "n_samples")
     seed = _check_seed(seed)
-    settings = _pnp_settings(pnp, steps) if method == "diffusion" else None
+    settings = _pnp_settings(pnp, steps)  # checked for every method: a typo is a typo
     problem = parse_problem(bc, rho, phi, extent=extent, noise=noise,
                             require_data=prior is None)
     denoiser = None
