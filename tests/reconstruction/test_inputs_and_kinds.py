@@ -108,3 +108,9 @@ def test_the_named_fixes_work():
                        ).rho.shape == (1, N, N)
     assert reconstruct(bc, phi=_obs(), method="gaussian", n_samples=1, seed=3.0).rho.shape \
         == (N, N)
+
+
+def test_docstring_says_any_kinds():
+    doc = " ".join(reconstruct.__doc__.split())
+    assert "at least one Dirichlet side" not in doc
+    assert "any kinds (Dirichlet, Neumann, Robin, periodic)" in doc
