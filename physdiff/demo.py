@@ -98,25 +98,26 @@ def run_demo(out: str | Path = "physdiff-demo", n: int = 8, nfe: int | None = No
     progress : bool
         Progress bars (``PHYSDIFF_NO_PROGRESS=1`` hides them anyway).
     """
+    from .evaluation.settings import check_output_dir
+    from .models.default import default_model_path
+    from .models.folder import read_model_config
+
+    # the arguments first, before torch is imported: a slip is answered at once
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be >= 1 (a whole number of problems), got {n!r}")
+    out = Path(out)
+    check_output_dir(out, overwrite)
+    model_dir = Path(model) if model is not None else default_model_path()
+    formulation = read_model_config(model_dir).formulation
     from .evaluation import evaluate
     from .evaluation.diffusion_method import diffusion_steps
-    from .evaluation.harness import check_output_dir
-    from .models.default import default_model_path
-
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    from .models.io import read_model_config
     from .sampling.samplers import sampler_nfe
     from .sampling.solve import DEFAULT_SAMPLER, DEFAULT_STEPS
 
-    model_dir = Path(model) if model is not None else default_model_path()
-    formulation = read_model_config(model_dir).formulation
     sampler = DEFAULT_SAMPLER[formulation]
     if nfe is None:
         nfe = sampler_nfe(sampler, DEFAULT_STEPS[formulation])
     diffusion_steps(sampler, nfe)  # refuse an NFE the sampler cannot spend, before any work
-    out = Path(out)
-    check_output_dir(out, overwrite)
     start = time.perf_counter()
     problems = _make_problems(out, n, seed)
     summaries = evaluate(model_dir, [problems], methods=["fd", "diffusion"], out_dir=out,

@@ -122,6 +122,16 @@ def test_journeys_2_and_3_run_in_order(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "eval" / "default-cpu" / "report.md").is_file()
 
 
+def _name_numbers(text: str) -> dict[str, float]:
+    """``{name: value}`` of lines ``NAME NUMBER``."""
+    out = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"\s*(\w+) (-?\d+(?:\.\d+)?)\s*", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 def test_journey_4_runs(tmp_path, monkeypatch, capsys):
     """Journey 4's Python block as written (64x64, the shipped prior), then its evaluate
     command on a 3-pair test-id set with one problem and two samples per pattern."""
@@ -133,7 +143,13 @@ def test_journey_4_runs(tmp_path, monkeypatch, capsys):
         post = namespace[name]
         assert post.rho_samples.shape == (8, 64, 64)
         assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
-    assert "diffusion" in capsys.readouterr().out
+    printed = _name_numbers(capsys.readouterr().out)
+    # the README shows what the block prints, as comments under the print
+    shown = _name_numbers("\n".join(line[2:] for line in code.splitlines()
+                                    if line.startswith("# ")))
+    assert printed.keys() == shown.keys() == {"diffusion", "gaussian"}
+    for name, value in shown.items():
+        assert abs(printed[name] - value) <= 0.002, (name, printed[name], value)
     assert main(["generate", "--config", "test-id", "--n", "3", "--quiet"]) == 0
     (argv,) = commands(journey(4))
     assert main(argv + ["--recon-limit", "1", "--recon-samples", "2", "--recon-steps", "2",

@@ -13,7 +13,6 @@ constant to get it (the generator does this for every sample).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..solvers import FIELD_KINDS, KIND, SIDES, BoundaryConditions, Grid
-from ._random import Range, as_range, draw_log_uniform, grid_axes
-from .source_base import check_keys
+from ._random import draw_log_uniform, grid_axes
+from .source_base import ConfiguredSampler
 
 __all__ = ["BOUNDARY_SAMPLERS", "BoundarySampler", "BoundaryMixture", "ZeroBoundary",
            "ConstantBoundary", "SmoothDirichlet", "NeumannBoundary", "PeriodicBoundary",
@@ -81,30 +80,12 @@ def smooth_side_values(rng: np.random.Generator, grid: Grid, periodic_x: bool,
 
 
 @dataclass(frozen=True)
-class BoundarySampler:
-    """Base of the samplers: ``amplitude`` is the log-uniform range of the side values' RMS."""
+class BoundarySampler(ConfiguredSampler):
+    """Base of the samplers: ``amplitude`` is the log-uniform range of the side values' RMS;
+    config mappings name the class by ``kind`` (:func:`boundary_from_config`)."""
 
-    name: ClassVar[str] = "base"
-    amplitude: Range = (1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "amplitude",
-                           as_range(self.amplitude, f"{self.name}.amplitude", positive=True))
-
-    @classmethod
-    def from_config(cls, spec: Mapping[str, Any]) -> BoundarySampler:
-        """Build the sampler from a config mapping (without its ``kind`` key)."""
-        check_keys(cls, spec, f"boundary kind {cls.name!r}")
-        return cls(**spec)
-
-    def to_config(self) -> dict[str, Any]:
-        """A JSON/YAML-safe mapping that :func:`boundary_from_config` reads back."""
-        out: dict[str, Any] = {"kind": self.name}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = [list(x) if isinstance(x, tuple) else x for x in v] \
-                if isinstance(v, tuple) else v
-        return out
+    tag: ClassVar[str] = "kind"
+    what: ClassVar[str] = "boundary kind"
 
     def sample(self, rng: np.random.Generator, grid: Grid) -> BoundaryConditions:
         """Draw one sample's boundary conditions (override in subclasses)."""

@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from ..config_files import config_path as _find_config
@@ -41,6 +42,26 @@ CONFIG_DIR = shipped_dir("data")
 _DTYPES = ("float32", "float64")
 _KEYS = {"name", "n", "seed", "grid", "dtype", "shard_size", "residual_tol", "source",
          "boundary"}
+
+
+def _whole(value: Any, key: str, least: int) -> int:
+    """``value`` as an int >= ``least``; a ValueError naming ``key`` for anything else (a
+    string such as ``abc``, a fraction, a bool).
+
+    Examples
+    --------
+    >>> _whole(3.0, "n", 1)
+    3
+    >>> _whole("abc", "seed", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be a whole number >= 0 (e.g. seed: 0), got 'abc'
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or int(value) != value or int(value) < least:
+        what = "a positive whole number" if least == 1 else f"a whole number >= {least}"
+        raise ValueError(f"{key} must be {what} (e.g. {key}: {least}), got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -71,16 +92,12 @@ class DataConfig:
         object.__setattr__(self, "grid", Grid(self.shape, self.extent))
         object.__setattr__(self, "shape", self.grid.shape)
         object.__setattr__(self, "extent", self.grid.extent)
-        for key in ("n", "shard_size"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or int(v) != v or int(v) <= 0:
-                raise ValueError(f"{key} must be a positive whole number, got {v!r}")
-            object.__setattr__(self, key, int(v))
+        for key, least in (("n", 1), ("shard_size", 1), ("seed", 0)):
+            object.__setattr__(self, key, _whole(getattr(self, key), key, least))
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
         if not float(self.residual_tol) > 0:
             raise ValueError(f"residual_tol must be positive, got {self.residual_tol!r}")
-        object.__setattr__(self, "seed", int(self.seed))
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any]) -> DataConfig:

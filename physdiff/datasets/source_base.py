@@ -19,7 +19,7 @@ from ..config_files import reject_unknown
 from ..solvers import Grid
 from ._random import Range, as_range, draw_log_uniform
 
-__all__ = ["SourceFamily", "unit_rms", "check_keys", "as_count_range"]
+__all__ = ["ConfiguredSampler", "SourceFamily", "unit_rms", "check_keys", "as_count_range"]
 
 
 def unit_rms(field: np.ndarray) -> np.ndarray:
@@ -47,15 +47,31 @@ def as_count_range(spec: Any, what: str) -> tuple[int, int]:
     return (int(lo), int(hi))
 
 
-@dataclass(frozen=True)
-class SourceFamily:
-    """A named, configurable sampler of source fields rho.
+def _plain(value: Any) -> Any:
+    """Tuples as lists, nested ones too (JSON/YAML-safe config values)."""
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
-    Subclasses set ``name`` and implement :meth:`pattern`. ``amplitude`` is the range of the
-    log-uniformly drawn RMS of the sampled field.
+
+@dataclass(frozen=True)
+class ConfiguredSampler:
+    """The base of source families and boundary samplers: a registered ``name``, the
+    log-uniform ``amplitude`` range of what it draws, and a config mapping in and out whose
+    ``tag`` key (``family`` or ``kind``) names the class; unknown options are refused.
+
+    Examples
+    --------
+    >>> from physdiff.datasets.sources import GaussianCharges
+    >>> GaussianCharges.from_config({"amplitude": [0.1, 10]}).to_config()["amplitude"]
+    [0.1, 10.0]
+    >>> GaussianCharges.from_config({"amplitud": 1})
+    Traceback (most recent call last):
+    ...
+    ValueError: source family 'charges': unknown option(s) ['amplitud']; ...
     """
 
     name: ClassVar[str] = "base"
+    tag: ClassVar[str] = "family"  #: the config key that names the class
+    what: ClassVar[str] = "source family"  #: what it is, in messages
     amplitude: Range = (1.0, 1.0)
 
     def __post_init__(self) -> None:
@@ -63,18 +79,27 @@ class SourceFamily:
                            as_range(self.amplitude, f"{self.name}.amplitude", positive=True))
 
     @classmethod
-    def from_config(cls, spec: Mapping[str, Any]) -> SourceFamily:
-        """Build the family from a config mapping (without its ``family`` key)."""
-        check_keys(cls, spec, f"source family {cls.name!r}")
+    def from_config(cls, spec: Mapping[str, Any]) -> Any:
+        """Build from a config mapping (without its ``tag`` key)."""
+        check_keys(cls, spec, f"{cls.what} {cls.name!r}")
         return cls(**spec)
 
     def to_config(self) -> dict[str, Any]:
-        """A JSON/YAML-safe mapping that :func:`physdiff.datasets.source_from_config` reads."""
-        out: dict[str, Any] = {"family": self.name}
+        """A JSON/YAML-safe mapping that the matching ``*_from_config`` reads back."""
+        out: dict[str, Any] = {self.tag: self.name}
         for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
+            out[f.name] = _plain(getattr(self, f.name))
         return out
+
+
+@dataclass(frozen=True)
+class SourceFamily(ConfiguredSampler):
+    """A named, configurable sampler of source fields rho.
+
+    Subclasses set ``name`` and implement :meth:`pattern`. ``amplitude`` is the range of the
+    log-uniformly drawn RMS of the sampled field; config mappings name the class by
+    ``family`` (:func:`physdiff.datasets.source_from_config`).
+    """
 
     def pattern(self, rng: np.random.Generator, grid: Grid, periodic_x: bool,
                 periodic_y: bool) -> np.ndarray:

@@ -5,7 +5,8 @@ names (``model``, ``data``, ``methods``, ``nfe``, ``guidance``, ``n_samples``, `
 ``fno``, ``out``, ``limit``, ``batch_size``, ``sampler``, ``seed``, ``device``,
 ``n_panels``, and for the observation-pattern test sets ``observations``,
 ``recon_methods``, ``recon_model``, ``recon_samples``, ``recon_limit``, ``recon_steps``);
-options given on the command line win. ``methods: []`` runs only the reconstruction part.
+options given on the command line win. ``--methods none`` (``methods: none`` or ``[]`` in
+YAML) runs only the reconstruction part.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
     if args.config:
         opts.update(_read_yaml(args.config))
     opts.update({k: v for k, v in vars(args).items() if k in opts and v is not None})
+    if isinstance(opts["methods"], str):
+        opts["methods"] = [opts["methods"]]
+    if "none" in opts["methods"]:
+        if len(opts["methods"]) > 1:
+            raise ValueError(f"--methods: 'none' (only the observation patterns) excludes the "
+                             f"other methods; got {' '.join(opts['methods'])}")
+        opts["methods"] = []
     if isinstance(opts["data"], str):
         opts["data"] = [opts["data"]]
     if not opts["data"]:
@@ -52,49 +60,83 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run :func:`physdiff.evaluation.evaluate` (and the observation-pattern evaluation) from
-    parsed options; prints the report paths."""
-    from .harness import rebuild
-
+    parsed options; prints the report paths. The arguments are checked before torch is
+    imported, so a slip is answered at once."""
     if args.rebuild:
+        from .harness import rebuild
+
         rebuild(args.rebuild)
         print(f"rebuilt {Path(args.rebuild) / 'report.md'}")
         return 0
     o = _merged(args)
-    if o["methods"]:
-        _evaluate_solvers(o, args)
-    if o["observations"]:
-        _evaluate_reconstruction(o, args, overwrite=args.overwrite or bool(o["methods"]))
     if not o["methods"] and not o["observations"]:
         raise ValueError("nothing to evaluate: give --methods and/or --observations")
+    settings = _settings(o, args) if o["methods"] else None
+    patterns = _check_arguments(o, args, settings)
+    if o["methods"]:
+        from .harness import evaluate
+
+        evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"],
+                 settings=settings, overwrite=args.overwrite)
+        print(f"wrote {Path(o['out']) / 'report.md'}")
+    if o["observations"]:
+        _evaluate_reconstruction(o, args, patterns)
     return 0
 
 
-def _evaluate_reconstruction(o: dict[str, Any], args: argparse.Namespace,
-                             overwrite: bool) -> None:
-    from .harness import check_output_dir
-    from .reconstruction import evaluate_reconstruction, parse_pattern
+def _settings(o: dict[str, Any], args: argparse.Namespace) -> Any:
+    from ..progress import progress_enabled
+    from .settings import EvalSettings
 
-    patterns = [parse_pattern(p) for p in o["observations"]]
-    check_output_dir(Path(o["out"]) / "reconstruction", overwrite)
-    evaluate_reconstruction(o["data"], patterns, o["recon_methods"], o["out"],
-                            model=o["recon_model"], n_samples=int(o["recon_samples"]),
-                            limit=o["recon_limit"], steps=int(o["recon_steps"]),
-                            seed=int(o["seed"]), device=o["device"], progress=not args.quiet)
-    print(f"wrote {Path(o['out']) / 'reconstruction' / 'report.md'}")
-
-
-def _evaluate_solvers(o: dict[str, Any], args: argparse.Namespace) -> None:
-    from .harness import EvalSettings, evaluate
-
-    settings = EvalSettings(
+    return EvalSettings(
         nfe=[int(n) for n in o["nfe"]], guidance=_GUIDANCE[o["guidance"]],
         n_samples=int(o["n_samples"]), ensemble_nfe=o["ensemble_nfe"], sampler=o["sampler"],
         batch_size=int(o["batch_size"]), limit=o["limit"], seed=int(o["seed"]),
         n_panels=int(o["n_panels"]), device=o["device"],
-        baselines={k: o[k] for k in ("unet", "fno") if o[k]}, progress=not args.quiet)
-    evaluate(o["model"], o["data"], methods=o["methods"], out_dir=o["out"], settings=settings,
-             overwrite=args.overwrite)
-    print(f"wrote {Path(o['out']) / 'report.md'}")
+        baselines={k: o[k] for k in ("unet", "fno") if o[k]},
+        progress=progress_enabled(args.quiet))
+
+
+def _check_arguments(o: dict[str, Any], args: argparse.Namespace, settings: Any) -> list:
+    """The checks that need no torch: methods and settings, test-set and model paths, the
+    output folder, the observation patterns (returned parsed)."""
+    from .settings import check_output_dir
+
+    for p in o["data"]:
+        if not Path(p).exists():
+            raise FileNotFoundError(f"no test set at {p}; generate it with `physdiff generate`")
+    if settings is not None:
+        settings.check(o["methods"])
+        if "diffusion" in o["methods"] and o["model"] is not None:
+            from ..models.folder import model_folder, read_folder_config
+
+            read_folder_config(model_folder(o["model"]))
+        check_output_dir(o["out"], args.overwrite)
+    if not o["observations"]:
+        return []
+    from .reconstruction import RECON_METHODS, parse_pattern
+
+    patterns = [parse_pattern(p) for p in o["observations"]]
+    bad = [m for m in o["recon_methods"] if m not in RECON_METHODS]
+    if bad or not o["recon_methods"]:
+        raise ValueError(f"--recon-methods: unknown method(s) {bad or '(none)'}; choose from "
+                         f"{', '.join(RECON_METHODS)}")
+    # the solver comparison writes out first; its files there are this run's, not a clash
+    check_output_dir(Path(o["out"]) / "reconstruction", args.overwrite or bool(o["methods"]))
+    return patterns
+
+
+def _evaluate_reconstruction(o: dict[str, Any], args: argparse.Namespace,
+                             patterns: list) -> None:
+    from ..progress import progress_enabled
+    from .reconstruction import evaluate_reconstruction
+
+    evaluate_reconstruction(o["data"], patterns, o["recon_methods"], o["out"],
+                            model=o["recon_model"], n_samples=int(o["recon_samples"]),
+                            limit=o["recon_limit"], steps=int(o["recon_steps"]),
+                            seed=int(o["seed"]), device=o["device"],
+                            progress=progress_enabled(args.quiet))
+    print(f"wrote {Path(o['out']) / 'reconstruction' / 'report.md'}")
 
 
 def run_train_baseline(args: argparse.Namespace) -> int:
@@ -114,6 +156,10 @@ def run_train_baseline(args: argparse.Namespace) -> int:
         raise ValueError("give --like MODEL_DIR or --like-config TRAIN_YAML, not both")
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other; pick one")
+    if args.resume:
+        from ..training.setup import check_resume_dir
+
+        check_resume_dir(args.out)  # before the data: a typo in --out is the likelier slip
     # --max-steps alone bounds the run by steps: no wall-clock budget is then needed
     need_budget = args.max_steps is None
     if args.like:
@@ -164,10 +210,12 @@ def _add_evaluate(sub: Any) -> None:
                                    "for every method on every test set.")
     p.add_argument("--config", help="eval config: a YAML path or a shipped name (e.g. tiny, "
                    "default-cpu); options override it")
-    p.add_argument("--model", help="diffusion model folder")
+    p.add_argument("--model", help="diffusion model folder (default: the shipped model, as in "
+                   "`physdiff demo` and physdiff.solve)")
     p.add_argument("--data", nargs="+", help="test-set file(s); one report section each")
-    p.add_argument("--methods", nargs="*", help="any of fd diffusion unet fno (none: only the "
-                   "observation patterns)")
+    p.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help="solver methods: any of fd diffusion unet fno, or 'none' to run only "
+                        "the observation patterns of --observations (default: all four)")
     p.add_argument("--nfe", nargs="+", type=int,
                    help="diffusion NFE values, run exactly (heun: odd values; default 1 3 7 "
                         "15 31)")

@@ -16,6 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_file
+from .panels import field_panel
 
 __all__ = ["plot_sample_panels", "plot_distributions", "plot_vs_nfe", "plot_calibration",
            "write_figures"]
@@ -48,10 +49,12 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
     seen at its size against what the source does, however large the boundary offset; the
     residual has its own scale. ``panels`` has ``rho``, ``phi_true`` (and ``phi_lift``; zero
     when absent) over ``(panel, y, x)`` and ``phi_pred``, ``residual`` over
-    ``(config, panel, y, x)``; ``index`` picks the panel sample.
+    ``(config, panel, y, x)``; ``index`` picks the panel sample. Axes are in the domain's
+    units (its ``extent`` attribute, default ``(1, 1)``).
     """
     p = panels.isel(panel=index)
     configs = p.config.values.tolist()
+    extent = tuple(float(e) for e in np.ravel(panels.attrs.get("extent", (1.0, 1.0))))
     lift = p.phi_lift if "phi_lift" in p else xr.zeros_like(p.phi_true)
     true_driven = p.phi_true - lift
     fig = Figure(figsize=(14, 2.6 * len(configs) + 0.6), layout="constrained")
@@ -73,11 +76,8 @@ def plot_sample_panels(panels: xr.Dataset, index: int, path: str | os.PathLike) 
         for ax, (field, title, lim) in zip(row, fields, strict=True):
             vals = np.asarray(field.values, dtype=np.float64)
             lim = lim if lim is not None else float(np.nanmax(np.abs(vals))) or 1.0
-            im = ax.imshow(vals, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
-            ax.set_title(title, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(im, ax=ax, shrink=0.8)
+            field_panel(fig, ax, vals, title, extent=extent, cmap="RdBu_r", vlim=lim,
+                        fontsize=9)
     fig.suptitle(f"sample {int(p.sample.values)}: the true and predicted φ − φ_h and the error "
                  "share one colour scale per row")
     return _save(fig, path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,54 +30,10 @@ from .methods import Prediction, predict_fd, predict_regression
 from .metrics import METRICS, boundary_share, problem_metrics, relative_spread
 from .report import summarize_results, write_report, write_summary
 from .results import MethodResult, read_results, to_dataset, write_netcdf
+from .settings import METHODS, EvalSettings, check_output_dir
 from .testset import TestSet, load_test_set
 
 __all__ = ["METHODS", "EvalSettings", "evaluate", "check_output_dir"]
-
-#: Method names ``evaluate`` knows.
-METHODS: tuple[str, ...] = ("fd", "diffusion", "unet", "fno")
-
-
-@dataclass
-class EvalSettings:
-    """How each method is run (see :func:`evaluate` for the meaning of each field)."""
-
-    nfe: Sequence[int] = (1, 3, 7, 15, 31)
-    guidance: Sequence[bool] = (False, True)
-    n_samples: int = 1
-    ensemble_nfe: int | None = None
-    sampler: str = "auto"  #: "auto": the model's own (heun for EDM, refiner for refiner models)
-    batch_size: int = 64
-    limit: int | None = None
-    seed: int = 0
-    n_panels: int = 2
-    device: str = "auto"
-    baselines: dict[str, str] = field(default_factory=dict)
-    progress: bool = True  #: progress bars (``PHYSDIFF_NO_PROGRESS`` hides them anyway)
-
-    def check(self, methods: Sequence[str]) -> None:
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown or not methods:
-            raise ValueError(f"unknown method(s) {unknown or '(none given)'}; choose from "
-                             f"{', '.join(METHODS)}")
-        if any(int(n) != n or n < 1 for n in self.nfe) or not self.nfe:
-            raise ValueError(f"nfe must be integers >= 1, got {list(self.nfe)}")
-        if "diffusion" in methods and self.sampler != "auto":
-            # exactly the NFE asked for, or a refusal saying why ("auto" is checked once the
-            # model, and so its sampler, is known)
-            from .diffusion_method import diffusion_steps
-
-            for n in list(self.nfe) + ([self.ensemble_nfe] if self.ensemble_nfe else []):
-                diffusion_steps(self.sampler, int(n))
-        if self.n_samples < 1 or self.batch_size < 1 or self.n_panels < 0:
-            raise ValueError("n_samples and batch_size must be >= 1, n_panels >= 0")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 (or None for all samples), got {self.limit}")
-        for kind in ("unet", "fno"):
-            if kind in methods and not self.baselines.get(kind):
-                raise ValueError(f"method {kind!r} needs a trained baseline folder; pass "
-                                 f"--{kind} DIR (train one with `physdiff train-baseline`)")
-
 
 @dataclass
 class _Config:
@@ -150,7 +106,8 @@ def _panels(ts: TestSet, preds: dict[str, Prediction], n: int) -> xr.Dataset | N
         {"rho": (dims, ts.rho[:n]), "phi_true": (dims, ts.phi[:n]),
          "phi_lift": (dims, ts.lift[:n], {"long_name": "harmonic lift (rho = 0, same BC)"}),
          "phi_pred": (("config",) + dims, phi), "residual": (("config",) + dims, res)},
-        coords={"config": labels, "sample": ("panel", ts.sample[:n])})
+        coords={"config": labels, "sample": ("panel", ts.sample[:n])},
+        attrs={"extent": [float(e) for e in ts.extent]})
 
 
 def _check_grid(ts: TestSet, shape: Sequence[int], extent: Sequence[float], what: str) -> None:
@@ -168,10 +125,9 @@ def _load_models(model_dir: str | os.PathLike | None, methods: Sequence[str],
     from .baselines import load_baseline
 
     models: dict[str, Any] = {}
-    if "diffusion" in methods:
-        if model_dir is None:
-            raise ValueError("method 'diffusion' needs --model DIR (a trained model folder)")
-        models["diffusion"] = load_model(model_dir, device=device)
+    if "diffusion" in methods:  # None: the shipped model, as in solve() and demo
+        models["diffusion"] = load_model("default" if model_dir is None else model_dir,
+                                         device=device)
     for kind in ("unet", "fno"):
         if kind in methods:
             models[kind] = load_baseline(s.baselines[kind], device=device)
@@ -238,8 +194,9 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
     Parameters
     ----------
     model_dir : path or None
-        The diffusion model folder (needed for method ``"diffusion"``; its grid is the one
-        every test set must have).
+        The diffusion model folder of method ``"diffusion"`` (None: the shipped model, as in
+        :func:`physdiff.solve` and ``physdiff demo``); its grid is the one every test set
+        must have.
     data : path or sequence of paths
         Test-set files; each becomes one section of the report.
     methods : sequence of str
@@ -295,6 +252,10 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         for name, model in models.items():
             _check_grid(ts, model.config.grid_shape, model.config.extent, f"{name} model")
     out_dir = Path(out_dir)
+    if model_dir is None and "diffusion" in models:
+        from ..models.default import default_model_path
+
+        model_dir = default_model_path()
     attrs = {"model_dir": str(model_dir), "device": device.type, "methods": " ".join(methods)}
     configs = _configs(methods, s)
     _clear_previous(out_dir, [ts.name for ts in test_sets])
@@ -304,27 +265,6 @@ def evaluate(model_dir: str | os.PathLike | None, data: str | os.PathLike | Sequ
         summaries[ts.name] = summarize_results(ds)
     _write_reports(out_dir, summaries, figures)
     return summaries
-
-
-def check_output_dir(out_dir: str | os.PathLike, overwrite: bool) -> None:
-    """Refuse a non-empty output folder unless ``overwrite`` (no silent overwrites).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = open(f"{d}/x", "w").close()
-    ...     check_output_dir(d, overwrite=False)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    FileExistsError: ... is not empty ...; choose another --out or pass --overwrite ...
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} is not empty (an earlier run?); choose another --out or "
-                              f"pass --overwrite to replace what this run writes there")
 
 
 def _clear_previous(out_dir: Path, names: Sequence[str]) -> None:

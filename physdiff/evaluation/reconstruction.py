@@ -32,11 +32,12 @@ import xarray as xr
 
 from ..atomic import atomic_file, write_text
 from ..config_files import reject_unknown
+from ..progress import progress_enabled
 from ..reconstruction.patterns import ObservationPattern, observe
 from .testset import load_test_set
 
 __all__ = ["RECON_METHODS", "METRICS", "parse_pattern", "score_reconstruction",
-           "evaluate_reconstruction"]
+           "evaluate_reconstruction", "plot_reconstruction", "reconstruction_figure"]
 
 RECON_METHODS: tuple[str, ...] = ("diffusion", "gaussian", "tikhonov")
 METRICS: tuple[str, ...] = ("rho_mean", "rho_sample", "phi_mean", "phi_sample", "residual",
@@ -210,20 +211,22 @@ def evaluate_reconstruction(data: Sequence[str | os.PathLike], patterns: Sequenc
     summary: dict[str, Any] = {}
     for path in data:
         ts = load_test_set(path, limit=limit)
+        for pat in pats:  # before any work: a pattern the grid cannot hold is refused
+            pat.check_shape(ts.rho.shape[-2:])
         names.append(ts.name)
         summary[ts.name] = {}
         table = np.full((len(pats), len(methods), len(ts), len(METRICS)), np.nan)
         for p, pat in enumerate(pats):
             first = None
             for i in tqdm(range(len(ts)), desc=f"reconstruct {ts.name} {pat.name}",
-                          disable=not progress):
+                          disable=not progress_enabled(quiet=not progress)):
                 scores, fields = _one(ts, i, pat, methods, kw, seed)
                 first = first or fields
                 for m, method in enumerate(methods):
                     table[p, m, i] = [scores[method][k] for k in METRICS]
             summary[ts.name][pat.name] = _summarise(table[p], methods)
             plot_reconstruction(first, out / f"{ts.name}-{pat.name.replace('%', 'pct')}.png",
-                                title=f"{ts.name}, {pat.name}")
+                                title=f"{ts.name}, {pat.name}", extent=ts.extent)
         per.append(table)
     _write(out, names, pats, methods, per, summary)
     return summary
@@ -288,38 +291,41 @@ def render_reconstruction_report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_reconstruction(fields: dict[str, Any], path: str | os.PathLike,
-                        title: str = "") -> Path:
-    """One problem: observations and truth, then per method the mean, std and error, for
-    rho (top half) and phi (bottom half)."""
-    import matplotlib
+def reconstruction_figure(fields: dict[str, Any], title: str = "",
+                          extent: Sequence[float] = (1.0, 1.0)) -> Any:
+    """The figure of one problem (a :class:`matplotlib.figure.Figure`): observations and
+    truth, then per method the mean, std and error, for rho (top row) and phi (bottom row);
+    each panel on the physical axes with a colour bar (:func:`~.panels.field_panel`)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .panels import field_panel
 
     posts = fields["posts"]
     cols = 2 + 3 * len(posts)
-    fig, axes = plt.subplots(2, cols, figsize=(2.1 * cols, 4.6), squeeze=False)
+    fig = Figure(figsize=(2.7 * cols, 5.6), layout="constrained")
+    axes = fig.subplots(2, cols, squeeze=False)
     for r, name in enumerate(("rho", "phi")):
         truth, obs = fields[name], fields[f"{name}_obs"]
         lim = float(np.max(np.abs(truth))) or 1.0
-        panels = [(obs, f"{name} observed ({int(np.isfinite(obs).sum())})", "RdBu_r", lim),
-                  (truth, f"{name} truth", "RdBu_r", lim)]
+        sym = "ρ" if name == "rho" else "φ"
+        panels = [(obs, f"{sym} observed\n({int(np.isfinite(obs).sum())} nodes)", "RdBu_r",
+                   lim), (truth, f"{sym} truth", "RdBu_r", lim)]
         for method, post in posts.items():
             mean, std = getattr(post, name), getattr(post, f"{name}_std")
-            panels += [(mean, f"{method} mean", "RdBu_r", lim),
-                       (std, f"{method} std", "viridis", None),
-                       (mean - truth, f"{method} error", "RdBu_r", lim)]
+            panels += [(mean, f"{method}\nmean {sym}", "RdBu_r", lim),
+                       (std, f"{method}\nstd {sym}", "viridis", None),
+                       (mean - truth, f"{method}\nerror {sym}", "RdBu_r", lim)]
         for ax, (img, label, cmap, vlim) in zip(axes[r], panels, strict=True):
-            kw = {"vmin": -vlim, "vmax": vlim} if vlim else {}
-            ax.imshow(np.asarray(img), origin="lower", cmap=cmap, **kw)
-            ax.set_title(label, fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+            field_panel(fig, ax, img, label, extent=extent, cmap=cmap, vlim=vlim)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_reconstruction(fields: dict[str, Any], path: str | os.PathLike,
+                        title: str = "", extent: Sequence[float] = (1.0, 1.0)) -> Path:
+    """Write :func:`reconstruction_figure` to ``path`` (PNG, atomically)."""
+    fig = reconstruction_figure(fields, title, extent)
     path = Path(path)
     with atomic_file(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
     return path

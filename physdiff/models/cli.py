@@ -10,10 +10,13 @@ __all__ = ["register", "run_info"]
 
 def run_info(args: argparse.Namespace) -> int:
     """Print :func:`physdiff.models.info.model_summary` of the model ``args.model``."""
-    from .info import model_summary
-    from .io import load_model, model_folder
+    from .folder import model_folder, read_folder_config
 
     path = model_folder(args.model)
+    read_folder_config(path)  # a wrong path is refused before torch is imported
+    from .info import model_summary
+    from .io import load_model
+
     print(model_summary(load_model(path), path))
     return 0
 

@@ -22,7 +22,7 @@ For a model with ``task: rho_posterior`` (the learned prior of
 :func:`physdiff.reconstruct`, which denoises ``rho / s`` rather than phi) the channels are
 instead :data:`POSTERIOR_CHANNELS`: the Gaussian posterior mean of rho given the observations
 divided by ``s`` (here ``s`` is the fitted prior amplitude,
-:func:`physdiff.reconstruction.training_set.posterior_scale`), the two observation masks, the
+:func:`physdiff.reconstruction.scaling.posterior_scale`), the two observation masks, the
 two periodic flags, and the coordinates if asked.
 
 For the solver, ``s`` is :func:`physdiff.solvers.scale.problem_scale`, homogeneous of degree 1 in

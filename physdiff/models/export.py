@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .io import load_model, save_model
 
-__all__ = ["export_model"]
+__all__ = ["export_model", "portable_paths"]
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -47,5 +48,26 @@ def export_model(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str =
     model = load_model(src)
     weights = getattr(model, "weights_kind", "ema")
     model = model.to(_DTYPES[dtype])
-    return save_model(model, dst, weights=weights, extras=getattr(model, "extras", {}),
-                      overwrite=overwrite)
+    extras = portable_paths(getattr(model, "extras", {}), Path.cwd())
+    return save_model(model, dst, weights=weights, extras=extras, overwrite=overwrite)
+
+
+def portable_paths(record: Any, root: Path) -> Any:
+    """``record`` (JSON data) with every absolute path under ``root`` made relative to it,
+    so a shipped model card names ``configs/...``, not the training machine's folders.
+
+    Examples
+    --------
+    >>> portable_paths({"source": "/srv/repo/configs/t.yaml", "n": 3, "x": ["/etc/y"]},
+    ...                Path("/srv/repo"))
+    {'source': 'configs/t.yaml', 'n': 3, 'x': ['/etc/y']}
+    """
+    if isinstance(record, dict):
+        return {k: portable_paths(v, root) for k, v in record.items()}
+    if isinstance(record, list):
+        return [portable_paths(v, root) for v in record]
+    if isinstance(record, str) and os.path.isabs(record):
+        path = Path(record)
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return record

@@ -7,9 +7,10 @@ the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-__all__ = ["short_repr", "model_summary"]
+__all__ = ["short_repr", "model_summary", "shown_path"]
 
 
 def _parameters(model: Any) -> int:
@@ -44,12 +45,36 @@ def _data_lines(dataset: dict[str, Any]) -> list[str]:
     return [f"  {k}: {dataset[k]}" for k in keys if k in dataset]
 
 
+def shown_path(path: Any) -> str:
+    """A recorded path as ``info`` shows it: relative paths as they are; an absolute path
+    relative to the working folder when under it, as it is when it exists here, else only
+    its file name (the training machine's folders mean nothing on this one).
+
+    Examples
+    --------
+    >>> shown_path("configs/train/tiny.yaml")
+    'configs/train/tiny.yaml'
+    >>> shown_path("/nowhere/on/this/machine/posterior-cpu.yaml")
+    'posterior-cpu.yaml (recorded on the training machine)'
+    >>> shown_path(None)
+    '?'
+    """
+    if not path:
+        return "?"
+    p = Path(str(path))
+    if not p.is_absolute():
+        return str(p)
+    if p.is_relative_to(Path.cwd()):
+        return str(p.relative_to(Path.cwd()))
+    return str(p) if p.exists() else f"{p.name} (recorded on the training machine)"
+
+
 def _training_lines(training: dict[str, Any]) -> list[str]:
     if not training:
         return ["  (not recorded)"]
     t = training.get("train", {})
-    lines = [f"  config: {training.get('source', '?')}",
-             f"  data: {training.get('data', {}).get('path', '?')}"]
+    lines = [f"  config: {shown_path(training.get('source'))}",
+             f"  data: {shown_path(training.get('data', {}).get('path'))}"]
     keys = ("max_steps", "max_minutes", "batch_size", "lr", "ema_decay", "seed")
     lines.append("  " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))
     return lines

@@ -119,17 +119,20 @@ class PoissonDiffusionModel(nn.Module):
 
     def check_problem(self, grid: Grid | tuple[int, int],
                       kinds: Iterable[str] | Iterable[Iterable[str]], *,
-                      allow_unseen_kinds: bool = False) -> None:
+                      allow_unseen_kinds: bool = False,
+                      exact: str = "method='fd' for the exact solver") -> None:
         """Raise ValueError unless the model covers ``grid`` and the boundary ``kinds``.
 
         ``kinds`` is one signature ``(left, right, bottom, top)`` or several of them.
         ``allow_unseen_kinds`` admits signatures the model was not trained on (evaluation of
         a distribution shift), as long as its channels can encode them (no Robin sides).
+        ``exact`` names the exact alternative the message suggests (the caller's own: the
+        FD solver for ``solve``, the Gaussian posterior for ``reconstruct``).
         """
         if isinstance(grid, Grid):
-            self._check_grid(grid.shape, grid.extent)
+            self._check_grid(grid.shape, grid.extent, exact)
         else:
-            self._check_grid(tuple(grid), tuple(self.config.extent))
+            self._check_grid(tuple(grid), tuple(self.config.extent), exact)
         kinds = list(kinds)
         signatures = [tuple(kinds)] if kinds and isinstance(kinds[0], str) else \
             [tuple(k) for k in kinds]
@@ -137,15 +140,16 @@ class PoissonDiffusionModel(nn.Module):
         for sig in signatures:
             for k in sig:
                 if k.lower() not in MODEL_KINDS:
-                    raise ValueError(f"the model does not cover {k.lower()}; use method='fd'")
+                    raise ValueError(f"the model does not cover {k.lower()}; use {exact}")
             if not allow_unseen_kinds and tuple(k.lower() for k in sig) not in supported:
                 raise ValueError(
                     f"the model was trained on the boundary kinds {sorted(supported)} "
-                    f"(left, right, bottom, top) but got {sig}; use method='fd' for the exact "
-                    f"solver or train a model on data with these kinds"
+                    f"(left, right, bottom, top) but got {sig}; use {exact} or train a model "
+                    f"on data with these kinds"
                 )
 
-    def _check_grid(self, shape: tuple[int, ...], extent: tuple[float, ...]) -> None:
+    def _check_grid(self, shape: tuple[int, ...], extent: tuple[float, ...],
+                    exact: str = "method='fd' for the exact solver") -> None:
         want_shape = tuple(self.config.grid_shape)
         want_ext = tuple(self.config.extent)
         same_extent = len(extent) == 2 and all(
@@ -154,6 +158,6 @@ class PoissonDiffusionModel(nn.Module):
             raise ValueError(
                 f"the model covers a {want_shape[0]}x{want_shape[1]} grid with extent "
                 f"{want_ext} but got {tuple(shape)} with extent {tuple(extent)}; use "
-                f"method='fd' for the exact solver, resample rho and the boundary data onto "
-                f"the model's grid, or use a model trained on this grid"
+                f"{exact}, resample rho and the boundary data onto the model's grid, or use a "
+                f"model trained on this grid"
             )

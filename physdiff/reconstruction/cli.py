@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-__all__ = ["register", "run_posterior_set"]
+__all__ = ["kept_line", "register", "run_posterior_set"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,5 +39,18 @@ def run_posterior_set(args: argparse.Namespace) -> int:
     out = build_posterior_set(args.source, args.out, start=args.start, count=args.count,
                               seed=args.seed, workers=args.workers, overwrite=args.overwrite,
                               progress=progress_enabled(args.quiet))
-    print(f"{out}: posterior training set written")
+    print(f"{out}: posterior training set written; {kept_line(out)}")
     return 0
+
+
+def kept_line(path: Any) -> str:
+    """How many samples of a posterior training set were kept, and why others were not."""
+    from ..datasets.loading import open_dataset
+
+    with open_dataset(path) as ds:
+        kept, attrs = int(ds.sizes["sample"]), dict(ds.attrs)
+    dropped = int(attrs.get("posterior_dropped", 0))
+    why = "" if not dropped else (
+        f" ({dropped} left out: rms(rho) / s > {attrs.get('posterior_rms_limit', 10):g}, their "
+        f"observations carry no scale)")
+    return f"{kept} of {kept + dropped} samples kept{why}"

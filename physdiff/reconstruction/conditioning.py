@@ -238,8 +238,8 @@ _PHI_VAR_CACHE: dict[tuple, np.ndarray] = {}
 
 def prior_phi_variance(prior: SpectralPrior, gmap: PoissonMap, chunk: int = 512) -> np.ndarray:
     """``diag(G C G^T)``: the prior variance of ``G rho``; summed over the modes in chunks,
-    cached per prior spectrum, grid and kinds."""
-    key = (prior.bases, prior.spectrum.tobytes(), gmap.grid, gmap.kinds)
+    cached per prior spectrum, grid, kinds and Robin coefficients."""
+    key = (prior.bases, prior.spectrum.tobytes(), gmap.grid, gmap.kinds, gmap.robin)
     if key in _PHI_VAR_CACHE:
         return _PHI_VAR_CACHE[key]
     my, mx = prior.spectrum.shape

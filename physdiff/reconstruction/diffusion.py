@@ -36,13 +36,20 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import progress_enabled
 from ..solvers import ResolvedBC, laplacian
 from ..solvers.operators import equation_mask
 from .conditioning import Conditioner, Projector
 from .prior import SpectralPrior
 from .problem import Problem, flat_bc
+from .scaling import posterior_scale
 
-__all__ = ["ModelDenoiser", "PnPSettings", "as_denoiser", "pnp_posterior"]
+__all__ = ["EXACT_ALTERNATIVE", "ModelDenoiser", "PnPSettings", "as_denoiser",
+           "pnp_posterior"]
+
+EXACT_ALTERNATIVE = ("method='gaussian' (the exact linear-Gaussian posterior, any grid and "
+                     "boundary kinds)")
+"""The fix a refusal of the learned prior names: the method that takes every problem."""
 
 
 @dataclass
@@ -113,7 +120,7 @@ class ModelDenoiser:
             else "phi"
 
     def check(self, grid: Any, kinds: tuple[str, str, str, str]) -> None:
-        self.model.check_problem(grid, kinds)
+        self.model.check_problem(grid, kinds, exact=EXACT_ALTERNATIVE)
 
     def denoise_rho(self, rho_noisy: np.ndarray, sigma: np.ndarray, *, rho_gauss: np.ndarray,
                     mask_rho: np.ndarray, mask_phi: np.ndarray, fields: dict[str, np.ndarray],
@@ -300,11 +307,14 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
     # (CPU, 4 problems of 64x64, 8 samples, shipped prior, 2026-12-04): 3.7 of 4.6 s in the
     # network, the rest numpy; on a GPU the per-problem host work and numpy<->device copies
     # would dominate. Batching problems needs batched conditioners: left for now.
-    for b in tqdm(range(n), disable=not progress, desc="reconstruct (diffusion)"):
+    bar = tqdm(range(n), disable=not progress_enabled(quiet=not progress),
+               desc="reconstruct (diffusion)")
+    for b in bar:
         obs = problem.observations[b]
         rng = problem_rng(seed, b, stream=1)  # apart from the Gaussian start's stream
         bc_k = ResolvedBC(fbc.grid, fbc.kinds, {
-            s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()})
+            s: np.broadcast_to(v[b], (k,) + v.shape[-1:]) for s, v in fbc.values.items()},
+            fbc.alpha)
         cond, y = None, None
         if obs.count:
             cond = Conditioner(problem.gmap, obs, prior, problem.noise,
@@ -395,7 +405,6 @@ class _RhoChain:
 
     def run(self, rho: np.ndarray, cond: Conditioner | None, y: np.ndarray | None,
             rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        from .training_set import posterior_scale
 
         obs, st = self.problem.observations[self.index], self.settings
         shape = self.problem.grid.shape

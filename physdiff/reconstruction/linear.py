@@ -25,9 +25,10 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from ..solvers import BoundaryConditions, Grid, make_poisson_solver
+from ..solvers import Grid, ResolvedBC, make_poisson_solver
+from ..solvers.boundary import SIDES
 from ..solvers.kinds import Kinds, kind_of
-from ..solvers.system import axis_kinds, axis_weights, expand_solution, unknown_slices
+from ..solvers.system import Robin, axis_kinds, axis_weights, expand_solution, unknown_slices
 
 __all__ = ["PoissonMap", "Observations", "constant_free_mix"]
 
@@ -35,6 +36,9 @@ __all__ = ["PoissonMap", "Observations", "constant_free_mix"]
 @dataclass(frozen=True)
 class PoissonMap:
     """``G``: rho on the full grid -> phi on the full grid with zero boundary data.
+
+    ``robin`` holds the Robin coefficients (:attr:`physdiff.solvers.ResolvedBC.robin`) when a
+    side is Robin: they are part of the operator (``dphi/dn + alpha phi = 0`` there).
 
     Examples
     --------
@@ -46,20 +50,24 @@ class PoissonMap:
 
     grid: Grid
     kinds: Kinds
+    robin: Robin = None
 
     @staticmethod
     @lru_cache(maxsize=16)
-    def create(grid: Grid, kinds: Kinds) -> PoissonMap:
-        return PoissonMap(grid, tuple(kinds))
+    def create(grid: Grid, kinds: Kinds, robin: Robin = None) -> PoissonMap:
+        return PoissonMap(grid, tuple(kinds), robin)
 
     @property
     def _solver(self):
-        return make_poisson_solver(self.grid, self.kinds)
+        return make_poisson_solver(self.grid, self.kinds, self.robin)
 
     @property
-    def _zero_bc(self):
-        return BoundaryConditions(*[k if kind_of(k).wraps else (k, 0.0) for k in self.kinds]
-                                  ).resolve(self.grid)
+    def _zero_bc(self) -> ResolvedBC:
+        zeros = {s: np.zeros(self.grid.side_length(s)) for s in SIDES}
+        alpha = None if self.robin is None else {
+            s: np.asarray(a, dtype=np.float64) if len(a) else zeros[s]
+            for s, a in zip(SIDES, self.robin, strict=True)}
+        return ResolvedBC(self.grid, self.kinds, zeros, alpha)
 
     @property
     def _weights(self) -> np.ndarray:

@@ -79,6 +79,37 @@ class ObservationPattern:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def check_shape(self, shape: tuple[int, int]) -> None:
+        """Raise ValueError when the pattern cannot be laid on a ``shape`` grid as meant: a
+        sensor grid needs at least 2 sensors per axis (phi on the interior nodes), a random
+        fraction at least one node.
+
+        Examples
+        --------
+        >>> ObservationPattern(layout="grid", stride=8).check_shape((64, 64))
+        >>> ObservationPattern(layout="grid", stride=100).check_shape((64, 64))
+        Traceback (most recent call last):
+        ...
+        ValueError: observation pattern phi-grid-100: a sensor every 100 nodes leaves ...
+        """
+        ny, nx = (int(n) for n in shape[-2:])
+        fields = {"phi": (ny - 2, nx - 2), "rho": (ny, nx)}
+        for target in ("phi", "rho") if self.target == "both" else (self.target,):
+            my, mx = fields[target]
+            if self.layout == "grid" and min(my, mx) < 2 * self.stride:
+                biggest = max(1, min(my, mx) // 2)
+                raise ValueError(
+                    f"observation pattern {self.name}: a sensor every {self.stride} nodes "
+                    f"leaves fewer than 2 sensors per axis on the {min(my, mx)} candidate "
+                    f"nodes of {target} along an axis of this {ny}x{nx} grid; use a stride of "
+                    f"at most {biggest} (e.g. {target}:grid{min(8, biggest)})")
+            if self.layout == "random" and round(self.fraction * my * mx) < 1:
+                least = 1.0 / (my * mx)
+                raise ValueError(
+                    f"observation pattern {self.name}: {100 * self.fraction:.3g} % of the "
+                    f"{my * mx} candidate nodes of {target} is less than one node; use a "
+                    f"fraction of at least {100 * least:.2g} % (e.g. {target}:3%)")
+
     def _mask(self, rng: np.random.Generator, shape: tuple[int, int],
               interior: bool) -> np.ndarray:
         ny, nx = shape
@@ -97,7 +128,9 @@ class ObservationPattern:
 
     def draw(self, rng: np.random.Generator, shape: tuple[int, int]
              ) -> tuple[np.ndarray, np.ndarray]:
-        """Boolean masks ``(mask_rho, mask_phi)`` of shape ``shape``."""
+        """Boolean masks ``(mask_rho, mask_phi)`` of shape ``shape`` (unchecked: the random
+        training mixture may leave a small grid one sensor; user-chosen patterns are checked
+        with :meth:`check_shape`)."""
         none = np.zeros(shape, dtype=bool)
         mask_rho = self._mask(rng, shape, False) if self.target in ("rho", "both") else none
         mask_phi = self._mask(rng, shape, True) if self.target in ("phi", "both") else none

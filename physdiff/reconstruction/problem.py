@@ -213,6 +213,10 @@ def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = No
             f"the batch shapes of rho {arrays['rho'].shape[:-2]} and phi "
             f"{arrays['phi'].shape[:-2]} do not broadcast; give one problem per entry of a "
             f"common batch") from None
+    if 0 in batch:
+        name = next(n for n, a in arrays.items() if 0 in a.shape[:-2])
+        raise ValueError(f"{name} has an empty batch (shape {arrays[name].shape}): give at "
+                         f"least one problem, e.g. shape (1, ny, nx) or (ny, nx)")
     noise = float(noise)
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise is the observation noise std and must be >= 0, got {noise}")
@@ -221,7 +225,7 @@ def parse_problem(bc: Any, rho: Any = None, phi: Any = None, *, extent: Any = No
     resolved = resolve_for(BoundaryConditions.from_spec(bc) if not isinstance(bc, ResolvedBC)
                            else bc, tuple(batch) + tuple(grid_shape), ext)
     batch = resolved.values["left"].shape[:-1]
-    gmap = PoissonMap.create(resolved.grid, resolved.kinds)
+    gmap = PoissonMap.create(resolved.grid, resolved.kinds, resolved.robin)
     phi_bc = harmonic_part(resolved, batch)
     full = {n: np.broadcast_to(a, batch + resolved.grid.shape).reshape(
         (-1,) + resolved.grid.shape) for n, a in arrays.items()}
@@ -244,10 +248,11 @@ def flat_bc(bc: ResolvedBC, n: int) -> ResolvedBC:
     """The boundary data with the batch flattened to ``(n,)``."""
     return ResolvedBC(bc.grid, bc.kinds, {
         s: np.broadcast_to(v.reshape(-1, v.shape[-1]), (n, v.shape[-1]))
-        for s, v in bc.values.items()})
+        for s, v in bc.values.items()}, bc.alpha)
 
 
 def _split_bc(bc: ResolvedBC, n: int) -> list[ResolvedBC]:
     """One ResolvedBC per problem of the flattened batch (for the Dirichlet templates)."""
     vals = flat_bc(bc, n).values
-    return [ResolvedBC(bc.grid, bc.kinds, {s: v[b] for s, v in vals.items()}) for b in range(n)]
+    return [ResolvedBC(bc.grid, bc.kinds, {s: v[b] for s, v in vals.items()}, bc.alpha)
+            for b in range(n)]

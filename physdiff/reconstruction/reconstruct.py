@@ -10,7 +10,7 @@ import numpy as np
 
 from .._arrays import check_count
 from .defaults import default_prior
-from .diffusion import PnPSettings, as_denoiser, pnp_posterior
+from .diffusion import EXACT_ALTERNATIVE, PnPSettings, as_denoiser, pnp_posterior
 from .gaussian import gaussian_posterior, tikhonov_fit
 from .prior import SpectralPrior, load_prior
 from .problem import parse_problem
@@ -25,12 +25,41 @@ def _resolve_prior(prior: Any, problem: Any, model: Any) -> SpectralPrior:
     if isinstance(prior, SpectralPrior):
         return prior
     if isinstance(prior, (str, Path)):
+        if not Path(prior).is_file():
+            raise ValueError(
+                f"prior: no file at {prior}; pass the path of a .npz written by "
+                f"physdiff.reconstruction.save_prior, a SpectralPrior, or None for the default "
+                f"training distribution's prior")
         return load_prior(prior)
     if prior is not None:
         raise ValueError(f"prior must be a SpectralPrior, a path to one (.npz) or None (the "
                          f"default training distribution); got {type(prior).__name__}")
     model_dir = Path(model) if isinstance(model, (str, Path)) and Path(model).is_dir() else None
     return default_prior(problem.grid.shape, problem.kinds, problem.grid.extent, model_dir)
+
+
+def _check_seed(seed: Any) -> int:
+    """``seed`` as an int >= 0, else a ValueError naming it."""
+    bad = isinstance(seed, (bool, str, bytes)) or not isinstance(seed, (int, float, np.number))
+    if bad or not np.isfinite(seed) or int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 (e.g. seed=0), got {seed!r}")
+    return int(seed)
+
+
+def _pnp_settings(pnp: Any, steps: Any) -> PnPSettings:
+    """The diffusion sampler's settings from ``pnp`` (settings, a mapping or None) and
+    ``steps``; unknown keys are refused by name."""
+    if isinstance(pnp, PnPSettings):
+        return pnp
+    if pnp is not None and not isinstance(pnp, dict):
+        raise ValueError(f"pnp must be a PnPSettings, a dict of its fields or None; got "
+                         f"{type(pnp).__name__}")
+    known = list(PnPSettings.__dataclass_fields__)
+    unknown = sorted(set(pnp or {}) - set(known))
+    if unknown:
+        raise ValueError(f"pnp: unknown setting(s) {', '.join(map(repr, unknown))}; the "
+                         f"settings are {', '.join(known)}")
+    return PnPSettings(**{"steps": check_count(steps, "steps"), **dict(pnp or {})})
 
 
 def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "diffusion",
@@ -43,7 +72,10 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     Parameters
     ----------
     bc : BoundaryConditions or spec
-        The known boundary conditions (at least one Dirichlet side).
+        The known boundary conditions, any kinds (Dirichlet, Neumann, Robin, periodic); with
+        no Dirichlet or Robin side phi is known only up to a constant (fitted to the phi
+        data) and rho must meet the compatibility condition. ``"diffusion"`` takes the
+        kinds its model was trained on (no Robin side).
     rho, phi : ndarray, torch.Tensor or xarray.DataArray, shape (..., ny, nx), optional
         Observations on the node grid, NaN where a node is not observed; leading dims are a
         batch (they broadcast against each other and the bc values).
@@ -70,8 +102,12 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         Most denoiser calls per sample for ``"diffusion"``.
     exact_std : bool
         ``"gaussian"``: exact posterior std (else the std over the samples).
+    progress : bool
+        ``"diffusion"``: a bar over the problems of the batch (``PHYSDIFF_NO_PROGRESS=1``
+        hides it anyway).
     pnp : PnPSettings or dict, optional
-        Finer settings of the diffusion sampler.
+        Finer settings of the diffusion sampler (the fields of
+        :class:`~physdiff.reconstruction.PnPSettings`; an unknown key is refused).
 
     Returns
     -------
@@ -83,9 +119,10 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     Raises
     ------
     ValueError
-        Bad shapes, batches, values or boundary data, Dirichlet observations that contradict
-        the bc, no observations (and no explicit prior), an unknown method, a grid the
-        model cannot take.
+        Bad shapes, an empty batch, values or boundary data, Dirichlet observations that
+        contradict the bc, no observations (and no explicit prior), an unknown method, a
+        seed that is not an integer >= 0, unknown ``pnp`` settings, a ``prior`` path with no
+        file, a grid or boundary kinds (Robin) the learned prior cannot take.
 
     Examples
     --------
@@ -103,10 +140,19 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     n_samples = check_count(n_samples, "n_samples")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = _check_seed(seed)
+    settings = _pnp_settings(pnp, steps)  # checked for every method: a typo is a typo
     problem = parse_problem(bc, rho, phi, extent=extent, noise=noise,
                             require_data=prior is None)
+    denoiser = None
+    if method == "diffusion":
+        if problem.bc.robin is not None:
+            raise ValueError(
+                f"method='diffusion': the learned prior takes no Robin side (got kinds "
+                f"{problem.kinds}, left/right/bottom/top); use {EXACT_ALTERNATIVE} or "
+                f"method='tikhonov', which take Robin sides")
+        denoiser = as_denoiser(model, device)
+        denoiser.check(problem.grid, problem.kinds)  # before any work
     gprior = _resolve_prior(prior, problem, model)
     start = time.perf_counter()
     if method == "tikhonov":
@@ -115,14 +161,11 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         out = dict(rho_mean=means, rho_var=zeros, phi_var=zeros)
     else:
         g_samples, g_means, rho_var, phi_var, info = gaussian_posterior(
-            problem, gprior, n_samples=n_samples, seed=int(seed),
+            problem, gprior, n_samples=n_samples, seed=seed,
             exact_std=exact_std and method == "gaussian")
         samples, out = g_samples, dict(rho_mean=g_means, rho_var=rho_var, phi_var=phi_var)
         if method == "diffusion":
-            settings = pnp if isinstance(pnp, PnPSettings) else PnPSettings(
-                **{"steps": check_count(steps, "steps"), **dict(pnp or {})})
-            denoiser = as_denoiser(model, device)
-            samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, int(seed),
+            samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, seed,
                                            settings, progress, means=g_means)
             learned = dinfo.pop("learned_mean")
             info.update(dinfo, mean="samples" if learned is None else "regression")

@@ -5,8 +5,9 @@ training mixture (:func:`~.patterns.draw_training_pattern`: phi at random nodes 
 grid, rho at random nodes, or both), observes the exact float64 solution there, and conditions
 the shipped Gaussian prior on it (``reconstruct(..., method="gaussian")``). It stores the
 posterior mean of rho, the two masks and the posterior scale ``s`` (the fitted prior
-amplitude, :func:`posterior_scale`) next to the original pair, in the dataset format (so
-:class:`~physdiff.datasets.PoissonDataset` and the trainer read it), with ``scale`` = ``s``.
+amplitude, :func:`~.scaling.posterior_scale`) next to the original pair, in the dataset
+format (so :class:`~physdiff.datasets.PoissonDataset` and the trainer read it), with
+``scale`` = ``s``.
 
 The learned model (``model.task: rho_posterior``) then learns ``rho / s`` from the Gaussian
 posterior mean and the masks: the exact Bayes answer for Gaussian sources is its input, and it
@@ -25,7 +26,9 @@ import numpy as np
 import xarray as xr
 
 from ..atomic import atomic_file, remove_path
+from ..progress import progress_enabled
 from .patterns import draw_training_pattern, observe
+from .scaling import posterior_scale
 
 __all__ = ["build_posterior_set", "posterior_scale", "POSTERIOR_VARIABLES"]
 
@@ -34,20 +37,6 @@ POSTERIOR_VARIABLES = ("rho_gauss", "mask_rho", "mask_phi")
 SHARD = 256
 MAX_RMS_OVER_SCALE = 10.0
 """Samples with ``rms(rho) / s`` above this are left out (see :func:`drop_unscaled`)."""
-
-
-def posterior_scale(amplitude: Any) -> np.ndarray:
-    """The scale ``s`` of a problem from the Gaussian fit: its prior amplitude (the ML
-    estimate of the RMS of rho from the observations, the default prior being normalised);
-    zero or non-finite amplitudes become 1.
-
-    Examples
-    --------
-    >>> posterior_scale([2.0, 0.0]).tolist()
-    [2.0, 1.0]
-    """
-    a = np.asarray(amplitude, dtype=np.float64)
-    return np.where(np.isfinite(a) & (a > 1e-12), a, 1.0)
 
 
 def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
@@ -67,7 +56,9 @@ def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
             pattern.name)
 
 
-def _make_shard(source: str, indices: np.ndarray, seed: int, path: str) -> str:
+def _make_shard(source: str, indices: np.ndarray, seed: int, path: str,
+                tick: Any = None) -> str:
+    """Write the shard of samples ``indices`` to ``path``; ``tick()`` after each sample."""
     from ..datasets.loading import PoissonDataset
     from .gaussian import problem_rng
 
@@ -83,6 +74,8 @@ def _make_shard(source: str, indices: np.ndarray, seed: int, path: str) -> str:
                                                  problem_rng(seed, int(i), stream=7))
         out["rho_gauss"][j], out["mask_rho"][j], out["mask_phi"][j] = g, mr, mp
         out["amplitude"][j], out["pattern"][j] = amp, name
+        if tick is not None:
+            tick()
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, index=indices, **out)
@@ -133,21 +126,36 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
         if not path.exists():
             jobs.append((str(source), np.arange(lo, min(lo + SHARD, start + count)), seed,
                          str(path)))
-    bar = tqdm(total=len(jobs), desc="posterior set (shards)", disable=not progress)
-    if workers > 1:
-        from ..datasets.generate import worker_pool
-
-        with worker_pool(workers) as pool:
-            for _ in pool.map(_make_shard, *zip(*jobs, strict=True)) if jobs else []:
-                bar.update()
-    else:
-        for job in jobs:
-            _make_shard(*job)
-            bar.update()
-    bar.close()
+    todo = sum(len(job[1]) for job in jobs)
+    with tqdm(total=count, initial=count - todo, unit="sample", desc="posterior set",
+              disable=not progress_enabled(quiet=not progress)) as bar:
+        _run_shards(jobs, workers, bar)
     _assemble(source, parts, out, start, count, seed)
     remove_path(parts)
     return out
+
+
+def _run_shards(jobs: list[tuple], workers: int, bar: Any) -> None:
+    """Make the shards of ``jobs``, inline (the bar moves per sample) or over ``workers``
+    processes (it moves as each shard is written, in the order they finish)."""
+    if workers == 1:
+        for job in jobs:
+            _make_shard(*job, tick=bar.update)
+        return
+    from concurrent.futures import as_completed
+
+    from ..datasets.generate import worker_pool
+
+    with worker_pool(workers) as pool:
+        futures = {pool.submit(_make_shard, *job): len(job[1]) for job in jobs}
+        try:
+            for fut in as_completed(futures):
+                fut.result()  # re-raises a worker's error here
+                bar.update(futures[fut])
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def _assemble(source: Path, parts: Path, out: Path, start: int, count: int, seed: int) -> None:

@@ -13,6 +13,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,8 +23,8 @@ import yaml
 
 from ..config_files import config_path, read_mapping, reject_unknown
 
-__all__ = ["DataSettings", "TrainSettings", "RunSettings", "load_run_settings",
-           "apply_overrides"]
+__all__ = ["DataSettings", "TrainSettings", "RunSettings", "check_override_keys",
+           "load_run_settings", "apply_overrides"]
 
 
 @dataclass
@@ -141,6 +142,40 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
+def check_override_keys(overrides: Sequence[str]) -> None:
+    """Raise ValueError for a command-line override whose key is not a setting, naming the
+    override as typed (the YAML file is not where the slip is).
+
+    Examples
+    --------
+    >>> check_override_keys(["train.max_steps=5", "model.sigma_data=0.5", "out=runs/x"])
+    >>> check_override_keys(["train.max_stepz=5"])
+    Traceback (most recent call last):
+    ...
+    ValueError: override 'train.max_stepz=5' (command line): unknown key 'max_stepz' in ...
+    """
+    from ..models.config import ModelConfig
+
+    sections = {"train": [f.name for f in fields(TrainSettings)],
+                "data": [f.name for f in fields(DataSettings)],
+                "model": [f.name for f in fields(ModelConfig)]}
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        head, _, rest = key.partition(".")
+        if not sep or (head == "out" and not rest):
+            continue  # a malformed item is apply_overrides' to refuse
+        if head not in sections:
+            raise ValueError(f"override {item!r} (command line): unknown section {head!r}; "
+                             f"write section.key=value with section one of "
+                             f"{', '.join(sections)} (or out=PATH)")
+        leaf = rest.split(".")[0]
+        if leaf not in sections[head]:
+            close = difflib.get_close_matches(leaf, sections[head], n=1)
+            hint = f"did you mean {head}.{close[0]}? " if close else ""
+            raise ValueError(f"override {item!r} (command line): unknown key {leaf!r} in "
+                             f"{head}; {hint}valid keys: {', '.join(sections[head])}")
+
+
 def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSettings:
     """Read a training YAML (a path or a shipped name such as ``tiny``), resolve its
     model/data file references, apply overrides.
@@ -152,6 +187,7 @@ def load_run_settings(path: str | Path, overrides: Sequence[str] = ()) -> RunSet
     raw = read_mapping(path)
     if isinstance(raw.get("model"), str):
         raw["model"] = read_mapping((path.parent / raw["model"]).resolve())
+    check_override_keys(overrides)
     raw = apply_overrides(raw, overrides)
     reject_unknown(raw, ("model", "data", "train", "out"), str(path), noun="section")
     model = raw.get("model") or {}

@@ -11,19 +11,28 @@ from ..models.config import ModelConfig
 from .checkpoint import latest_checkpoint
 from .settings import DataSettings
 
-__all__ = ["prepare_run_dir", "open_training_data", "model_config_for"]
+__all__ = ["check_resume_dir", "prepare_run_dir", "open_training_data", "model_config_for"]
+
+
+def check_resume_dir(out: str | Path) -> None:
+    """Raise ValueError unless the run folder ``out`` that ``--resume`` names exists."""
+    if not Path(out).is_dir():
+        raise ValueError(f"resume: there is no run folder {out} to continue; check the path "
+                         f"(--out), or leave out --resume to start a new run there")
 
 
 def prepare_run_dir(out: str | Path, *, resume: bool, overwrite: bool) -> Path | None:
     """Create the run folder; return the checkpoint to resume from (or None).
 
-    ``resume`` on a folder without a checkpoint (a run killed before its first one, or a
-    folder not yet made) starts the run afresh there, saying so: the command every message
-    suggests always works. Raises FileExistsError for a non-empty folder without
-    ``resume``/``overwrite``.
+    ``resume`` on a folder without a checkpoint (a run killed before its first one) starts
+    the run afresh there, saying so: the command every message suggests always works.
+    Raises FileExistsError for a non-empty folder without ``resume``/``overwrite``, and
+    ValueError for ``resume`` of a folder that does not exist (a typo would otherwise start
+    a new run silently).
     """
     out = Path(out)
     if resume:
+        check_resume_dir(out)
         ckpt = latest_checkpoint(out)
         if ckpt is not None:
             return ckpt

@@ -225,7 +225,7 @@ def test_observation_pattern_evaluation_and_cli(tiny_pairs, prior_model, tmp_pat
     assert float(ds.residual.max()) < 1e-6 and float(ds.misfit.max()) < 1e-6
     assert summary["tiny"]["phi-random-10%"]["gaussian"]["rho_mean"]["median"] > 0
     assert json.loads((out / "summary.json").read_text()).keys() == {"tiny"}
-    args = ["evaluate", "--methods", "--data", str(tiny_pairs), "--observations", "phi:10%",
+    args = ["evaluate", "--methods", "none", "--data", str(tiny_pairs), "--observations", "phi:10%",
             "--recon-methods", "gaussian", "--recon-limit", "2", "--out", str(tmp_path / "c"),
             "--quiet"]
     assert main(args) == 0
