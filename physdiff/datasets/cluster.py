@@ -87,6 +87,37 @@ def _probe(address: str, timeout: float) -> None:
         raise _unreachable(address, err.strerror or type(err).__name__) from None
 
 
+async def _identify(address: str, timeout: float) -> str:
+    """The ``type`` a Dask server at ``address`` reports (``"Scheduler"`` for a scheduler)."""
+    import asyncio
+
+    from distributed.comm import connect as comm_connect
+
+    comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)
+    try:
+        await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+        reply = await asyncio.wait_for(comm.read(), timeout)
+    finally:
+        comm.abort()
+    return str(reply.get("type")) if isinstance(reply, dict) else repr(reply)[:40]
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Ask the server at ``address`` who it is, giving up after ``timeout`` seconds (a
+    ``Client`` waits forever on a port that accepts and never answers)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, even inside a running one
+        try:
+            kind = pool.submit(asyncio.run, _identify(address, timeout)).result()
+        except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as err:
+            why = str(err).splitlines()[0] if str(err) else "no answer"
+            raise _unreachable(address, f"{why}, after {timeout:g} s") from None
+    if kind != "Scheduler":
+        raise _unreachable(address, f"a Dask {kind} answers there, not a scheduler")
+
+
 def connect(address: str, timeout: float = 10.0) -> Client:
     """A ``distributed.Client`` of the scheduler at ``address``, or a one-line error.
 
@@ -109,6 +140,7 @@ def connect(address: str, timeout: float = 10.0) -> Client:
     if not timeout > 0:
         raise ValueError(f"connect_timeout must be positive seconds, got {timeout!r}")
     _probe(address, timeout)
+    _check_scheduler(address, timeout)
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:
@@ -180,6 +212,11 @@ def _resumable(work: Path, cfg: DataConfig, overwrite: bool) -> bool:
 def complete_units(work: Path, cfg: DataConfig) -> list[bool]:
     """For each unit of ``cfg``, whether ``work`` holds it whole (its moments are finite)."""
     moments = _open_group(work, "r")[_MOMENTS]
+    try:
+        finite = np.isfinite(moments[:]).all(axis=1)
+        return [bool(finite[start:stop].all()) for start, stop in _units(cfg)]
+    except Exception:  # noqa: BLE001 - an unreadable shard: look unit by unit
+        pass
     done = []
     for start, stop in _units(cfg):
         try:
@@ -247,7 +284,7 @@ def _run(client: Client, cfg: DataConfig, work: Path, todo: list[tuple[int, int]
                              key=f"physdiff-{cfg.config_hash}-{start}", pure=False)
                for start, stop in todo]
     try:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             bar.update(fut.result())  # re-raises a task's error here
     except BaseException:
         client.cancel(futures)
