@@ -18,6 +18,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -26,15 +27,34 @@ from pathlib import Path
 from physdiff.datasets import generate, load_config, make_pairs
 
 
-def _rate(cfg, **kw) -> float:
+def _own_cpu() -> float:
+    """User + system CPU seconds of this process and of its finished children."""
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _cpu(client=None) -> float:
+    """CPU seconds so far of this process (the client and, for a LocalCluster, the
+    scheduler), its finished children (the process pool) and the live Dask workers."""
+    total = _own_cpu()
+    if client is not None:
+        total += sum(client.run(_own_cpu).values())
+    return total
+
+
+def _rate(cfg, client=None, **kw) -> tuple[float, float]:
+    """Pairs per wall-clock second and per CPU-second of one run from scratch."""
     with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        generate(cfg, Path(d) / "b.zarr", progress=False, **kw)
-        return cfg.n / (time.perf_counter() - t0)
+        c0, t0 = _cpu(client), time.perf_counter()
+        generate(cfg, Path(d) / "b.zarr", progress=False, client=client, **kw)
+        wall = time.perf_counter() - t0
+        return cfg.n / wall, cfg.n / (_cpu(client) - c0)
 
 
-def compare(workers: int, n: int, size: int, repeats: int) -> tuple[list[float], list[float]]:
-    """Pairs/s of the process pool and of a LocalCluster, ``repeats`` alternating runs each."""
+def compare(workers: int, n: int, size: int, repeats: int
+            ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(pairs/s, pairs per CPU-s) of the process pool and of a LocalCluster, ``repeats``
+    alternating runs each."""
     from distributed import Client, LocalCluster
 
     cfg = load_config("default", n=n, shape=(size, size), dtype="float32", seed=12345)
@@ -77,18 +97,26 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
           f"python={platform.python_version()}")
     print(f"# load average before: {os.getloadavg()}")
-    print(f"| workers | pairs | process pool pairs/s (median, min–max) | Dask pairs/s (median, "
-          f"min–max) | Dask / pool |  ({args.size}², {args.repeats} alternating repeats)")
-    print("|---:|---:|---:|---:|---:|")
+    print(f"({args.size}², {args.n} pairs per run, {args.repeats} alternating repeats; "
+          "median (min–max))")
+    print("| workers | pool pairs/s | Dask pairs/s | Dask / pool | pool pairs per CPU-s | "
+          "Dask pairs per CPU-s | Dask / pool (CPU) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     medians = {}
     for w in args.workers:
         pool, dask = compare(w, args.n, args.size, args.repeats)
-        mp, md = statistics.median(pool), statistics.median(dask)
-        medians[w] = md
-        print(f"| {w} | {args.n} | {mp:,.0f} ({min(pool):,.0f}–{max(pool):,.0f}) | "
-              f"{md:,.0f} ({min(dask):,.0f}–{max(dask):,.0f}) | {md / mp:.2f} |", flush=True)
-    if 1 in medians and 2 in medians:
-        print(f"Dask speed-up 1 -> 2 workers: {medians[2] / medians[1]:.2f}x")
+        cells = []
+        for k in (0, 1):
+            a, b = [r[k] for r in pool], [r[k] for r in dask]
+            ma, mb = statistics.median(a), statistics.median(b)
+            medians[w, k] = (ma, mb)
+            cells.append(f"{ma:,.0f} ({min(a):,.0f}–{max(a):,.0f}) | {mb:,.0f} "
+                         f"({min(b):,.0f}–{max(b):,.0f}) | {mb / ma:.2f}")
+        print(f"| {w} | " + " | ".join(cells) + " |", flush=True)
+    if (1, 0) in medians and (2, 0) in medians:
+        print(f"wall-clock speed-up 1 -> 2 workers: pool "
+              f"{medians[2, 0][0] / medians[1, 0][0]:.2f}x, Dask "
+              f"{medians[2, 0][1] / medians[1, 0][1]:.2f}x")
     print(f"# load average after comparison: {os.getloadavg()}")
     seconds, stored = per_pair(args.paper_size, args.paper_n)
     print(f"one process at {args.paper_size}²: {seconds * 1e3:.1f} ms per pair "

@@ -32,9 +32,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_dir, remove_path, replace_path
+from ..solvers import SIDES
 from .config import DataConfig
 from .format import arrays_to_dataset, dataset_attrs, pairs_to_arrays, set_statistics
-from .pairs import make_pairs
+from .pairs import Pairs, make_pairs
 from .storage import zarr_encoding
 
 if TYPE_CHECKING:
@@ -152,11 +153,21 @@ def _units(cfg: DataConfig) -> list[tuple[int, int]]:
     return [(s, min(s + cfg.shard_size, cfg.n)) for s in range(0, cfg.n, cfg.shard_size)]
 
 
+def _blank_pair(cfg: DataConfig) -> Pairs:
+    """One all-zero sample with the shapes and dtypes of ``cfg``'s pairs (nothing solved)."""
+    zeros, grid = np.zeros, cfg.grid
+    return Pairs(index=np.zeros(1, np.int64), rho=zeros((1, *grid.shape)),
+                 phi=zeros((1, *grid.shape)),
+                 sides={s: zeros((1, grid.side_length(s))) for s in SIDES},
+                 kinds=zeros((1, 4), np.int8), scale=zeros(1), residual=zeros(1),
+                 moments=zeros((1, 4)))
+
+
 def _template(cfg: DataConfig) -> tuple[Any, dict[str, dict[str, tuple[int, ...]]]]:
     """The dataset's structure with lazy (never computed) per-sample arrays, and its encoding."""
     import dask.array as da
 
-    one = arrays_to_dataset(cfg, pairs_to_arrays(cfg, make_pairs(cfg, 0, 1)))
+    one = arrays_to_dataset(cfg, pairs_to_arrays(cfg, _blank_pair(cfg)))
     unit = cfg.shard_size
     ds = one.isel(sample=[0] * cfg.n).assign_coords(sample=np.arange(cfg.n, dtype=np.int64))
     for name, var in one.data_vars.items():
