@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=2048, help="pairs per run")
     p.add_argument("--size", type=int, default=64, help="grid of the comparison")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--paper-size", type=int, default=256)
+    p.add_argument("--paper-size", type=int, nargs="+", default=[256, 257])
     p.add_argument("--paper-n", type=int, default=64, help="pairs timed at the paper grid")
     args = p.parse_args(argv)
     print(f"# bench_generate_dask  {datetime.datetime.now().isoformat(timespec='seconds')}")
@@ -118,9 +118,11 @@ def main(argv: list[str] | None = None) -> None:
               f"{medians[2, 0][0] / medians[1, 0][0]:.2f}x, Dask "
               f"{medians[2, 0][1] / medians[1, 0][1]:.2f}x")
     print(f"# load average after comparison: {os.getloadavg()}")
-    seconds, stored = per_pair(args.paper_size, args.paper_n)
-    print(f"one process at {args.paper_size}²: {seconds * 1e3:.1f} ms per pair "
-          f"({1 / seconds:,.1f} pairs/s), {stored:,.0f} stored bytes per pair (float32)")
+    for size in args.paper_size:
+        seconds, stored = per_pair(size, args.paper_n)
+        print(f"one process at {size}²: {seconds * 1e3:.1f} ms per pair "
+              f"({1 / seconds:,.1f} pairs/s), {stored:,.0f} stored bytes per pair (float32)",
+              flush=True)
     print(f"# load average after: {os.getloadavg()}")
 
 
