@@ -51,10 +51,20 @@ def _rate(cfg, client=None, **kw) -> tuple[float, float]:
         return cfg.n / wall, cfg.n / (_cpu(client) - c0)
 
 
-def compare(workers: int, n: int, size: int, repeats: int
+def compare(workers: int, n: int, size: int, repeats: int, quiet: bool
             ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """(pairs/s, pairs per CPU-s) of the process pool and of a LocalCluster, ``repeats``
-    alternating runs each."""
+    alternating runs each; ``quiet`` applies ``QUIET_DASK_CONFIG``."""
+    import dask
+
+    from physdiff.datasets.cluster import QUIET_DASK_CONFIG
+
+    with dask.config.set(QUIET_DASK_CONFIG if quiet else {}):
+        return _compare(workers, n, size, repeats)
+
+
+def _compare(workers: int, n: int, size: int, repeats: int
+             ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     from distributed import Client, LocalCluster
 
     cfg = load_config("default", n=n, shape=(size, size), dtype="float32", seed=12345)
@@ -71,40 +81,46 @@ def compare(workers: int, n: int, size: int, repeats: int
     return pool, dask
 
 
-def per_pair(size: int, n: int) -> tuple[float, float]:
-    """Seconds per pair of one process at ``size``² (one unit), and stored bytes per pair."""
+def per_pair(size: int, n: int) -> tuple[float, float, float, float]:
+    """One process at ``size``² (``n`` pairs in one unit): wall and CPU seconds per pair,
+    stored bytes per pair, and the peak resident memory (bytes) of this process after it."""
     cfg = load_config("default", n=n, shape=(size, size), dtype="float32", seed=12345)
     make_pairs(cfg, 0, 2)  # plans and caches
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     make_pairs(cfg, 0, n)
-    seconds = (time.perf_counter() - t0) / n
+    wall, cpu = (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
     with tempfile.TemporaryDirectory() as d:
         out = generate(cfg, Path(d) / "s.zarr", progress=False)
         stored = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return seconds, stored / n
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return wall, cpu, stored / n, peak
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--workers", type=int, nargs="*", default=[1, 2],
+                   help="worker counts to compare (none: only the per-pair cost)")
     p.add_argument("--n", type=int, default=2048, help="pairs per run")
     p.add_argument("--size", type=int, default=64, help="grid of the comparison")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--paper-size", type=int, nargs="+", default=[256, 257])
     p.add_argument("--paper-n", type=int, default=64, help="pairs timed at the paper grid")
+    p.add_argument("--dask-defaults", action="store_true",
+                   help="Dask's default settings (else physdiff's QUIET_DASK_CONFIG)")
     args = p.parse_args(argv)
     print(f"# bench_generate_dask  {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"# {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
           f"python={platform.python_version()}")
     print(f"# load average before: {os.getloadavg()}")
     print(f"({args.size}², {args.n} pairs per run, {args.repeats} alternating repeats; "
-          "median (min–max))")
+          f"median (min–max); Dask settings: "
+          f"{'defaults' if args.dask_defaults else 'QUIET_DASK_CONFIG'})")
     print("| workers | pool pairs/s | Dask pairs/s | Dask / pool | pool pairs per CPU-s | "
           "Dask pairs per CPU-s | Dask / pool (CPU) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     medians = {}
     for w in args.workers:
-        pool, dask = compare(w, args.n, args.size, args.repeats)
+        pool, dask = compare(w, args.n, args.size, args.repeats, not args.dask_defaults)
         cells = []
         for k in (0, 1):
             a, b = [r[k] for r in pool], [r[k] for r in dask]
@@ -119,10 +135,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{medians[2, 0][1] / medians[1, 0][1]:.2f}x")
     print(f"# load average after comparison: {os.getloadavg()}")
     for size in args.paper_size:
-        seconds, stored = per_pair(size, args.paper_n)
-        print(f"one process at {size}²: {seconds * 1e3:.1f} ms per pair "
-              f"({1 / seconds:,.1f} pairs/s), {stored:,.0f} stored bytes per pair (float32)",
-              flush=True)
+        wall, cpu, stored, peak = per_pair(size, args.paper_n)
+        print(f"one process at {size}²: {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU per "
+              f"pair; {stored:,.0f} stored bytes per pair (float32); peak RSS so far "
+              f"{peak / 2**20:,.0f} MiB", flush=True)
     print(f"# load average after: {os.getloadavg()}")
 
 

@@ -32,4 +32,4 @@ def test_bench_generate_dask_runs(capsys):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| 1 |"))
     assert all(float(c.split()[0].replace(",", "")) > 0 for c in row.strip("| ").split(" | "))
-    assert "ms per pair" in out
+    assert "ms CPU per pair" in out
