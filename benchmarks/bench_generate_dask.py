@@ -56,6 +56,7 @@ def compare(workers: int, n: int, size: int, repeats: int, quiet: bool
     """(pairs/s, pairs per CPU-s) of the process pool and of a LocalCluster, ``repeats``
     alternating runs each; ``quiet`` applies ``QUIET_DASK_CONFIG``."""
     import dask
+    import distributed  # noqa: F401 - its defaults must be loaded before config.set
 
     from physdiff.datasets.cluster import QUIET_DASK_CONFIG
 
