@@ -223,7 +223,8 @@ def _resumable(work: Path, cfg: DataConfig, overwrite: bool) -> bool:
     except Exception:  # noqa: BLE001 - anything unreadable is not ours
         attrs = {}
     found, unit = attrs.get("config_hash"), attrs.get(UNFINISHED_ATTR)
-    if found == cfg.config_hash and unit == cfg.shard_size:
+    finished = unit is None and "sigma_data" in attrs  # interrupted just before the rename
+    if found == cfg.config_hash and (unit == cfg.shard_size or finished):
         return True
     if not overwrite:
         why = (f"with --shard-size {unit}; rerun with --shard-size {unit}"
@@ -237,7 +238,10 @@ def _resumable(work: Path, cfg: DataConfig, overwrite: bool) -> bool:
 
 def complete_units(work: Path, cfg: DataConfig) -> list[bool]:
     """For each unit of ``cfg``, whether ``work`` holds it whole (its moments are finite)."""
-    moments = _open_group(work, "r")[_MOMENTS]
+    group = _open_group(work, "r")
+    if _MOMENTS not in group:  # finished: the statistics are recorded, moments dropped
+        return [True] * len(_units(cfg))
+    moments = group[_MOMENTS]
     try:
         finite = np.isfinite(moments[:]).all(axis=1)
         return [bool(finite[start:stop].all()) for start, stop in _units(cfg)]
@@ -273,17 +277,19 @@ def _write_unit(cfg: DataConfig, store: str, start: int, stop: int, version: str
     return stop - start
 
 
-def _finish(work: Path, out: Path) -> dict[str, float]:
-    """Record the set statistics, drop ``moments`` and leftovers, move the store to ``out``."""
+def _finish(work: Path, out: Path) -> None:
+    """Record the set statistics, drop ``moments`` and leftovers, move the store to ``out``.
+
+    Each step can be interrupted and redone: the unfinished mark goes only once the
+    statistics are recorded and ``moments`` dropped."""
     group = _open_group(work)
-    stats = set_statistics(group[_MOMENTS][:], group["scale"][:])
-    attrs = {k: v for k, v in group.attrs.items() if k != UNFINISHED_ATTR}
-    group.attrs.put({**attrs, **stats})
-    del group[_MOMENTS]
+    if _MOMENTS in group:
+        group.attrs.update(set_statistics(group[_MOMENTS][:], group["scale"][:]))
+        del group[_MOMENTS]
+    group.attrs.put({k: v for k, v in group.attrs.items() if k != UNFINISHED_ATTR})
     for leftover in work.rglob("*.partial"):  # zarr's temporary files of a killed writer
         leftover.unlink(missing_ok=True)
     replace_path(work, out)
-    return stats
 
 
 @contextmanager

@@ -123,6 +123,25 @@ def test_an_interrupted_client_resumes_where_it_stopped(tmp_path, cluster):
     _no_leftovers(out)
 
 
+def test_interrupted_at_the_final_rename_finishes_on_rerun(tmp_path, cluster, monkeypatch):
+    from physdiff.datasets import cluster as cluster_module
+
+    cfg = load_config("tiny", n=20, shard_size=5)
+    out = tmp_path / "f.zarr"
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster_module, "replace_path", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate(cfg, out, client=cluster[1], progress=False)
+    assert not out.exists() and unfinished_path(out).exists()
+    monkeypatch.undo()
+    generate(cfg, out, client=cluster[1], progress=False)
+    _assert_bit_equal(out, generate(cfg, tmp_path / "l.zarr", progress=False))
+    _no_leftovers(out)
+
+
 def _error_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
