@@ -21,6 +21,7 @@ zarr directly, which skips xarray's per-call metadata checks.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sys
 from collections.abc import Iterator
@@ -181,15 +182,16 @@ def _blank_pair(cfg: DataConfig) -> Pairs:
 def _template(cfg: DataConfig) -> tuple[Any, dict[str, dict[str, tuple[int, ...]]]]:
     """The dataset's structure with lazy (never computed) per-sample arrays, and its encoding."""
     import dask.array as da
+    import xarray as xr
 
     one = arrays_to_dataset(cfg, pairs_to_arrays(cfg, _blank_pair(cfg)))
     unit = cfg.shard_size
-    ds = one.isel(sample=[0] * cfg.n).assign_coords(sample=np.arange(cfg.n, dtype=np.int64))
-    for name, var in one.data_vars.items():
-        shape = (cfg.n,) + var.shape[1:]
-        ds[name] = (var.dims, da.zeros(shape, dtype=var.dtype, chunks=(unit,) + var.shape[1:]),
-                    var.attrs)
-    ds.attrs = {**dataset_attrs(cfg), UNFINISHED_ATTR: unit}
+    data = {name: (var.dims, da.zeros((cfg.n, *var.shape[1:]), dtype=var.dtype,
+                                      chunks=(unit, *var.shape[1:])), var.attrs)
+            for name, var in one.data_vars.items()}
+    coords = {"sample": ("sample", np.arange(cfg.n, dtype=np.int64), one["sample"].attrs),
+              "x": one["x"], "y": one["y"]}
+    ds = xr.Dataset(data, coords=coords, attrs={**dataset_attrs(cfg), UNFINISHED_ATTR: unit})
     return ds, zarr_encoding(ds, cfg.n, shard=unit)
 
 
@@ -312,8 +314,9 @@ def _run(client: Client, cfg: DataConfig, work: Path, todo: list[tuple[int, int]
 
     from .. import __version__
 
+    store = hashlib.sha256(str(work).encode()).hexdigest()[:12]  # one key per store and unit
     futures = [client.submit(_write_unit, cfg, str(work), start, stop, __version__,
-                             key=f"physdiff-{cfg.config_hash}-{start}", pure=False)
+                             key=f"physdiff-{store}-{start}-{stop}", pure=False)
                for start, stop in todo]
     try:
         for fut in as_completed(futures, loop=client.loop):
