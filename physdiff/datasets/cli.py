@@ -22,8 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=None, help="number of pairs (overrides the config)")
     p.add_argument("--seed", type=int, default=None, help="seed (overrides the config)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="compute on this Dask scheduler's workers into one zarr store (--out "
+                   "PATH.zarr); needs pip install \"physdiff[dask]\"")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the --scheduler (default 10)")
     p.add_argument("--shard-size", type=int, default=None,
-                   help="samples per resumable shard (does not change the data)")
+                   help="samples per resumable shard, the unit of work on a cluster (does not "
+                   "change the data)")
     p.add_argument("--format", choices=("nc", "zarr"), default=None, dest="fmt",
                    help="storage format (default: from --out, else nc)")
     p.add_argument("--overwrite", action="store_true",
@@ -43,7 +49,8 @@ def run_generate(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, n=args.n, seed=args.seed, shard_size=args.shard_size)
     try:
         out = generate(cfg, args.out, workers=args.workers, fmt=args.fmt,
-                       overwrite=args.overwrite, progress=progress_enabled(args.quiet))
+                       overwrite=args.overwrite, progress=progress_enabled(args.quiet),
+                       client=args.scheduler, connect_timeout=args.connect_timeout)
     except ResidualCheckError as err:
         print(f"physdiff generate: residual check failed: {err}", file=sys.stderr)
         return 1

@@ -6,6 +6,10 @@ shard that opens and matches the config hash, and makes only the missing ones. W
 there they are assembled into ``<out>`` (again via a temporary name) and the parts removed.
 Sample ``i`` depends only on ``(config, seed, i)``, so the result does not depend on the
 shard size or the number of workers.
+
+With ``client`` (a Dask ``distributed.Client`` or a scheduler address) the same shards are
+computed on a Dask cluster and written straight into one zarr store
+(:mod:`physdiff.datasets.cluster`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
@@ -35,6 +40,9 @@ from .storage import (
     stored_config_hash,
     write_shard,
 )
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["generate", "default_output", "output_format"]
 
@@ -143,8 +151,22 @@ def _run_shards(cfg: DataConfig, parts: Path, todo: list[tuple[int, int, int]],
             raise
 
 
+def _check_cluster_args(client: object, workers: int, fmt: str, out: Path | None) -> None:
+    """With a Dask client: one zarr store, and no local worker processes."""
+    if isinstance(client, str) and not client:
+        raise ValueError("client must be a distributed.Client or a scheduler address like "
+                         "tcp://HOST:PORT, got ''")
+    if workers != 1:
+        raise ValueError(f"workers={workers} and a Dask scheduler exclude each other: the "
+                         "cluster's workers do the work; drop --workers")
+    if fmt != "zarr":
+        raise ValueError(f"a Dask cluster writes one zarr store: --out must end in .zarr, got "
+                         f"{out}")
+
+
 def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1,
-             fmt: str | None = None, overwrite: bool = False, progress: bool = True) -> Path:
+             fmt: str | None = None, overwrite: bool = False, progress: bool = True,
+             client: Client | str | None = None, connect_timeout: float = 10.0) -> Path:
     """Generate ``cfg``'s dataset into ``out`` and return its path.
 
     Parameters
@@ -162,11 +184,20 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
         Replace an existing output made from another config (never done silently).
     progress : bool
         Show a tqdm progress bar over samples.
+    client : distributed.Client or str, optional
+        Compute the shards on this Dask cluster (a client, or a scheduler address such as
+        ``"tcp://10.0.0.5:8786"``) and write them into one zarr store (``out`` must end in
+        ``.zarr`` and be on a file system every worker sees under the same path). The pairs
+        are bit for bit those of a local run; see ``docs/datasets.md``. Needs
+        ``pip install "physdiff[dask]"``.
+    connect_timeout : float
+        Seconds to wait for the scheduler at a ``client`` address.
 
     Raises
     ------
     ValueError
-        Bad workers/format, or an output path that cannot be written.
+        Bad workers/format, an output path that cannot be written, or (with ``client``) an
+        output that is not ``.zarr`` or a scheduler that cannot be reached.
     FileExistsError
         ``out`` exists and holds data from another config, and ``overwrite`` is False.
     physdiff.datasets.ResidualCheckError
@@ -183,13 +214,22 @@ def generate(cfg: DataConfig, out: str | Path | None = None, *, workers: int = 1
     """
     if isinstance(workers, bool) or int(workers) != workers or int(workers) < 1:
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    if client is not None and fmt is None and out is None:
+        fmt = "zarr"
     fmt = output_format(Path(out) if out else Path(), fmt)
+    if client is not None:
+        _check_cluster_args(client, int(workers), fmt, out)
     out = Path(out) if out else default_output(cfg, fmt)
     if _check_output(out, cfg, overwrite):
         if progress:
             print(f"{out} already holds this config's data (hash {cfg.config_hash}); "
                   "nothing to do", file=sys.stderr)
         return out
+    if client is not None:
+        from .cluster import generate_on_cluster
+
+        return generate_on_cluster(cfg, out, client, overwrite=overwrite, progress=progress,
+                                   connect_timeout=connect_timeout)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(exist_ok=True)
     for folder in (out.parent if str(out.parent) else Path("."), parts):

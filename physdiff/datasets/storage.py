@@ -23,7 +23,7 @@ from .config import DataConfig
 from .format import arrays_to_dataset, dataset_attrs, set_statistics
 
 __all__ = ["shard_path", "write_shard", "read_shard", "shard_is_complete", "assemble",
-           "stored_config_hash", "FORMATS"]
+           "stored_config_hash", "zarr_encoding", "FORMATS"]
 
 FORMATS = ("nc", "zarr")
 _CHUNK_BYTES = 256 * 1024  # target size of a netCDF chunk of rho or phi (random access)
@@ -128,10 +128,27 @@ def _batches(shards: Sequence[Path], size: int) -> Iterator[dict[str, np.ndarray
             buf = []
 
 
-def _zarr_encoding(ds: xr.Dataset, n: int) -> dict[str, dict[str, tuple[int, ...]]]:
-    """Chunks of up to 64 samples, grouped into zarr-v3 shards of up to 16 chunks."""
-    chunk = min(_ZARR_CHUNK, n)
-    shard = chunk * min(16, -(-n // chunk))
+def zarr_encoding(ds: xr.Dataset, n: int, shard: int | None = None
+                  ) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Chunks of up to 64 samples, grouped into zarr-v3 shards of up to 16 chunks.
+
+    With ``shard`` the shards hold exactly ``shard`` samples and the chunk is the largest
+    divisor of ``shard`` up to 64: writers of different shards never touch the same file,
+    so they may write in parallel (:mod:`physdiff.datasets.cluster`).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"phi": (("sample", "y", "x"), np.zeros((1, 4, 4)))})
+    >>> zarr_encoding(ds, 5000)["phi"]
+    {'chunks': (64, 4, 4), 'shards': (1024, 4, 4)}
+    >>> zarr_encoding(ds, 5000, shard=100)["phi"]
+    {'chunks': (50, 4, 4), 'shards': (100, 4, 4)}
+    """
+    if shard is None:
+        chunk = min(_ZARR_CHUNK, n)
+        shard = chunk * min(16, -(-n // chunk))
+    else:
+        chunk = max(d for d in range(1, min(_ZARR_CHUNK, shard) + 1) if shard % d == 0)
     enc = {}
     for name, var in ds.data_vars.items():
         other = tuple(ds.sizes[d] for d in var.dims[1:])
@@ -145,7 +162,7 @@ def _assemble_zarr(cfg: DataConfig, shards: Sequence[Path], tmp: Path,
         ds = arrays_to_dataset(cfg, arrays)
         ds.attrs = attrs
         if k == 0:
-            ds.to_zarr(tmp, mode="w", encoding=_zarr_encoding(ds, cfg.n), zarr_format=3,
+            ds.to_zarr(tmp, mode="w", encoding=zarr_encoding(ds, cfg.n), zarr_format=3,
                        consolidated=False)
         else:
             ds.to_zarr(tmp, mode="a", append_dim="sample", consolidated=False)
