@@ -141,12 +141,12 @@ def main(argv: list[str] | None = None) -> None:
            "steps": args.steps or ENSEMBLE_STEPS[model.config.formulation],
            "seed": args.seed, "machine": platform.processor() or platform.machine(),
            "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
-    print(f"{'guided':>7}{'K':>3}{'NFE':>4}{'tol':>7}{'err med':>9}{'1 smp':>8}{'spread':>8}"
+    print(f"{'guided':>7}{'K':>3}{'NFE':>4}{'tol':>7}{'err med':>10}{'1 smp':>10}{'spread':>10}"
           f"{'sp/err':>7}{'cov2σ':>7}{'cov1σ':>7}{'Spear.':>7}{'ms':>8}")
     for r in rows:
         cells = [f"{r.get(key, float('nan')):>{w}{f}}" for key, w, f in (
-            ("err_driven_median", 9, ".3g"), ("err_driven_one_sample_median", 8, ".3g"),
-            ("spread_median", 8, ".3g"), ("spread_over_err_median", 7, ".2f"),
+            ("err_driven_median", 10, ".3g"), ("err_driven_one_sample_median", 10, ".3g"),
+            ("spread_median", 10, ".3g"), ("spread_over_err_median", 7, ".2f"),
             ("coverage_2sigma", 7, ".3f"), ("coverage_1sigma", 7, ".3f"),
             ("spearman", 7, ".3f"), ("ms_per_problem", 8, ".0f"))]
         tol = "-" if r["tol"] is None else f"{r['tol']:.0e}"

@@ -92,7 +92,7 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         ``device``, ``n_samples``, ``return_info``, ... for "diffusion". A diffusion-only
         keyword with ``method="fd"`` raises ValueError naming it. ``n_samples > 1`` draws
         an ensemble (mean as ``phi``, per-node ``std``; a regression-first model such as
-        the shipped one then runs 3 steps, its noisy refinements giving the spread, and
+        the shipped one then runs 4 steps, its noisy refinements giving the spread, and
         refuses ``steps=1``): see :func:`physdiff.sampling.solve.solve_diffusion`.
 
     Returns

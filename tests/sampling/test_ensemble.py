@@ -42,7 +42,7 @@ def _interior_std_positive(res) -> bool:
 def test_default_ensemble_gives_distinct_samples(refiner, case, guidance):
     rho, bc = case
     res = solve_diffusion(rho, bc, model=refiner, n_samples=4, guidance=guidance, device="cpu")
-    assert res.nfe == ENSEMBLE_STEPS["refiner"] == 3
+    assert res.nfe == ENSEMBLE_STEPS["refiner"] == 4
     assert res.samples.shape == (3, 4, N, N)
     if guidance:  # CG brings these 16x16 samples to float32 round-off of the solution: the
         # spread is that round-off (~1e-8 of |phi|), 0 where two float32 values coincide
