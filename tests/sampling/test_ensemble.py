@@ -159,3 +159,16 @@ def test_identical_samples_are_not_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_zero_spread(std[1:], BoundaryConditions.dirichlet(0.0).resolve(Grid((N, N)), (1,)))
+
+
+def test_shipped_model_ensemble_is_not_a_silent_zero_std():
+    """The regression of issue 18: ``n_samples=8`` on the shipped model gave 8 identical
+    samples. With the defaults (guided, ENSEMBLE_STEPS) the samples differ."""
+    x = np.linspace(0, 1, 64)
+    X, Y = np.meshgrid(x, x)
+    rho = np.exp(-((X - 0.5) ** 2 + (Y - 0.5) ** 2) / 0.02)
+    bc = BoundaryConditions.dirichlet(left=1.0, right=0.0, bottom=0.0, top=0.0)
+    res = physdiff.solve(rho, bc, method="diffusion", n_samples=2, device="cpu")
+    assert res.nfe > 1  # the regression step alone would be 1
+    assert np.mean(res.std[1:-1, 1:-1] > 0) > 0.99
+    assert not np.array_equal(res.samples[0], res.samples[1])
