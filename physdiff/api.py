@@ -104,6 +104,10 @@ def solve(rho: Any, bc: Any, method: str = "fd", *, extent: Any = None,
         method raises ValueError naming it. Inside a time loop prepare a
         :class:`physdiff.PoissonSolver` once instead: each ``solve`` call resolves the
         boundary data again.
+        ``n_samples > 1`` draws an ensemble (mean as ``phi``, per-node ``std``; a
+        regression-first model such as the shipped one then runs 4 steps, its noisy
+        refinements giving the spread, and refuses ``steps=1``): see
+        :func:`physdiff.sampling.solve.solve_diffusion`.
 
     Returns
     -------

@@ -78,12 +78,14 @@ def _have_fno() -> bool:
 
 
 def test_journey_1_python_block_runs(monkeypatch):
-    """Journey 1 as written, with the diffusion calls made cheap (1 step, 2 samples)."""
+    """Journey 1 as written, with the diffusion calls made cheap (1 step, or 2 for an
+    ensemble of 2 samples: the regression step alone cannot sample)."""
     solve = physdiff.solve
 
     def cheap(rho, bc, method="fd", **kw):
         if method == "diffusion":
-            kw.update(steps=1, n_samples=min(kw.get("n_samples", 1), 2), device="cpu")
+            k = min(kw.get("n_samples", 1), 2)
+            kw.update(steps=1 if k == 1 else 2, n_samples=k, device="cpu")
         return solve(rho, bc, method=method, **kw)
 
     monkeypatch.setattr(physdiff, "solve", cheap)

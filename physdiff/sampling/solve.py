@@ -18,6 +18,7 @@ tolerance.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,7 +41,7 @@ from .samplers import get_sampler, refiner_sigmas, sampler_nfe
 from .schedules import karras_sigmas
 
 __all__ = ["DiffusionResult", "solve_diffusion", "enforce_constraints", "guidance_config",
-           "driven_error"]
+           "driven_error", "ENSEMBLE_STEPS", "check_can_sample"]
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,15 @@ class DiffusionResult:
     phi : ndarray, ``batch + (ny, nx)``
         The answer: the mean of the samples (refined when asked).
     samples : ndarray, ``batch + (K, ny, nx)``
-        The K independent samples (before refinement).
+        The K independent samples (CG-refined when refinement ran).
     std : ndarray, ``batch + (ny, nx)``
-        Per-node standard deviation over the samples (``ddof=1``; zeros when K = 1).
+        Per-node standard deviation over the samples (``ddof=1``; zeros when K = 1): the
+        ensemble's estimate of the error of ``phi`` at each node.
     nfe : int
         Denoiser evaluations per sample.
     refine_iterations : ndarray or None
-        CG iterations per problem when refinement ran.
+        CG iterations when refinement ran: per problem (``batch``) for one sample, per
+        sample (``batch + (K,)``) for several.
     guidance_sweeps : ndarray or None
         Jacobi sweeps each sample took during guided sampling (``batch + (K,)``).
     guidance_cg : ndarray or None
@@ -154,8 +157,57 @@ def enforce_constraints(phi: np.ndarray, bc: ResolvedBC) -> np.ndarray:
 REFINER_GUIDANCE = GuidanceConfig(max_sweeps=4, cg_iters=64)
 #: default steps per formulation (see docs/sampling.md for the measurements behind them)
 DEFAULT_STEPS = {"edm": 10, "refiner": 1}
+#: default steps per formulation when ``n_samples > 1``: a "refiner" model's regression step
+#: is deterministic, so an ensemble needs refinement steps, which re-noise the estimate and
+#: denoise it (PDE-Refiner); 4 = regression + refinements at 0.1, 0.01, 0.001 (the model's
+#: ``refine_sigma_max`` to ``refine_sigma_min``). On the shipped model (64 test-id problems,
+#: K = 8) 2-sigma coverage is 0.85 (network alone) / 0.92 (guided) and Spearman(spread,
+#: error) 0.94 / 0.92; 3 steps over-covered guided shifted families (0.992, above 0.99)
+#: (BENCHMARKS.md, "Ensemble").
+ENSEMBLE_STEPS = {"edm": 10, "refiner": 4}
 #: default sampler per formulation
 DEFAULT_SAMPLER = {"edm": "heun", "refiner": "refiner"}
+
+
+def check_can_sample(cfg: Any, sampler: str, steps: int, n_samples: int) -> None:
+    """Refuse ``n_samples > 1`` where the samples could only be identical copies.
+
+    A "refiner" model at ``steps=1`` runs its regression step alone, which ignores the noise,
+    and a model trained for the regression step only (``p_regression = 1``) never learned to
+    denoise: K samples would be one answer K times, with a standard deviation of exactly 0
+    that says nothing about the error. Every other configuration draws distinct samples.
+
+    Raises
+    ------
+    ValueError
+        Saying why the configuration cannot sample and what to do instead.
+
+    Examples
+    --------
+    >>> from physdiff.models import ModelConfig
+    >>> cfg = ModelConfig(grid_shape=[16, 16], formulation="refiner")
+    >>> check_can_sample(cfg, "refiner", 4, 8)      # refinement steps draw noise: fine
+    >>> check_can_sample(cfg, "refiner", 1, 8)      # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: n_samples=8 needs random samples, but steps=1 ...
+    """
+    if n_samples <= 1 or cfg.formulation != "refiner":
+        return
+    if cfg.p_regression >= 1:
+        raise ValueError(
+            f"n_samples={n_samples}: this model cannot sample: it was trained for the "
+            f"regression step only (p_regression = 1), which is deterministic, so every "
+            f"sample would be the same answer and the std 0; use n_samples=1, or a model "
+            f"trained with p_regression < 1 (refinement steps)")
+    if steps < 2:
+        raise ValueError(
+            f"n_samples={n_samples} needs random samples, but steps={steps} with this "
+            f"regression-first ('refiner') model is its deterministic regression step alone: "
+            f"the samples would be identical and their std 0, which says nothing about the "
+            f"error. Use steps >= 2 (each refinement step re-noises the estimate and "
+            f"denoises it), leave steps unset (ENSEMBLE_STEPS: {ENSEMBLE_STEPS['refiner']} "
+            f"with n_samples > 1), or n_samples=1")
 
 
 def guidance_config(guidance: bool | GuidanceConfig | Mapping[str, Any],
@@ -310,8 +362,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         Sampler steps. EDM models: steps on the Karras schedule (Heun: ``2 * steps - 1``
         network evaluations), default 10. "refiner" models: one regression step plus
         ``steps - 1`` refinements, one network evaluation each, default 1 (refinements do
-        not lower the shipped model's error yet). Every count >= 1 is safe (no blow-up at
-        few steps).
+        not lower the shipped model's error yet), and :data:`ENSEMBLE_STEPS` (4) when
+        ``n_samples > 1``. Every count >= 1 is safe (no blow-up at few steps).
     seed : int or sequence of int
         Base seed, or one seed per problem; results for any ``batch_size`` agree to
         float32 round-off.
@@ -325,11 +377,20 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         "refiner" model.
     n_samples : int
         Independent samples per problem; with more than one, a :class:`DiffusionResult` with
-        their mean (as ``phi``) and per-node ``std`` is returned.
+        their mean (as ``phi``) and per-node ``std`` is returned. The samples differ through
+        the sampler's noise: an EDM model's ODE starts from seeded noise, a "refiner"
+        model's refinement steps re-noise its estimate (so ``steps`` defaults to
+        :data:`ENSEMBLE_STEPS` here, and ``steps=1``, its deterministic regression step
+        alone, is refused, as is a model trained for regression only). Guidance pulls
+        every sample toward the discrete solution, which shrinks spread and error
+        together; ``std`` is the spread of the final samples, so it describes the answer
+        returned (measured coverage and rank correlation: BENCHMARKS.md, "Ensemble").
     refine, tol : bool, float
-        Warm-start conjugate gradients from the mean until the relative residual
+        Warm-start conjugate gradients until the relative residual
         (:func:`physdiff.solvers.relative_residual`) is at most ``tol``
-        (``tol`` alone implies ``refine``; default tol 1e-8).
+        (``tol`` alone implies ``refine``; default tol 1e-8): from the answer for one
+        sample, from every sample for several (``phi`` and ``std`` are then those of the
+        refined samples, so the spread still describes the answer).
     device : {"auto", "cpu", "cuda", ...}
         ``"auto"`` uses CUDA when present.
     batch_size : int
@@ -355,7 +416,9 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     ------
     ValueError
         NaN/inf, bad shapes or boundary data, ``steps``/``n_samples`` < 1, a grid or
-        boundary kinds the model does not cover, no model, an unavailable device.
+        boundary kinds the model does not cover, no model, an unavailable device,
+        ``n_samples > 1`` with a configuration that cannot sample
+        (:func:`check_can_sample`).
     FileNotFoundError
         The model folder does not exist.
 
@@ -384,7 +447,7 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     net = resolve_model(model, plan["device"])
     net.check_problem(resolved.grid, resolved.kinds, allow_unseen_kinds=allow_unseen_kinds)
     cfg = net.config
-    sampler, steps = _sampling_plan(cfg, sampler, steps, plan)
+    sampler, steps = _sampling_plan(cfg, sampler, steps, plan, n_samples)
     plan["guidance"] = guidance_config(guidance, cfg.formulation)
     _check_seed(seed)
     if int(np.prod(batch, dtype=int)) == 0:  # an empty batch: an empty answer, as for "fd"
@@ -400,12 +463,21 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         samples = samples + phi_h[..., None, :, :]
     samples = enforce_constraints(np.moveaxis(samples, -3, 0), resolved)
     samples = np.moveaxis(samples, 0, -3)
-    phi = samples.mean(axis=-3)
-    std = samples.std(axis=-3, ddof=1) if n_samples > 1 else np.zeros_like(phi)
     iterations = None
     if refine or tol is not None:
-        refined = refine_solution(phi, rho, resolved, 1e-8 if tol is None else float(tol))
-        phi, iterations = refined.phi, refined.iterations
+        tol = 1e-8 if tol is None else float(tol)
+        if n_samples == 1:
+            refined = refine_solution(samples[..., 0, :, :], rho, resolved, tol)
+            samples, iterations = refined.phi[..., None, :, :], refined.iterations
+        else:  # refine every sample, so that std is the spread of what is returned
+            parts = [refine_solution(samples[..., k, :, :], rho, resolved, tol)
+                     for k in range(n_samples)]
+            samples = np.stack([p.phi for p in parts], axis=-3)
+            iterations = np.stack([p.iterations for p in parts], axis=-1)
+    phi = samples.mean(axis=-3)
+    std = samples.std(axis=-3, ddof=1) if n_samples > 1 else np.zeros_like(phi)
+    if n_samples > 1:
+        _warn_zero_spread(std, resolved)
     if n_samples == 1 and not return_info:
         return phi
     guided = plan["guidance"] is not None
@@ -416,16 +488,31 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
                            driven_error(phi, rho, resolved))
 
 
+def _warn_zero_spread(std: np.ndarray, bc: ResolvedBC) -> None:
+    """Warn where an ensemble's samples came out identical (std 0 on every unknown node)."""
+    sy, sx = unknown_slices(bc.kinds)
+    inner = std[..., sy, sx]
+    flat = inner.reshape((-1, inner.shape[-2] * inner.shape[-1]))
+    dead = int(np.sum(~np.any(flat > 0, axis=-1)))
+    if dead:
+        warnings.warn(f"{dead} of {len(flat)} problems got identical samples (std 0 on every "
+                      f"node): their std says nothing about the error", RuntimeWarning,
+                      stacklevel=3)
+
+
 def _sampling_plan(cfg: Any, sampler: str | None, steps: int | None,
-                   plan: dict[str, Any]) -> tuple[str, int]:
-    """Fill ``plan`` with the sampler and its schedule for a model config; check the pair."""
+                   plan: dict[str, Any], n_samples: int = 1) -> tuple[str, int]:
+    """Fill ``plan`` with the sampler and its schedule for a model config; check the pair
+    and that ``n_samples > 1`` can give distinct samples (:func:`check_can_sample`)."""
     sampler = DEFAULT_SAMPLER[cfg.formulation] if sampler is None else str(sampler).lower()
-    steps = DEFAULT_STEPS[cfg.formulation] if steps is None else steps
+    if steps is None:
+        steps = (ENSEMBLE_STEPS if n_samples > 1 else DEFAULT_STEPS)[cfg.formulation]
     if (sampler == "refiner") != (cfg.formulation == "refiner"):
         raise ValueError(
             f"sampler {sampler!r} does not fit a model of the {cfg.formulation!r} "
             f"formulation: use sampler={DEFAULT_SAMPLER[cfg.formulation]!r} (or leave "
             f"sampler unset)")
+    check_can_sample(cfg, sampler, steps, n_samples)
     plan["sampler"] = get_sampler(sampler)
     if sampler == "refiner":
         plan["sigmas"] = refiner_sigmas(steps, cfg.sigma_max, cfg.refine_sigma_min,

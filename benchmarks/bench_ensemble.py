@@ -1,0 +1,164 @@
+"""Ensemble calibration: does the spread of ``n_samples`` samples track the error of their mean?
+
+For a model and a test set, runs :func:`physdiff.sampling.solve_diffusion` with
+``n_samples=K`` (default steps: :data:`physdiff.sampling.solve.ENSEMBLE_STEPS`), network
+alone and guided, and reports on the answer the user gets (the mean ``phi`` and ``std``):
+
+* the **ρ-driven error** of the mean, ``||phi - phi*|| / ||phi* - phi_h*||``
+  (:func:`physdiff.evaluation.metrics.relative_l2_driven`, ``phi_h`` the harmonic lift,
+  ``phi*`` the float64 FD solution of the stored rho), and of a single sample, and plain
+  relative L2;
+* the **relative spread** ``||std|| / ||phi* - phi_h*||`` (same denominator);
+* **2σ coverage**: the share of nodes with ``|phi - phi*| <= 2 std``, pooled over the
+  unknown nodes of every problem (Dirichlet nodes are exact in every sample and left out;
+  target 0.5-0.99), and its median over problems;
+* **Spearman(spread, error)** across problems (target >= 0.5);
+* ms per problem (all K samples), and for reference the default single answer
+  (``n_samples=1``, the formulation's default steps).
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_ensemble.py --model physdiff/default_model \\
+        --data datasets/test-id.nc --limit 64 --n-samples 8 \\
+        --json benchmarks/results/ensemble.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def calibration(phi: np.ndarray, std: np.ndarray, true: np.ndarray, lift: np.ndarray,
+                free: np.ndarray) -> dict[str, Any]:
+    """Error, spread, coverage and rank correlation of an ensemble's mean and std.
+
+    ``free`` marks the nodes that count for coverage (the unknowns: not Dirichlet nodes).
+    """
+    from scipy.stats import spearmanr
+
+    from physdiff.evaluation.metrics import relative_l2, relative_l2_driven
+
+    err = relative_l2_driven(phi, true, lift)
+    driven = np.linalg.norm((true - lift).reshape(len(true), -1), axis=1)
+    spread = np.linalg.norm(std.reshape(len(true), -1), axis=1) / np.where(driven > 0, driven,
+                                                                          1.0)
+    inside = np.abs(phi - true) <= 2 * std
+    inside1 = np.abs(phi - true) <= std
+    per_problem = np.array([inside[i][free[i]].mean() for i in range(len(true))])
+    rank = spearmanr(spread, err)
+    return {
+        "err_driven_median": float(np.median(err)),
+        "err_driven_p95": float(np.quantile(err, 0.95)),
+        "rel_l2_median": float(np.median(relative_l2(phi, true))),
+        "spread_median": float(np.median(spread)),
+        "spread_over_err_median": float(np.median(spread / np.maximum(err, 1e-300))),
+        "coverage_2sigma": float(inside[free].mean()),
+        "coverage_1sigma": float(inside1[free].mean()),
+        "coverage_2sigma_problem_median": float(np.median(per_problem)),
+        "coverage_2sigma_problem_p10": float(np.quantile(per_problem, 0.1)),
+        "spearman": float(rank.statistic),
+        "spearman_p": float(rank.pvalue),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="physdiff/default_model")
+    p.add_argument("--data", default="datasets/test-id.nc")
+    p.add_argument("--limit", type=int, default=64, help="first N problems of the test set")
+    p.add_argument("--n-samples", type=int, default=8)
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampler steps (default: ENSEMBLE_STEPS of the model's formulation)")
+    p.add_argument("--guidance", choices=["off", "on", "both"], default="both")
+    p.add_argument("--tol", type=float, default=None,
+                   help="also run guided + CG refinement of every sample to this tolerance")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", help="write the rows here (JSON)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from physdiff.evaluation.metrics import relative_l2_driven
+    from physdiff.evaluation.testset import load_test_set
+    from physdiff.models import load_model
+    from physdiff.sampling.solve import ENSEMBLE_STEPS, solve_diffusion
+    from physdiff.solvers import harmonic_lift, solve_fd
+    from physdiff.solvers.system import resolve_for, unknown_slices
+
+    ts = load_test_set(args.data, args.limit)
+    model = load_model(args.model)
+    n, shape = len(ts.phi), ts.phi.shape[1:]
+    # the truth in float64 (the stored phi is float32: ~1e-7 of |phi|, which a refined
+    # answer beats)
+    true = np.empty(ts.phi.shape)
+    lift, free = np.empty_like(true), np.zeros(true.shape, dtype=bool)
+    for group in ts.batches(args.batch_size):
+        bc = ts.bc(group)
+        true[group] = solve_fd(ts.rho[group], bc, extent=ts.extent)
+        lift[group] = harmonic_lift(bc, true[group].shape, ts.extent)
+        sy, sx = unknown_slices(resolve_for(bc, true[group].shape, ts.extent).kinds)
+        free[np.ix_(group, np.arange(shape[0])[sy], np.arange(shape[1])[sx])] = True
+
+    def run(guided: bool, k: int, steps: int | None, tol: float | None = None
+            ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, float]:
+        phi, std = np.empty_like(true), np.empty_like(true)
+        first = np.empty_like(true)
+        t0 = time.perf_counter()
+        for group in ts.batches(args.batch_size):
+            res = solve_diffusion(ts.rho[group], ts.bc(group), model=model, steps=steps,
+                                  guidance=guided, n_samples=k, tol=tol,
+                                  seed=[args.seed + int(ts.sample[i]) for i in group],
+                                  extent=ts.extent, batch_size=args.batch_size,
+                                  return_info=True)
+            phi[group], std[group], first[group] = res.phi, res.std, res.samples[:, 0]
+        return res, phi, std, first, 1e3 * (time.perf_counter() - t0) / n
+
+    runs = {"off": [False], "on": [True], "both": [False, True]}[args.guidance]
+    rows = []
+    for guided in runs:
+        res, phi, _, _, ms = run(guided, 1, None)
+        rows.append({"guided": guided, "n_samples": 1, "nfe": res.nfe, "tol": None,
+                     "err_driven_median": float(np.median(relative_l2_driven(phi, true, lift))),
+                     "ms_per_problem": ms})
+        print(json.dumps(rows[-1]), flush=True)
+        for tol in [None] + ([args.tol] if guided and args.tol else []):
+            res, phi, std, first, ms = run(guided, args.n_samples, args.steps, tol)
+            row = {"guided": guided, "n_samples": args.n_samples, "nfe": res.nfe, "tol": tol,
+                   **calibration(phi, std, true, lift, free),
+                   "err_driven_one_sample_median":
+                       float(np.median(relative_l2_driven(first, true, lift))),
+                   "ms_per_problem": ms}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    out = {"model": args.model, "data": args.data, "limit": n, "n_samples": args.n_samples,
+           "steps": args.steps or ENSEMBLE_STEPS[model.config.formulation],
+           "seed": args.seed, "machine": platform.processor() or platform.machine(),
+           "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    print(f"{'guided':>7}{'K':>3}{'NFE':>4}{'tol':>7}{'err med':>10}{'1 smp':>10}{'spread':>10}"
+          f"{'sp/err':>7}{'cov2σ':>7}{'cov1σ':>7}{'Spear.':>7}{'ms':>8}")
+    for r in rows:
+        cells = [f"{r.get(key, float('nan')):>{w}{f}}" for key, w, f in (
+            ("err_driven_median", 10, ".3g"), ("err_driven_one_sample_median", 10, ".3g"),
+            ("spread_median", 10, ".3g"), ("spread_over_err_median", 7, ".2f"),
+            ("coverage_2sigma", 7, ".3f"), ("coverage_1sigma", 7, ".3f"),
+            ("spearman", 7, ".3f"), ("ms_per_problem", 8, ".0f"))]
+        tol = "-" if r["tol"] is None else f"{r['tol']:.0e}"
+        print(f"{str(r['guided']):>7}{r['n_samples']:>3}{r['nfe']:>4}{tol:>7}" + "".join(cells))
+    if args.json:
+        from pathlib import Path
+
+        from physdiff.atomic import write_text
+
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        write_text(args.json, json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
