@@ -180,3 +180,21 @@ def test_grouped_phi_variance_equals_the_mode_sum():
     plain = SpectralPrior(member.bases, member.spectrum)
     np.testing.assert_allclose(prior_phi_variance(member, gmap), prior_phi_variance(plain, gmap),
                                rtol=1e-10)
+
+
+def test_matrix_free_path_gets_the_same_fit(monkeypatch):
+    """Above MAX_DENSE_OBS (here forced to 10) the fit is the same (it factorises at most
+    FIT_MAX_OBS rows itself) and the CG posterior mean agrees with the dense one (to 1e-3:
+    the fitted prior is smooth, so K is ill-conditioned and CG stops at rtol 1e-12)."""
+    import physdiff.reconstruction.conditioning as cmod
+
+    rho = draws(1, seed=5)
+    obs = observe(solve_fd(rho, BC0), 80, 3)
+    dense = reconstruct(BC0, phi=obs, method="gaussian", n_samples=2)
+    monkeypatch.setattr(cmod, "MAX_DENSE_OBS", 10)
+    free = reconstruct(BC0, phi=obs, method="gaussian", n_samples=2)
+    fd, ff = dense.info["prior_fit"][0], free.info["prior_fit"][0]
+    assert fd["prior"] == ff["prior"] == "matern"
+    assert (fd["tau"], fd["alpha"]) == (ff["tau"], ff["alpha"])
+    np.testing.assert_allclose(free.rho, dense.rho, atol=1e-3 * np.abs(dense.rho).max())
+    assert free.misfit.max() < 1e-6 and free.residual.max() < 1e-6
