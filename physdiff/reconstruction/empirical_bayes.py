@@ -52,7 +52,8 @@ FIT_MAX_OBS = 600
 """Most observation rows the likelihood of the fit uses (an evenly spaced subset above)."""
 FIT_JITTER = 1e-9
 """Relative jitter (times the mean diagonal of ``K``) of the fit's factorisations."""
-_ALPHA_BOUNDS = (0.25, 6.0)
+_ALPHA_BOUNDS = (0.25, 20.0)
+"""alpha up to 20: near the Gaussian limit (spiky sources: charges, multipoles)."""
 _LOG2PI = float(np.log(2 * np.pi))
 
 
@@ -226,7 +227,7 @@ def fit_prior(gmap: PoissonMap, obs: Observations, noise: float, fallback: Spect
 
     # coarse grid, then L-BFGS-B from its best point, with the constant mode in and out
     grid_tau = np.linspace(*log_tau_bounds, 7)[1:-1]
-    grid_alpha = np.array([0.5, 1.0, 2.0, 3.0, 4.5])
+    grid_alpha = np.array([0.5, 1.0, 2.0, 3.0, 5.0, 10.0])
     bounds = [log_tau_bounds, _ALPHA_BOUNDS]
     best: dict[str, Any] | None = None
     failures = []
