@@ -238,19 +238,32 @@ _PHI_VAR_CACHE: dict[tuple, np.ndarray] = {}
 
 def prior_phi_variance(prior: SpectralPrior, gmap: PoissonMap, chunk: int = 512) -> np.ndarray:
     """``diag(G C G^T)``: the prior variance of ``G rho``; summed over the modes in chunks,
-    cached per prior spectrum, grid, kinds and Robin coefficients."""
-    key = (prior.bases, prior.spectrum.tobytes(), gmap.grid, gmap.kinds, gmap.robin)
+    cached per prior spectrum, grid, kinds and Robin coefficients. A prior built from mode
+    groups (``prior.components``, :class:`~.prior.MaternFamily`) is summed per group and the
+    groups are cached, so every member of the family reuses them."""
+    if prior.components is not None:
+        weights, values = prior.components
+        return np.tensordot(values, _group_phi_variance(prior.bases, weights, gmap, chunk), 1)
+    return _group_phi_variance(prior.bases, prior.spectrum[None], gmap, chunk)[0]
+
+
+def _group_phi_variance(bases: tuple[str, str], weights: np.ndarray, gmap: PoissonMap,
+                        chunk: int) -> np.ndarray:
+    """``(G, ny, nx)``: ``sum_m weights[g, m] (G p_m)^2`` over the modes ``p_m`` (cached)."""
+    key = (bases, weights.shape, hash(weights.tobytes()), gmap.grid, gmap.kinds, gmap.robin)
     if key in _PHI_VAR_CACHE:
         return _PHI_VAR_CACHE[key]
-    my, mx = prior.spectrum.shape
-    modes = np.flatnonzero(prior.spectrum.ravel() > 0)
-    out = np.zeros(gmap.grid.shape)
+    groups, my, mx = weights.shape
+    flat = weights.reshape(groups, -1)
+    probe = SpectralPrior(bases, np.zeros((my, mx)))
+    modes = np.flatnonzero(np.any(flat > 0, axis=0))
+    out = np.zeros((groups,) + gmap.grid.shape)
     for start in range(0, modes.size, chunk):
         idx = modes[start:start + chunk]
         coef = np.zeros((idx.size, my * mx))
         coef[np.arange(idx.size), idx] = 1.0
-        fields = gmap.forward(prior.synthesise(coef.reshape(-1, my, mx)))
-        out += np.einsum("k,kij->ij", prior.spectrum.ravel()[idx], fields**2)
+        fields = gmap.forward(probe.synthesise(coef.reshape(-1, my, mx)))
+        out += np.einsum("gk,kij->gij", flat[:, idx], fields**2)
     if len(_PHI_VAR_CACHE) > 8:
         _PHI_VAR_CACHE.clear()
     _PHI_VAR_CACHE[key] = out

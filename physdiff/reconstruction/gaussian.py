@@ -1,8 +1,11 @@
 """``method="gaussian"`` (the exact linear-Gaussian posterior) and ``method="tikhonov"``.
 
 Both condition a Gaussian prior on rho (:class:`~.prior.SpectralPrior`) on the observations
-(:class:`~.conditioning.Conditioner`). ``gaussian`` uses a prior estimated from training data
-and returns exact posterior draws (perturb-then-optimize) with the exact posterior std;
+(:class:`~.conditioning.Conditioner`). ``gaussian`` uses the prior it is given or, with
+``fit=True`` (``reconstruct`` without ``prior=``), the empirical-Bayes choice of each problem
+(:func:`~.empirical_bayes.fit_prior`: a Matérn-like spectrum fitted to the data by marginal
+likelihood, or the default prior where the data cannot tell), and returns exact posterior
+draws (perturb-then-optimize) with the exact posterior std;
 ``tikhonov`` uses the gradient (H^1) smoothness penalty as its prior precision and returns its
 minimiser, the least-squares fit with that penalty, ``K`` times with std 0 (a baseline). With
 ``noise = 0`` every returned field is projected onto the data exactly
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .conditioning import Conditioner, Projector
+from .empirical_bayes import fit_prior
 from .prior import SpectralPrior
 from .problem import Problem
 
@@ -39,10 +43,15 @@ def _prior_only(prior: SpectralPrior, problem: Problem, rng: np.random.Generator
 
 
 def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int = 8,
-                       seed: int = 0, exact_std: bool = True
+                       seed: int = 0, exact_std: bool = True, fit: bool = False
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
                                   np.ndarray | None, dict[str, Any]]:
-    """Posterior samples ``(n, K, ny, nx)``, means ``(n, ny, nx)``, variances and info."""
+    """Posterior samples ``(n, K, ny, nx)``, means ``(n, ny, nx)``, variances and info.
+
+    With ``fit`` each problem's prior is chosen by empirical Bayes
+    (:func:`~.empirical_bayes.fit_prior`, ``prior`` the fallback) and ``info["prior_fit"]``
+    lists, per problem, what was chosen, the fitted parameters and the amplitude.
+    """
     prior.check_grid(problem.grid.shape, problem.kinds)
     n = problem.size
     shape = problem.grid.shape
@@ -51,16 +60,24 @@ def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int
     rho_var = np.empty((n,) + shape) if exact_std else None
     phi_var = np.empty((n,) + shape) if exact_std else None
     amplitudes = np.ones(n)
+    fits: list[dict[str, Any]] = []
     for b, obs in enumerate(problem.observations):
         rng = problem_rng(seed, b)
         if obs.count == 0:
             samples[b], means[b], var, _ = _prior_only(prior, problem, rng, n_samples)
             if exact_std:
                 rho_var[b], phi_var[b] = var, np.nan
+            fits.append({"prior": "default", "reason": "no observations", "n_fit": 0})
             continue
-        cond = Conditioner(problem.gmap, obs, prior, problem.noise,
-                           None if prior.normalized else 1.0)
+        used = prior
+        if fit:
+            used, report = fit_prior(problem.gmap, obs, problem.noise, prior)
+            fits.append(report)
+        cond = Conditioner(problem.gmap, obs, used, problem.noise,
+                           None if used.normalized else 1.0)
         amplitudes[b] = cond.amplitude2
+        if fit:
+            fits[-1]["amplitude"] = float(np.sqrt(cond.amplitude2))
         samples[b], means[b] = cond.samples(rng, n_samples), cond.mean()
         if problem.noise == 0.0:
             proj = Projector(problem.gmap, obs)
@@ -69,6 +86,8 @@ def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int
             rho_var[b] = cond.rho_variance()
             phi_var[b] = np.nan if obs.free_constant else cond.phi_variance()
     info = {"amplitude": np.sqrt(amplitudes), "prior": dict(prior.meta), "nfe": 0}
+    if fit:
+        info["prior_fit"] = fits
     return samples, means, rho_var, phi_var, info
 
 

@@ -162,7 +162,8 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     else:
         g_samples, g_means, rho_var, phi_var, info = gaussian_posterior(
             problem, gprior, n_samples=n_samples, seed=seed,
-            exact_std=exact_std and method == "gaussian")
+            exact_std=exact_std and method == "gaussian",
+            fit=prior is None and method == "gaussian")  # empirical Bayes: no prior given
         samples, out = g_samples, dict(rho_mean=g_means, rho_var=rho_var, phi_var=phi_var)
         if method == "diffusion":
             samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, seed,

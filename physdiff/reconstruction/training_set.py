@@ -3,7 +3,9 @@
 For each (rho, phi, bc) of a generated dataset this draws an observation pattern from the
 training mixture (:func:`~.patterns.draw_training_pattern`: phi at random nodes or on a sensor
 grid, rho at random nodes, or both), observes the exact float64 solution there, and conditions
-the shipped Gaussian prior on it (``reconstruct(..., method="gaussian")``). It stores the
+the shipped Gaussian prior on it (``reconstruct(..., method="gaussian", prior=<the default
+prior>)``: the prior ``method="diffusion"`` conditions on, not the empirical-Bayes fit). It
+stores the
 posterior mean of rho, the two masks and the posterior scale ``s`` (the fitted prior
 amplitude, :func:`~.scaling.posterior_scale`) next to the original pair, in the dataset
 format (so :class:`~physdiff.datasets.PoissonDataset` and the trainer read it), with
@@ -42,6 +44,7 @@ MAX_RMS_OVER_SCALE = 10.0
 def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str]:
     from ..solvers import make_compatible, solve_fd
+    from .defaults import default_prior
     from .reconstruct import reconstruct
 
     pattern = draw_training_pattern(rng)
@@ -49,8 +52,10 @@ def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
     rho64 = make_compatible(rho.astype(np.float64), bc)
     phi64 = solve_fd(rho64, bc)
     rho_obs, phi_obs = observe(rng, pattern, rho64, phi64)
+    # the shipped default prior, passed: the learned model is conditioned on its posterior
+    # at inference too (method="diffusion"), not on reconstruct's empirical-Bayes choice
     post = reconstruct(bc, rho=rho_obs, phi=phi_obs, method="gaussian", n_samples=1,
-                       exact_std=False)
+                       exact_std=False, prior=default_prior(rho.shape[-2:], bc.kinds))
     amp = float(np.asarray(post.info["amplitude"]).ravel()[0])
     return (np.asarray(post.rho), np.isfinite(rho_obs), np.isfinite(phi_obs), amp,
             pattern.name)

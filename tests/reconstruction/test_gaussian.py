@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from physdiff import reconstruct
-from physdiff.reconstruction import diffusionpde_grf_prior
+from physdiff.reconstruction import default_prior, diffusionpde_grf_prior
 from physdiff.reconstruction.linear import PoissonMap
 from physdiff.reconstruction.prior import axis_basis
 from physdiff.solvers import BoundaryConditions, Grid, solve_fd
@@ -104,6 +104,8 @@ def test_many_observations_take_the_matrix_free_path(monkeypatch, noise, what):
     if what in ("rho", "both"):
         m = rng.random((14, 14)) < 0.2
         kw["rho"] = np.where(m, rho_t + noise * rng.standard_normal(m.shape), np.nan)
+    # the default prior, passed (the empirical-Bayes fit on this path: test_empirical_bayes)
+    kw["prior"] = default_prior((14, 14), bc.kinds)
     dense = reconstruct(bc, method="gaussian", n_samples=6, noise=noise, seed=1, **kw)
     monkeypatch.setattr(cmod, "MAX_DENSE_OBS", 10)
     free = reconstruct(bc, method="gaussian", n_samples=6, noise=noise, seed=1, **kw)

@@ -15,7 +15,7 @@ from physdiff.datasets import PoissonDataset, generate, load_config
 from physdiff.evaluation.reconstruction import evaluate_reconstruction
 from physdiff.models import ModelConfig, PoissonDiffusionModel, load_model
 from physdiff.models.conditioning import n_cond_channels
-from physdiff.reconstruction import ModelDenoiser
+from physdiff.reconstruction import ModelDenoiser, default_prior
 from physdiff.reconstruction.training_set import build_posterior_set, drop_unscaled
 from physdiff.solvers import Grid, solve_fd
 from physdiff.training.settings import DataSettings, RunSettings, TrainSettings
@@ -64,7 +64,8 @@ def test_posterior_set_holds_the_gaussian_posterior_of_each_pattern(tiny_pairs, 
     phi = solve_fd(rho, bc)
     mr, mp = ds.mask_rho.values[0].astype(bool), ds.mask_phi.values[0].astype(bool)
     post = reconstruct(bc, rho=np.where(mr, rho, np.nan), phi=np.where(mp, phi, np.nan),
-                       method="gaussian", n_samples=1, exact_std=False)
+                       method="gaussian", n_samples=1, exact_std=False,
+                       prior=default_prior(rho.shape, bc.kinds))  # passed: no fit
     np.testing.assert_allclose(ds.rho_gauss.values[0], post.rho, rtol=1e-4,
                                atol=1e-5 * np.abs(post.rho).max())
 
@@ -274,7 +275,8 @@ def test_a_regression_first_prior_starts_from_its_regression():
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=16, seed=3,
                        pnp={"sampler": "pnp", "steps": 4, "adaptive": False,
                             "sigma_start": 0.02})
-    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=16, seed=3)
+    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=16, seed=3,
+                        prior=default_prior(obs.shape, bc.kinds))  # the one diffusion uses
     assert oracle.calls == 1 + 4 and post.info["nfe"] == 5
     assert max(oracle.levels) <= 0.02 + 1e-12
     capped = RegressionOracle(rho)
