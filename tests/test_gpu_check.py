@@ -64,4 +64,10 @@ def test_bad_arguments_name_the_flag(gpu_check, tmp_path) -> None:
 
 
 def test_the_default_recipe_is_the_shipped_models(gpu_check) -> None:
-    assert gpu_check.shipped_recipe() == "default-cpu"
+    import physdiff
+    from physdiff.training.settings import load_run_settings
+
+    meta = json.loads((Path(physdiff.__file__).parent / "default_model" / "training.json")
+                      .read_text())
+    assert gpu_check.shipped_recipe() == Path(meta["source"]).stem == "harmonic-gpu"
+    assert load_run_settings(gpu_check.shipped_recipe(), []).model["lift"] == "harmonic"
