@@ -55,7 +55,7 @@ def test_a_missing_path_is_an_error_not_the_shipped_config(tmp_path, monkeypatch
 
 def test_unknown_name_lists_the_shipped_ones():
     with pytest.raises(FileNotFoundError,
-                       match="one of: cpu-small, default, default-cpu, posterior-cpu, tiny"):
+                       match="one of: cpu-small, default, default-cpu, harmonic-gpu, posterior-cpu, tiny"):
         config_path("train", "cpu-smal")
 
 

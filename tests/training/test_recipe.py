@@ -171,7 +171,7 @@ def test_lifted_refiner_model_regression_ignores_input() -> None:
     with pytest.raises(ValueError, match="formulation"):
         ModelConfig(formulation="ddpm")
     with pytest.raises(ValueError, match="lift"):
-        ModelConfig(lift="harmonic")
+        ModelConfig(lift="spline")
 
 
 def test_trainer_runs_the_refiner_recipe(manufactured, tiny_settings) -> None:
