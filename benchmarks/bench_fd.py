@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy
@@ -76,8 +77,11 @@ def pde_solver(n: int, bc: BoundaryConditions) -> Callable[[np.ndarray], np.ndar
             "x+": {"value": float(bc["right"].values[0].mean())},
             "y-": {"value": float(bc["bottom"].values[0].mean())},
             "y+": {"value": float(bc["top"].values[0].mean())}}
-    solve = make_poisson_solver(grid.get_boundary_conditions(spec))
+    return _pde_runner(make_poisson_solver(grid.get_boundary_conditions(spec)))
 
+
+def _pde_runner(solve: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """A py-pde Poisson solver as ``rhs -> phi`` (py-pde solves laplace(u) = -f into ``out``)."""
     def run(rhs: np.ndarray) -> np.ndarray:
         out = np.empty_like(rhs)
         solve(-rhs, out)
@@ -235,13 +239,7 @@ def _pde_loop_solver(kind: str, n: int) -> Callable[[np.ndarray], np.ndarray]:
     grid = CartesianGrid([[0.0, 1.0], [0.0, 1.0]], [n, n], periodic=periodic)
     spec = "periodic" if periodic else {"derivative": 0.0} if kind == "neumann" else \
         {"value": 0.0}
-    solve = make_poisson_solver(grid.get_boundary_conditions(spec))
-
-    def run(rhs: np.ndarray) -> np.ndarray:
-        out = np.empty_like(rhs)
-        solve(-rhs, out)
-        return out
-    return run
+    return _pde_runner(make_poisson_solver(grid.get_boundary_conditions(spec)))
 
 
 def measure_time_loop(kind: str, n: int, rounds: int, inner: int, pde_calls: int
