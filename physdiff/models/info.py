@@ -98,8 +98,10 @@ def model_summary(model: Any, path: Any = None) -> str:
              f"{tuple(float(v) for v in c.extent)}",
              f"  boundary kinds (left right bottom top), {len(c.bc_kinds)} signature(s):"]
     lines += [f"    {' '.join(sig)}" for sig in sorted(c.bc_kinds)]
+    extension = {"pad": "zero padding", "reflect": "the kinds' own extension"}
     shape = (f"spectral width {c.spectral_width}, {c.spectral_modes} modes, "
-             f"{c.spectral_layers} blocks" if c.backbone == "spectral"
+             f"{c.spectral_layers} blocks, {extension[c.spectral_extension]}"
+             if c.backbone == "spectral"
              else f"U-Net block_out_channels {list(c.block_out_channels)}")
     task = {"solve": "solve (phi given rho and the bc)",
             "rho_posterior": "rho_posterior (a learned prior on rho for physdiff.reconstruct)"}

@@ -13,7 +13,8 @@ def test_info_prints_grid_kinds_parameters_data_and_training(capsys):
     assert main(["info", "default"]) == 0
     out = capsys.readouterr().out
     for words in ("grid: 64x64 nodes", "extent (Lx, Ly) = (1.0, 1.0)", "dirichlet dirichlet",
-                  "parameters: 1.25 M (spectral", "formulation: refiner, lift: harmonic",
+                  "parameters: 1.25 M (spectral", "the kinds' own extension",
+                  "formulation: refiner, lift: harmonic",
                   "training data:", "n: 30000", "trained with:", "max_steps=6664"):
         assert words in out, words
 
