@@ -27,8 +27,8 @@ import numpy as np
 from .._arrays import to_numpy, wrap_like
 from .boundary import SIDES, BoundaryConditions, ResolvedBC, Side
 from .fd import (
-    PERIODIC_LAYOUT_HINT,
     check_backward_error,
+    check_periodic_rho,
     compatibility_message,
     compatibility_rtol,
     input_eps,
@@ -447,7 +447,7 @@ class PoissonSolver:
                     f"the batch shape {arr.shape[:-2]} of rho does not broadcast with the "
                     f"boundary values' batch shape {values['batch']}") from None
         if plan.copy_x or plan.copy_y:
-            self._check_periodic_ends(arr)
+            check_periodic_rho(arr, self.kinds)
         sy, sx = plan.slices
         if plan.keeps_input and not values["terms"] and arr.dtype == np.float64 and \
                 arr.flags.c_contiguous and arr.shape[:-2] == batch:
@@ -473,18 +473,6 @@ class PoissonSolver:
             raise ValueError("the solve gave NaN or inf: rho or the boundary data are too "
                              "large for float64; rescale them")
         return self._expand(phi_u, batch, values["template"])
-
-    def _check_periodic_ends(self, arr: np.ndarray) -> None:
-        (ky, kx) = axis_kinds(self.kinds)
-        wx, wy = KIND[kx[0]].wraps, KIND[ky[0]].wraps
-        if not (wx or wy):
-            return
-        scale = max(1.0, float(np.max(np.abs(arr), initial=0.0)))
-        for periodic, a, b, name in ((wx, arr[..., 0], arr[..., -1], "x"),
-                                     (wy, arr[..., 0, :], arr[..., -1, :], "y")):
-            if periodic and float(np.max(np.abs(a - b), initial=0.0)) > 1e-10 * scale:
-                raise ValueError(f"rho differs between its first and last nodes along the "
-                                 f"periodic {name} axis. {PERIODIC_LAYOUT_HINT}")
 
     def _compatibility(self, f: np.ndarray, arr: np.ndarray, eps: float) -> None:
         plan = self._plan
