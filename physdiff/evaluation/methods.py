@@ -99,32 +99,35 @@ def predict_fd(ts: TestSet, batch_size: int = 64, progress: bool = True) -> Pred
 
 
 def problem_tensors(ts: TestSet, index: np.ndarray, coord_channels: bool,
-                    device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(cond, scale)`` of samples ``index`` from their physical rho and boundary data."""
+                    device: torch.device | str, homogeneous: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | float]:
+    """``(cond, scale, lift)`` of samples ``index`` from their physical rho and boundary data.
+
+    With ``homogeneous`` (a model trained with ``lift: harmonic``) ``cond`` is that of the
+    homogeneous problem and ``lift`` the harmonic lift to add to its answer
+    (:func:`physdiff.solvers.lift.split_problem`); else ``lift`` is 0.
+    """
     bc = ts.bc(index).resolve(ts.grid, (len(index),))
-    rho = torch.as_tensor(ts.rho[index], dtype=torch.float32, device=device)
-    return cond_from_problem(rho, bc.to_fields((len(index),)), ts.extent, coord_channels)
+    rho, lift = ts.rho[index], 0.0
+    if homogeneous:
+        rho, bc, lift = split_problem(rho, bc)
+    rho_t = torch.as_tensor(rho, dtype=torch.float32, device=device)
+    cond, scale = cond_from_problem(rho_t, bc.to_fields((len(index),)), ts.extent,
+                                    coord_channels)
+    return cond, scale, lift
 
 
 def predict_regression(model: RegressionBaseline, ts: TestSet, batch_size: int = 64,
                        device: torch.device | str = "cpu", progress: bool = True) -> Prediction:
-    """A one-shot baseline (U-Net or FNO): one forward pass per sample, NFE 1."""
+    """A one-shot baseline (U-Net or FNO): one forward pass per sample, NFE 1 (a baseline
+    trained with the harmonic lift answers the homogeneous problem; the lift is added)."""
     model = model.to(device).eval()
-
     harmonic = getattr(model.config, "lift", "none") == "harmonic"
 
     @torch.no_grad()
     def forward(index: np.ndarray) -> np.ndarray:
-        if not harmonic:
-            cond, scale = problem_tensors(ts, index, model.config.coord_channels, device)
-            out = model(cond)[:, 0] * scale.view(-1, 1, 1)
-            return out.double().cpu().numpy()
-        # trained on homogeneous problems: answer that one, then add the harmonic lift
-        bc = ts.bc(index).resolve(ts.grid, (len(index),))
-        rho0, bc0, lift = split_problem(ts.rho[index], bc)
-        rho_t = torch.as_tensor(rho0, dtype=torch.float32, device=device)
-        cond, scale = cond_from_problem(rho_t, bc0.to_fields((len(index),)), ts.extent,
-                                        model.config.coord_channels)
+        cond, scale, lift = problem_tensors(ts, index, model.config.coord_channels, device,
+                                            homogeneous=harmonic)
         out = model(cond)[:, 0] * scale.view(-1, 1, 1)
         return out.double().cpu().numpy() + lift
 
