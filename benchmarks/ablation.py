@@ -191,9 +191,10 @@ def train_step(arm: Arm, batch: dict[str, torch.Tensor], seed: int, lr: float,
     kwargs = {}
     if o.get("physics_weight"):
         kwargs["residual_fn"] = batch_residual_fn(batch, extent)
-    dev = batch["phi"].device
+    dev = batch["rho"].device
+    target = getattr(arm.model, "target_batch", lambda b: b["phi"])(batch)  # phi/s or rho/s
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-        loss = arm.loss(arm.model, batch["phi"], cond, gen, **kwargs).mean()
+        loss = arm.loss(arm.model, target, cond, gen, **kwargs).mean()
     if arm.step % 25 == 0 and not math.isfinite(float(loss)):  # a host sync: not every step
         raise FloatingPointError(f"arm {arm.name}: loss {float(loss)} at step {arm.step}")
     arm.opt.zero_grad(set_to_none=True)

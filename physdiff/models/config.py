@@ -86,12 +86,22 @@ class ModelConfig:
         grid (``"reflect"``: odd reflection across an axis with Dirichlet ends, even across
         Neumann or mixed ends, tiling of a periodic axis), so the FFT acts as the sine,
         cosine or Fourier transform the kinds call for (:func:`~physdiff.models.spectral.
-        kind_extension`).
+        kind_extension`). A ``rho_posterior`` model (rho itself has no boundary condition)
+        extends evenly across non-periodic axes (the cosine transform: a field with free
+        ends extends without a jump) and tiles periodic ones.
     task : {"solve", "rho_posterior"}
         ``"solve"``: denoise phi given rho and the boundary data (the solver).
         ``"rho_posterior"``: denoise ``rho / s`` given the Gaussian posterior mean of rho from
         sparse observations and the observation masks (the learned prior of
         :func:`physdiff.reconstruct`; channels in :mod:`physdiff.models.conditioning`).
+    unconditional : bool
+        ``task: rho_posterior`` only: the network sees no observation -- its Gaussian-mean
+        and mask channels are zero in training and in use -- so it is a prior on ``rho / s``
+        alone (with the periodic flags and coordinates), used by the PnP / RED / DPS chains
+        of :func:`physdiff.reconstruct` with the exact Gaussian data step: any observation
+        pattern and noise, without retraining. Needs ``lift: none`` and, with the
+        ``refiner`` formulation, ``p_regression: 0`` (an unconditional regression would
+        only learn the prior mean).
 
     Examples
     --------
@@ -129,6 +139,7 @@ class ModelConfig:
     spectral_padding: float = 0.125
     spectral_extension: str = "pad"
     task: str = "solve"
+    unconditional: bool = False
 
     def __post_init__(self) -> None:
         for name in _PAIR_FIELDS:
@@ -182,9 +193,10 @@ class ModelConfig:
         if self.spectral_extension not in ("pad", "reflect"):
             raise ValueError(f"model config: spectral_extension must be 'pad' or 'reflect', "
                              f"got {self.spectral_extension!r}")
-        if self.spectral_extension == "reflect" and self.task != "solve":
-            raise ValueError("model config: spectral_extension 'reflect' reads the boundary "
-                             "kinds from the solver's channels; it needs task 'solve'")
+        if self.unconditional and (self.task != "rho_posterior" or self.lift != "none" or (
+                self.formulation == "refiner" and self.p_regression != 0)):
+            raise ValueError("model config: unconditional needs task 'rho_posterior', lift "
+                             "'none' and (refiner formulation) p_regression 0")
         lifts = {"none": TASKS, "coons": ("solve",), "harmonic": ("solve",),
                  "gaussian": ("rho_posterior",)}
         if self.lift not in lifts:

@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from ..solvers.grid import Grid
-from .conditioning import cond_from_batch, cond_from_posterior, cond_from_problem
+from .conditioning import (
+    POSTERIOR_CHANNELS,
+    cond_from_batch,
+    cond_from_posterior,
+    cond_from_problem,
+)
 from .config import MODEL_KINDS, ModelConfig
 from .network import UNetDenoiserNet
 from .precond import EDMPrecond
@@ -98,7 +103,17 @@ class PoissonDiffusionModel(nn.Module):
                                                                         torch.Tensor]:
         """``(cond, scale)`` from a :class:`~physdiff.datasets.PoissonDataset` batch."""
         self._check_grid(tuple(batch["rho"].shape[-2:]), tuple(self.config.extent))
-        return cond_from_batch(batch, self.config.coord_channels, self.config.task)
+        cond, scale = cond_from_batch(batch, self.config.coord_channels, self.config.task)
+        return self._unconditioned(cond), scale
+
+    def _unconditioned(self, cond: torch.Tensor) -> torch.Tensor:
+        """``cond`` with the observation channels (Gaussian mean, masks) zeroed for an
+        ``unconditional`` prior on rho; unchanged otherwise."""
+        if not self.config.unconditional:
+            return cond
+        keep = torch.ones(cond.shape[1], dtype=cond.dtype, device=cond.device)
+        keep[[POSTERIOR_CHANNELS.index(n) for n in ("rho_gauss", "mask_rho", "mask_phi")]] = 0
+        return cond * keep.view(1, -1, 1, 1)
 
     def target_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """What the model learns to denoise in a batch: ``phi / s`` (``task: solve``) or
@@ -114,8 +129,8 @@ class PoissonDiffusionModel(nn.Module):
             raise ValueError("condition_posterior needs a model with task 'rho_posterior'; "
                              "this one solves (use condition)")
         self._check_grid(tuple(rho_gauss.shape[-2:]), tuple(self.config.extent))
-        return cond_from_posterior(rho_gauss, mask_rho, mask_phi, fields, scale,
-                                   self.config.coord_channels)
+        return self._unconditioned(cond_from_posterior(rho_gauss, mask_rho, mask_phi, fields,
+                                                       scale, self.config.coord_channels))
 
     def check_problem(self, grid: Grid | tuple[int, int],
                       kinds: Iterable[str] | Iterable[Iterable[str]], *,

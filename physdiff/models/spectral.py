@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conditioning import POSTERIOR_CHANNELS
 from .config import ModelConfig
 
 __all__ = ["SpectralConv2d", "SpectralDenoiserNet", "kind_extension"]
@@ -28,6 +29,9 @@ __all__ = ["SpectralConv2d", "SpectralDenoiserNet", "kind_extension"]
 #: channel indices, in the network input ``cat([noisy phi, cond])``, of the solver's boundary
 #: masks (:mod:`physdiff.models.conditioning`: cond channel k is input channel k + 1)
 _DIRICHLET_MASK, _PERIODIC_X, _PERIODIC_Y = 3, 8, 9
+#: the periodic flags in a ``rho_posterior`` model's input (after the noisy rho channel)
+_POSTERIOR_PERIODIC_X, _POSTERIOR_PERIODIC_Y = (1 + POSTERIOR_CHANNELS.index(name)
+                                                for name in ("periodic_x", "periodic_y"))
 
 
 def _extend_axis(h: torch.Tensor, odd: torch.Tensor, periodic: torch.Tensor, dim: int
@@ -44,7 +48,7 @@ def _extend_axis(h: torch.Tensor, odd: torch.Tensor, periodic: torch.Tensor, dim
     return torch.where(periodic, tiled, reflected)
 
 
-def kind_extension(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def kind_extension(h: torch.Tensor, x: torch.Tensor, task: str = "solve") -> torch.Tensor:
     """Extend ``h`` ``(B, C, ny, nx)`` to ``(B, C, 2(ny-1), 2(nx-1))`` by the boundary kinds.
 
     The kinds are read from the network input ``x`` (the solver's channels): an axis whose
@@ -55,6 +59,10 @@ def kind_extension(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     the rho-driven part extends smoothly, so the spectral layers can represent the discrete
     Green's operator mode by mode rather than through a zero-padded, wrapped field.
 
+    With ``task="rho_posterior"`` (a prior on rho, which has no boundary condition of its
+    own) the input holds the posterior channels: non-periodic axes extend evenly (the cosine
+    transform), periodic ones tile.
+
     Examples
     --------
     >>> x = torch.zeros(1, 12, 5, 5)
@@ -63,9 +71,14 @@ def kind_extension(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     >>> kind_extension(h, x)[0, 0, 2].tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0, -3.0, -2.0, -1.0]
     """
+    view = (-1, 1, 1, 1)
+    if task == "rho_posterior":
+        per_x = (x[:, _POSTERIOR_PERIODIC_X, 0, 0] > 0.5).view(view)
+        per_y = (x[:, _POSTERIOR_PERIODIC_Y, 0, 0] > 0.5).view(view)
+        odd_x = odd_y = torch.zeros_like(per_x)
+        return _extend_axis(_extend_axis(h, odd_x, per_x, -1), odd_y, per_y, -2)
     mask = x[:, _DIRICHLET_MASK] > 0.5
     ny, nx = mask.shape[-2:]
-    view = (-1, 1, 1, 1)
     odd_x = (mask[:, ny // 2, 0] & mask[:, ny // 2, -1]).view(view)
     odd_y = (mask[:, 0, nx // 2] & mask[:, -1, nx // 2]).view(view)
     per_x = (x[:, _PERIODIC_X, 0, 0] > 0.5).view(view)
@@ -151,6 +164,7 @@ class SpectralDenoiserNet(nn.Module):
         width, emb = int(config.spectral_width), 4 * int(config.spectral_width)
         self.padding = float(config.spectral_padding)
         self.extension = str(config.spectral_extension)
+        self.task = str(config.task)
         self.emb_dim = emb
         self.embed = nn.Sequential(nn.Linear(emb, emb), nn.GELU(), nn.Linear(emb, emb))
         self.lift = nn.Conv2d(1 + config.n_cond_channels, width, 1)
@@ -165,7 +179,7 @@ class SpectralDenoiserNet(nn.Module):
         emb = self.embed(_noise_embedding(noise_label, self.emb_dim))
         h = self.lift(x)
         if self.extension == "reflect":
-            h = kind_extension(h, x)
+            h = kind_extension(h, x, self.task)
         else:
             py, px = round(self.padding * ny), round(self.padding * nx)
             h = F.pad(h, (0, px, 0, py))

@@ -103,14 +103,15 @@ class ModelDenoiser:
         """The level at which a regression-first model answers its regression (the learned
         posterior mean; the noisy input is ignored), or None for an EDM model."""
         cfg = self.model.config
-        return float(cfg.sigma_max) if getattr(cfg, "formulation", "edm") == "refiner" \
-            else None
+        regresses = getattr(cfg, "formulation", "edm") == "refiner" and \
+            getattr(cfg, "p_regression", 0.5) > 0  # an unconditional prior has no regression
+        return float(cfg.sigma_max) if regresses else None
 
     @property
     def denoise_sigma_max(self) -> float:
         """The largest level the model was trained to denoise at (normalised units)."""
         cfg = self.model.config
-        return float(cfg.refine_sigma_max if self.regression_sigma is not None
+        return float(cfg.refine_sigma_max if getattr(cfg, "formulation", "edm") == "refiner"
                      else cfg.sigma_max)
 
     @property

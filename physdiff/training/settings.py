@@ -45,6 +45,10 @@ class TrainSettings:
     batch_size: int = 16  #: global batch (split over processes under ``accelerate launch``)
     max_steps: int = 1000
     max_minutes: float | None = None  #: stop (and save) after this wall-clock budget
+    #: stop (and save) after this budget of the training process's CPU time
+    #: (``time.process_time``, all threads, validation included; continues across resumes):
+    #: the budget of equal-CPU comparisons on a shared machine, where wall time is noise
+    max_cpu_minutes: float | None = None
     lr: float = 1e-3
     warmup_steps: int = 100
     weight_decay: float = 0.0
@@ -86,8 +90,10 @@ class TrainSettings:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0 or self.warmup_steps < 0 or self.grad_clip < 0:
             raise ValueError("train.lr must be > 0, warmup_steps >= 0 and grad_clip >= 0")
-        if self.max_minutes is not None and not self.max_minutes >= 0:
-            raise ValueError(f"train.max_minutes must be >= 0 or null, got {self.max_minutes}")
+        for name in ("max_minutes", "max_cpu_minutes"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise ValueError(f"train.{name} must be >= 0 or null, got {value}")
         if not 0 <= self.superposition <= 1 or self.physics_weight < 0:
             raise ValueError("train.superposition must be in [0, 1] and train.physics_weight "
                              ">= 0")

@@ -54,7 +54,8 @@ class TrainResult:
     model_dir: Path | None
     step: int
     losses: dict[int, float] = field(default_factory=dict)  #: step -> mean loss over processes
-    stopped: str = "max_steps"  #: "max_steps", "max_minutes", "stop_after" or "interrupted"
+    #: "max_steps", "max_minutes", "max_cpu_minutes", "stop_after" or "interrupted"
+    stopped: str = "max_steps"
     resumed_from: int | None = None  #: the checkpoint step a resumed run started from
 
 
@@ -110,6 +111,7 @@ class Trainer:
         self.model.check_problem(dataset.grid, dataset.kinds_present)
         self._check_task(cfg, dataset)
         self.step, self.resumed_from, self.elapsed_before = 0, None, 0.0
+        self.cpu_before, self._cpu_start = 0.0, None
         self._start: float | None = None
         if ckpt is not None:
             self._restore(ckpt)
@@ -206,13 +208,19 @@ class Trainer:
         return {"scheduler": self.scheduler.state_dict(), "ema": ema,
                 "model_config": self.trainable.describe(self.config),
                 "settings": self.settings.to_dict(), "data": data_identity(self.dataset),
-                "elapsed_s": self.elapsed_s()}
+                "elapsed_s": self.elapsed_s(), "cpu_s": self.cpu_s()}
 
     def elapsed_s(self) -> float:
         """Training wall time so far, over every resume of this run."""
         if self._start is None:
             return self.elapsed_before
         return time.perf_counter() - self._start
+
+    def cpu_s(self) -> float:
+        """Training CPU time (this process, ``time.process_time``) so far, over every resume."""
+        if self._cpu_start is None:
+            return self.cpu_before
+        return time.process_time() - self._cpu_start
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the current step (main process); returns its folder."""
@@ -238,6 +246,7 @@ class Trainer:
         restore_rng(ckpt["rng_tensors"], state["rng"])
         self.step = self.resumed_from = int(state["step"])
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.cpu_before = float(state.get("cpu_s", 0.0))
 
     # ----- one step -----------------------------------------------------------------------
     def _noise_generator(self) -> torch.Generator:
@@ -325,6 +334,7 @@ class Trainer:
                    disable=not (self.progress and acc.is_main_process))
         # elapsed time and the max_minutes budget continue across resumes
         start = self._start = time.perf_counter() - self.elapsed_before
+        self._cpu_start = time.process_time() - self.cpu_before
         window = (time.perf_counter(), self.step)
         with deferred_interrupt() as interrupt:
             self._loop(result, log, bar, start, window, stop_after, interrupt)
@@ -353,7 +363,9 @@ class Trainer:
                     result.stopped = "stop_after"
                     break
                 if timed_out:
-                    result.stopped = "max_minutes"
+                    cpu = self.t.max_cpu_minutes
+                    result.stopped = ("max_cpu_minutes" if cpu is not None
+                                      and self.cpu_s() > 60 * cpu else "max_minutes")
                     break
                 if interrupted:
                     result.stopped = "interrupted"
@@ -402,10 +414,11 @@ class Trainer:
         self._best_val = min(best, value)
 
     def _out_of_time(self, start: float) -> bool:
-        """This process's view of the time budget (:meth:`end_step` agrees it over ranks)."""
-        if self.t.max_minutes is None:
-            return False
-        return time.perf_counter() - start > 60 * self.t.max_minutes
+        """This process's view of the time budgets (:meth:`end_step` agrees it over ranks)."""
+        t = self.t
+        if t.max_minutes is not None and time.perf_counter() - start > 60 * t.max_minutes:
+            return True
+        return t.max_cpu_minutes is not None and self.cpu_s() > 60 * t.max_cpu_minutes
 
 
 def _accelerator(device: str, mixed_precision: str) -> Accelerator:

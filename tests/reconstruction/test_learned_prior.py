@@ -330,3 +330,58 @@ def test_gaussian_lift_answers_the_gaussian_posterior_untrained(posterior_set):
     assert model_config_for({**TINY, "lift": "gaussian"}, data).sigma_data == sd
     with pytest.raises(ValueError, match="needs task"):
         ModelConfig(lift="gaussian")
+
+
+def test_an_unconditional_prior_sees_no_observation_and_runs_every_sampler():
+    """unconditional: the observation channels are zero in training and in use, there is no
+    regression step, and the chains (pattern-free) still meet the PDE and the data."""
+    torch.manual_seed(0)
+    kw = {**TINY, "formulation": "refiner", "sigma_max": 80.0, "refine_sigma_min": 0.01,
+          "refine_sigma_max": 5.0, "unconditional": True, "p_regression": 0.0}
+    cfg = ModelConfig(grid_shape=[16, 16], bc_kinds=[["dirichlet"] * 4], **kw)
+    model = PoissonDiffusionModel(cfg).eval()
+    f = BoundaryConditions.dirichlet(0.0).resolve(Grid((16, 16)), (2,)).to_fields((2,))
+    z = torch.zeros(2, 16, 16)
+    a = model.condition_posterior(torch.randn(2, 16, 16), z + 1, z, f, torch.ones(2))
+    b = model.condition_posterior(torch.randn(2, 16, 16), z, z + 1, f, torch.ones(2))
+    torch.testing.assert_close(a, b)  # the observations do not reach the network
+    assert float(a[:, :3].abs().sum()) == 0.0
+    batch = {k: torch.randn(2, 1, 16, 16) for k in ("rho", "rho_gauss", "mask_rho",
+                                                     "mask_phi", "periodic_x", "periodic_y")}
+    batch["scale"] = torch.ones(2)
+    assert float(model.condition_batch(batch)[0][:, :3].abs().sum()) == 0.0
+    den = ModelDenoiser(model, torch.device("cpu"))
+    assert den.regression_sigma is None and den.denoise_sigma_max == 5.0
+    obs = np.full((16, 16), np.nan)
+    obs[4:12:3, 4:12:3] = 0.1
+    for sampler in ("pnp", "red", "dps"):
+        post = reconstruct(BoundaryConditions.dirichlet(0.0), phi=obs, model=den, n_samples=2,
+                           pnp={"sampler": sampler, "steps": 3})
+        assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+        assert post.info.get("mean") != "regression"
+    for bad in ({"lift": "gaussian"}, {"p_regression": 0.5}, {"task": "solve", "lift": "none"}):
+        with pytest.raises(ValueError, match="unconditional needs"):
+            ModelConfig(grid_shape=[16, 16], **{**kw, **bad})
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_a_spectral_prior_on_rho_extends_evenly_or_tiles(periodic):
+    """spectral_extension reflect on a rho_posterior model: even extension (cosine modes
+    become Fourier modes) of a non-periodic axis, tiling of a periodic one."""
+    from physdiff.models.spectral import kind_extension
+
+    n = 9
+    x = torch.zeros(1, 6, n, n)
+    x[:, 4] = float(periodic)  # periodic_x: input channel 1 + POSTERIOR_CHANNELS index 3
+    h = torch.cos(np.pi * torch.arange(n) / (n - 1)).view(1, 1, 1, n).expand(1, 1, n, n)
+    ext = kind_extension(h, x, "rho_posterior")[0, 0, n // 2]
+    want = (torch.cat([h[0, 0, 0, :-1]] * 2) if periodic
+            else torch.cos(np.pi * torch.arange(2 * (n - 1)) / (n - 1)))
+    torch.testing.assert_close(ext, want.to(ext.dtype))
+    cfg = ModelConfig(grid_shape=[16, 16], **{**TINY, "backbone": "spectral",
+                                              "spectral_extension": "reflect",
+                                              "spectral_width": 8, "spectral_modes": 6,
+                                              "spectral_layers": 1})
+    cond = torch.zeros(2, cfg.n_cond_channels, 16, 16)
+    assert PoissonDiffusionModel(cfg)(torch.zeros(2, 1, 16, 16), torch.ones(2), cond).shape \
+        == (2, 1, 16, 16)

@@ -12,6 +12,7 @@ import torch
 from physdiff.models import load_model
 from physdiff.training.checkpoint import latest_checkpoint
 from physdiff.training.run_log import read_log
+from physdiff.training.settings import TrainSettings
 from physdiff.training.setup import prepare_run_dir
 from physdiff.training.trainer import NaNLossError, Trainer
 
@@ -222,3 +223,22 @@ def test_bf16_training_on_gpu(manufactured, tiny_settings) -> None:
     result = trainer.run()
     assert all(math.isfinite(v) for v in result.losses.values())
     assert load_model(result.model_dir, device="cuda").device.type == "cuda"
+
+
+def test_cpu_budget_stops_and_continues_across_resumes(manufactured, tiny_settings) -> None:
+    """train.max_cpu_minutes counts the process's CPU time and continues across resumes."""
+    s = tiny_settings(max_cpu_minutes=0.0, val_every=100, checkpoint_every=100)
+    result = Trainer(s, manufactured, s.out, progress=False).run()
+    assert result.stopped == "max_cpu_minutes" and result.step == 1
+    state = json.loads((latest_checkpoint(s.out) / "state.json").read_text())
+    assert state["cpu_s"] > 0
+    state["cpu_s"] = 600.0  # pretend the first part used 10 CPU-minutes
+    (latest_checkpoint(s.out) / "state.json").write_text(json.dumps(state))
+    s.train.max_cpu_minutes, s.train.max_steps = 5.0, 8  # already spent
+    trainer = Trainer(s, manufactured, s.out, resume_from=latest_checkpoint(s.out),
+                      progress=False)
+    assert trainer.cpu_before == 600.0
+    result = trainer.run()
+    assert result.stopped == "max_cpu_minutes" and result.step == 2
+    with pytest.raises(ValueError, match="max_cpu_minutes"):
+        TrainSettings(max_cpu_minutes=-1).check()

@@ -1,0 +1,215 @@
+"""Fixed-CPU-budget ablation of the learned reconstruction prior (issue 23, item 2).
+
+The formulations of a learned prior on rho, trained on the same posterior training set
+(``physdiff posterior-set``) in the same order from the same seed, taking turns step by step
+in ONE process pinned to ``--threads`` threads (so machine load hits them alike), each
+stopping at ``--minutes`` of CPU time of its own steps (``time.process_time``; validation
+not charged), the learning rate on a cosine over that budget — the machinery of
+``benchmarks/ablation.py``, whose train step, states and resume this script reuses:
+
+* ``amortised-unet``: today's recipe (``configs/model/cpu-posterior.yaml``): a denoiser of
+  ``rho / s`` conditioned on the Gaussian posterior mean (default prior) and the observation
+  masks, regression first, Gaussian lift (it learns the correction to the Gaussian mean);
+* ``amortised-spectral``: the same with the spectral backbone in the transform that suits rho
+  (even extension of non-periodic axes: the cosine transform; ``spectral_extension:
+  reflect``) — the architecture lesson of the learned solver;
+* ``unconditional-unet`` / ``unconditional-spectral``: a denoiser of ``rho / s`` that sees no
+  observation (``unconditional: true``), trained at the PnP chain's noise levels only, used by
+  the PnP / RED / DPS chains of ``reconstruct`` with the exact Gaussian data step: pattern-free
+  (any observation pattern and noise without retraining).
+
+Validation (every ``--val-every`` CPU-minutes and at the end, EMA weights) on the last
+``--n-val`` items of the posterior set (never trained on): the amortised arms' one-call
+regression (the learned posterior mean) against the Gaussian mean it is conditioned on,
+relative L2 of rho, median; every arm's denoising error at three noise levels. This is the
+learning curve only: the ranking is made by ``benchmarks/bench_reconstruct.py`` on the
+exported arms (``--export``), by the rule in ``benchmarks/results/ablation-23-rule.md``.
+
+    python benchmarks/ablation_prior.py --arms amortised-unet unconditional-unet \\
+        --minutes 15 --out runs/abl23/a
+    python benchmarks/ablation_prior.py --arms amortised-unet --out runs/abl23/a \\
+        --export runs/abl23/a/amortised-unet-model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ablation  # noqa: E402  (the sibling script: Arm, train step, states)
+
+#: the shipped prior's architecture and formulation (configs/model/cpu-posterior.yaml)
+BASE = {"task": "rho_posterior", "lift": "gaussian", "formulation": "refiner",
+        "p_regression": 0.5, "refine_sigma_min": 0.01, "refine_sigma_max": 5.0,
+        "block_out_channels": [16, 32, 64, 64], "layers_per_block": 1,
+        "attention_levels": [False, False, False, True], "attention_head_dim": 16,
+        "norm_num_groups": 8, "coord_channels": True, "sigma_min": 0.01, "sigma_max": 80.0}
+SPECTRAL = {"backbone": "spectral", "spectral_extension": "reflect", "spectral_width": 32,
+            "spectral_modes": 16, "spectral_layers": 4}
+UNCONDITIONAL = {"unconditional": True, "lift": "none", "p_regression": 0.0}
+
+ARMS: dict[str, dict[str, Any]] = {
+    "amortised-unet": {},
+    "amortised-spectral": SPECTRAL,
+    "unconditional-unet": UNCONDITIONAL,
+    "unconditional-spectral": {**UNCONDITIONAL, **SPECTRAL},
+}
+
+#: validation noise levels of the denoising error (normalised units of rho / s)
+VAL_SIGMAS = (0.05, 0.5, 2.0)
+
+
+def build_arm(name: str, dataset: Any, seed: int, lr: float) -> ablation.Arm:
+    from diffusers.training_utils import EMAModel
+
+    from physdiff.models import PoissonDiffusionModel
+    from physdiff.training.loss import make_loss
+    from physdiff.training.settings import TrainSettings
+    from physdiff.training.setup import model_config_for
+
+    cfg = model_config_for({**BASE, **ARMS[name]}, dataset)
+    torch.manual_seed(seed)
+    model = PoissonDiffusionModel(cfg)
+    ema = EMAModel(model.parameters(), decay=0.999)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    return ablation.Arm(name, model, ema, opt, make_loss(cfg, TrainSettings()), {})
+
+
+class Validator:
+    """The last ``n`` items of the posterior set: regression and denoising errors."""
+
+    def __init__(self, dataset: Any, n: int, seed: int) -> None:
+        from physdiff.training.validation import collate_samples
+
+        self.batch = collate_samples(dataset, list(range(len(dataset) - n, len(dataset))))
+        gen = torch.Generator().manual_seed(seed)
+        self.noise = torch.randn(self.batch["rho"].shape, generator=gen)
+
+    @staticmethod
+    def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+        err = (a - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1).clamp_min(1e-12)
+        return float(err.median())
+
+    @torch.no_grad()
+    def __call__(self, arm: ablation.Arm) -> dict[str, float]:
+        from physdiff.models import PoissonDiffusionModel
+
+        model = PoissonDiffusionModel(arm.model.config).eval()
+        arm.ema.copy_to(model.parameters())
+        cond, _ = model.condition_batch(self.batch)
+        rho = model.target_batch(self.batch)
+        out = {"gauss_rel_rho": self._rel(self.batch["rho_gauss"], rho)}
+        cfg = model.config
+        if not cfg.unconditional:
+            k = len(rho)
+            mean = model(torch.zeros_like(rho), torch.full((k,), cfg.sigma_max), cond)
+            out["regression_rel_rho"] = self._rel(mean, rho)
+        for s in VAL_SIGMAS:
+            sig = torch.full((len(rho),), s)
+            den = model(rho + s * self.noise, sig, cond)
+            out[f"denoise_rel_rho_s{s:g}"] = self._rel(den, rho)
+        return out
+
+
+def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
+    """Write one arm's EMA weights (and raw weights) as a physdiff model folder."""
+    from physdiff.datasets import PoissonDataset
+    from physdiff.models import PoissonDiffusionModel
+    from physdiff.models.io import save_model
+
+    if len(args.arms) != 1:
+        raise SystemExit("--export takes exactly one arm")
+    dataset = PoissonDataset(args.data)
+    arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
+    ablation.load_state(arm, out)
+    model = PoissonDiffusionModel(arm.model.config).eval()
+    arm.ema.copy_to(model.parameters())
+    info = {"recipe": f"benchmarks/ablation_prior.py arm {arm.name}", "steps": arm.step,
+            "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size, "data": args.data}
+    save_model(model, dest, raw_state=arm.model.state_dict(),
+               extras={"normalization": dataset.stats, "training": info},
+               overwrite=args.overwrite)
+    print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arms", nargs="+", choices=sorted(ARMS), required=True)
+    p.add_argument("--data", default="datasets/posterior-default.nc",
+                   help="a posterior training set (physdiff posterior-set)")
+    p.add_argument("--n-val", type=int, default=64,
+                   help="the last N items: held out for validation")
+    p.add_argument("--minutes", type=float, default=15.0, help="CPU-minutes per arm")
+    p.add_argument("--val-every", type=float, default=5.0, help="CPU-minutes")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--export", metavar="DIR",
+                   help="write the (single) arm's EMA model from --out to DIR and stop")
+    p.add_argument("--overwrite", action="store_true", help="replace an --export folder")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.export:
+        export(args, out, Path(args.export))
+        return
+
+    from tqdm.auto import tqdm
+
+    from physdiff.datasets import PoissonDataset
+
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = PoissonDataset(args.data)
+    if len(dataset) <= args.n_val + args.batch_size:
+        raise SystemExit(f"{args.data}: {len(dataset)} items, too few for --n-val "
+                         f"{args.n_val} and a batch")
+    order = np.random.default_rng(args.seed).permutation(len(dataset) - args.n_val)
+    validator = Validator(dataset, args.n_val, args.seed)
+    arms = [build_arm(a, dataset, args.seed, args.lr) for a in args.arms]
+    for arm in arms:
+        ablation.load_state(arm, out)
+    budget = 60 * args.minutes
+    bar = tqdm(total=len(arms) * args.minutes, unit="cpu-min", desc="prior ablation",
+               initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
+               mininterval=30)
+    with open(out / "curves.jsonl", "a") as f:
+        while any(a.cpu < budget for a in arms):
+            for arm in arms:
+                if arm.cpu >= budget:
+                    continue
+                t0 = time.process_time()
+                batch = ablation.batch_at(dataset, order, arm.step, args.batch_size)
+                arm.losses.append(ablation.train_step(arm, batch, args.seed, args.lr, budget,
+                                                      args.warmup))
+                del arm.losses[:-50]
+                used = time.process_time() - t0
+                arm.cpu += used
+                bar.update(used / 60)
+                if arm.cpu >= arm.next_val or arm.cpu >= budget:
+                    row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
+                           "samples": arm.step * args.batch_size,
+                           "loss": float(torch.stack(arm.losses).float().mean()),
+                           "wall": time.time(), **validator(arm)}
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in row.items() if k != "wall"))
+                    arm.next_val = arm.cpu + 60 * args.val_every
+                    ablation.save_state(arm, out)
+    bar.close()
+
+
+if __name__ == "__main__":
+    main()
