@@ -109,7 +109,8 @@ class RegressionTrainable:
         from ..training.validation import score
 
         pred, batch = _predict(model, batch)
-        return score(pred, batch, tuple(model.config.extent))
+        return score(pred, batch, tuple(model.config.extent),
+                     homogeneous=model.config.lift == "harmonic")
 
     def save(self, trainer: Any) -> Path:
         """``run_dir/model``: the EMA weights as a baseline folder; settings and the final

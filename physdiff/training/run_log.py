@@ -14,8 +14,9 @@ from ..atomic import atomic_file
 
 __all__ = ["COLUMNS", "RunLog", "read_log"]
 
-COLUMNS = ("step", "loss", "lr", "samples_per_s", "elapsed_s", "val_rel_l2", "val_rel_l2_p95",
-           "val_rel_residual", "val_rel_residual_p95")
+COLUMNS = ("step", "loss", "lr", "samples_per_s", "elapsed_s", "val_rel_l2_driven",
+           "val_rel_l2_driven_p95", "val_rel_l2", "val_rel_l2_p95", "val_rel_residual",
+           "val_rel_residual_p95")
 
 
 def read_log(path: str | Path) -> list[dict[str, float]]:

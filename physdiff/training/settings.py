@@ -67,7 +67,9 @@ class TrainSettings:
     relative_loss: bool = False  #: weight each sample's error by 1 / its mean square
     physics_weight: float = 0.0  #: weight of the relative residual of the estimate (PIDM)
     init_from: str | None = None  #: start from this model folder's weights (same architecture)
-    diverge_factor: float = 20.0  #: stop when val_rel_l2 exceeds this times its best (0: off)
+    #: stop when the validation error (val_rel_l2_driven; rho_posterior: val_rel_l2)
+    #: exceeds this times its best (0: off)
+    diverge_factor: float = 20.0
 
     def __post_init__(self) -> None:
         # YAML reads "5e-4" as a string (YAML 1.1 wants "5.0e-4"): coerce by declared type.

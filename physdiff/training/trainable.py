@@ -15,7 +15,9 @@ network and a loss (NVlabs/edm ``training/training_loop.py``):
 ``loss(config, train)``
     ``loss(net, target, cond, generator, **kw) -> (B,)``, as :class:`~.loss.EDMLoss`;
 ``validate(model, batch, train)``
-    metrics of the EMA weights on the held-out batch, ``val_rel_l2`` among them;
+    metrics of the EMA weights on the held-out batch (built by
+    :func:`~.validation.validation_batch`), ``val_rel_l2`` among them and, for
+    ``task: solve``, ``val_rel_l2_driven`` (which the divergence check follows);
 ``save(trainer)``
     the finished model's folder (EMA weights already copied into ``trainer.eval_model``).
 

@@ -33,7 +33,7 @@ from .resume import check_resume, data_identity, deferred_interrupt, resume_comm
 from .run_log import RunLog
 from .settings import RunSettings
 from .trainable import DiffusionTrainable, Trainable
-from .validation import collate_samples
+from .validation import validation_batch
 
 __all__ = ["Trainer", "TrainResult", "NaNLossError", "DivergedError"]
 
@@ -68,7 +68,8 @@ class Trainer:
     settings : RunSettings
         Model architecture, data and training settings.
     dataset : PoissonDataset
-        Training data; the last ``settings.data.val_samples`` samples are held out.
+        Training data; the last ``settings.data.val_samples`` samples are held out (their
+        harmonic lift is solved once from ``dataset.bc_of(i)``, for the ρ-driven error).
     run_dir : Path
         Where checkpoints, logs and the final model go.
     resume_from : Path, optional
@@ -191,7 +192,9 @@ class Trainer:
             raise ValueError(f"data.val_samples={n_val} must be between 1 and the dataset "
                              f"size - 1 ({n - 1})")
         self.train_indices = range(n - n_val)
-        self.val_batch = collate_samples(self.dataset, range(n - n_val, n))
+        # fixed for the whole run: its harmonic lift is solved here, once
+        self.val_batch = validation_batch(self.dataset, range(n - n_val, n),
+                                          getattr(self.config, "task", "solve"))
 
     def _loader(self) -> DataLoader:
         acc = self.accelerator
@@ -390,15 +393,16 @@ class Trainer:
             window = (now, step)
         if (step % t.val_every == 0 or last) and self.accelerator.is_main_process:
             row = {"step": step, **row, **self.validate()}
-            self._check_divergence(row["val_rel_l2"])
+            self._check_divergence(*_watched(row))
         if row:
             log.write(row)
         if step % t.checkpoint_every == 0 or last:
             self.save_checkpoint()
         return window
 
-    def _check_divergence(self, value: float) -> None:
-        """Raise :class:`DivergedError` when validation is NaN or far above its best."""
+    def _check_divergence(self, name: str, value: float) -> None:
+        """Raise :class:`DivergedError` when the validation error ``name`` (:func:`_watched`)
+        is NaN or far above its best."""
         factor = self.t.diverge_factor
         best = getattr(self, "_best_val", math.inf)
         if factor > 0 and (not math.isfinite(value) or value > factor * best):
@@ -406,7 +410,7 @@ class Trainer:
 
             good = latest_checkpoint(self.run_dir)
             raise DivergedError(
-                f"validation diverged at step {self.step}: val_rel_l2 = {value:.3g} against a "
+                f"validation diverged at step {self.step}: {name} = {value:.3g} against a "
                 f"best of {best:.3g} (train.diverge_factor = {factor}); nothing of this state "
                 f"was saved. The last good checkpoint is "
                 f"{good if good is not None else '(none yet)'}: resume from it with "
@@ -419,6 +423,21 @@ class Trainer:
         if t.max_minutes is not None and time.perf_counter() - start > 60 * t.max_minutes:
             return True
         return t.max_cpu_minutes is not None and self.cpu_s() > 60 * t.max_cpu_minutes
+
+
+def _watched(row: dict[str, Any]) -> tuple[str, float]:
+    """The validation error the divergence check follows: the ρ-driven relative error
+    (``task: solve``), else the relative L2 (of rho, ``task: rho_posterior``).
+
+    Examples
+    --------
+    >>> _watched({"val_rel_l2": 0.01, "val_rel_l2_driven": 0.3})
+    ('val_rel_l2_driven', 0.3)
+    >>> _watched({"val_rel_l2": 0.2})
+    ('val_rel_l2', 0.2)
+    """
+    name = "val_rel_l2_driven" if "val_rel_l2_driven" in row else "val_rel_l2"
+    return name, float(row[name])
 
 
 def _accelerator(device: str, mixed_precision: str) -> Accelerator:

@@ -25,7 +25,7 @@ class ManufacturedDataset(torch.utils.data.Dataset):
         self.kinds_present = [("dirichlet",) * 4]
         rng = np.random.default_rng(seed)
         X, Y = self.grid.meshgrid()
-        self.items = []
+        self.items, self.bcs = [], []
         for _ in range(n):
             a = rng.normal(size=(3, 3)) * rng.uniform(0.1, 10)
             phi = sum(a[i, j] * np.sin((i + 1) * np.pi * X / 2 + j) * np.cos((j + 1) * Y + i)
@@ -42,6 +42,7 @@ class ManufacturedDataset(torch.utils.data.Dataset):
         rho[0], rho[-1], rho[:, 0], rho[:, -1] = rho[1], rho[-2], rho[:, 1], rho[:, -2]
         bc = BoundaryConditions.dirichlet(left=phi[:, 0], right=phi[:, -1], bottom=phi[0],
                                           top=phi[-1])
+        self.bcs.append(bc)
         fields = bc.resolve(self.grid).to_fields(())
         s = float(problem_scale(rho, fields, self.grid.extent))
         item = {k: torch.tensor(v[None] / (s if k in ("dirichlet_value", "neumann_x",
@@ -54,6 +55,10 @@ class ManufacturedDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def bc_of(self, i: int) -> BoundaryConditions:
+        """Sample ``i``'s boundary conditions (unscaled)."""
+        return self.bcs[i]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return dict(self.items[i], index=torch.tensor(i))

@@ -79,6 +79,7 @@ class _PoisonedDataset(torch.utils.data.Dataset):
     def __init__(self, base) -> None:
         self.base = base
         self.grid, self.kinds_present, self.stats = base.grid, base.kinds_present, base.stats
+        self.bc_of = base.bc_of
 
     def __len__(self) -> int:
         return len(self.base)
