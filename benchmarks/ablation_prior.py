@@ -13,6 +13,8 @@ not charged), the learning rate on a cosine over that budget — the machinery o
 * ``amortised-spectral``: the same with the spectral backbone in the transform that suits rho
   (even extension of non-periodic axes: the cosine transform; ``spectral_extension:
   reflect``) — the architecture lesson of the learned solver;
+* ``amortised-unet-eb`` / ``amortised-spectral-eb``: the amortised arms conditioned on the
+  empirical-Bayes posterior (``physdiff posterior-set --prior empirical-bayes``; ``--data``);
 * ``unconditional-unet`` / ``unconditional-spectral``: a denoiser of ``rho / s`` that sees no
   observation (``unconditional: true``), trained at the PnP chain's noise levels only, used by
   the PnP / RED / DPS chains of ``reconstruct`` with the exact Gaussian data step: pattern-free
@@ -29,6 +31,8 @@ exported arms (``--export``), by the rule in ``benchmarks/results/ablation-23-ru
         --minutes 15 --out runs/abl23/a
     python benchmarks/ablation_prior.py --arms amortised-unet --out runs/abl23/a \\
         --export runs/abl23/a/amortised-unet-model
+    python benchmarks/ablation_prior.py --arms amortised-unet unconditional-unet \\
+        --out runs/abl23/a --score eb.json amortised-unet.json unconditional-unet.json
 """
 
 from __future__ import annotations
@@ -62,6 +66,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "amortised-spectral": SPECTRAL,
     "unconditional-unet": UNCONDITIONAL,
     "unconditional-spectral": {**UNCONDITIONAL, **SPECTRAL},
+    # conditioned on the empirical-Bayes posterior instead of the default prior's (a set
+    # built with `physdiff posterior-set --prior empirical-bayes`: pass it as --data)
+    "amortised-unet-eb": {},
+    "amortised-spectral-eb": SPECTRAL,
 }
 
 #: validation noise levels of the denoising error (normalised units of rho / s)
@@ -77,6 +85,10 @@ def build_arm(name: str, dataset: Any, seed: int, lr: float) -> ablation.Arm:
     from physdiff.training.setup import model_config_for
 
     cfg = model_config_for({**BASE, **ARMS[name]}, dataset)
+    want = "empirical-bayes" if name.endswith("-eb") else "default"
+    if cfg.posterior_prior != want:
+        raise SystemExit(f"arm {name} needs a posterior set of the {want} prior; "
+                         f"{dataset.path} holds the {cfg.posterior_prior} prior's")
     torch.manual_seed(seed)
     model = PoissonDiffusionModel(cfg)
     ema = EMAModel(model.parameters(), decay=0.999)
@@ -141,6 +153,47 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
 
 
+#: the cells of the rule: (family, task); a cell's metric is the protocol's (forward: phi,
+#: inverse: rho) relative L2 of the posterior mean, median over the problems
+NON_GAUSSIAN = [(f, t) for f in ("charges", "multipoles", "shapes")
+                for t in ("forward", "inverse")]
+GAUSSIAN = [("grf", "forward"), ("grf", "inverse")]
+
+
+def _cells(path: Path, method_prefix: str) -> dict[str, dict[tuple[str, str], float]]:
+    """``{method: {(family, task): metric}}`` of a bench_reconstruct JSON's rows."""
+    out: dict[str, dict[tuple[str, str], float]] = {}
+    for r in json.loads(Path(path).read_text())["rows"]:
+        if r["method"].startswith(method_prefix):
+            key = "phi_mean" if r["task"] == "forward" else "rho_mean"
+            out.setdefault(r["method"], {})[(r["family"], r["task"])] = r[key]["median"]
+    return out
+
+
+def score(eb_json: Path, arms: dict[str, Path], grf_tolerance: float = 1.1) -> dict[str, Any]:
+    """The rule of ``benchmarks/results/ablation-23-rule.md`` on bench_reconstruct outputs:
+    per arm its best sampler by the geometric mean of EB / arm over the non-Gaussian cells,
+    the GRF ratios, and the winner."""
+    eb = _cells(eb_json, "gaussian-eb")["gaussian-eb"]
+    table: dict[str, Any] = {}
+    for name, path in arms.items():
+        best = None
+        for method, cells in _cells(path, "diffusion").items():
+            ratios = {f"{f} {t}": eb[(f, t)] / cells[(f, t)] for f, t in NON_GAUSSIAN + GAUSSIAN
+                      if (f, t) in cells}
+            gm = float(np.exp(np.mean([np.log(ratios[f"{f} {t}"]) for f, t in NON_GAUSSIAN])))
+            grf_ok = all(ratios.get(f"{f} {t}", 0.0) >= 1 / grf_tolerance for f, t in GAUSSIAN)
+            if best is None or gm > best["geomean"]:
+                best = {"sampler": method, "geomean": gm, "grf_ok": grf_ok, "ratios": ratios}
+        table[name] = best
+    eligible = {n: r for n, r in table.items() if r["grf_ok"]} or table
+    ranked = sorted(eligible, key=lambda n: -eligible[n]["geomean"])
+    return {"arms": table, "ranking": ranked, "winner": ranked[0],
+            "grf_condition_met": any(r["grf_ok"] for r in table.values()),
+            "tie": len(ranked) > 1 and eligible[ranked[1]]["geomean"]
+            >= eligible[ranked[0]]["geomean"] / 1.05}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), required=True)
@@ -159,7 +212,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export", metavar="DIR",
                    help="write the (single) arm's EMA model from --out to DIR and stop")
     p.add_argument("--overwrite", action="store_true", help="replace an --export folder")
+    p.add_argument("--score", nargs="+", metavar="JSON",
+                   help="apply the rule instead of training: the bench_reconstruct JSON of "
+                        "gaussian-eb, then one JSON per arm, in the order of --arms")
     args = p.parse_args(argv)
+    if args.score:
+        if len(args.score) != len(args.arms) + 1:
+            raise SystemExit("--score takes the gaussian-eb JSON and one JSON per arm")
+        arms = dict(zip(args.arms, map(Path, args.score[1:]), strict=True))
+        result = score(Path(args.score[0]), arms)
+        print(json.dumps(result, indent=1))
+        return
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     if args.export:

@@ -94,6 +94,11 @@ class ModelConfig:
         ``"rho_posterior"``: denoise ``rho / s`` given the Gaussian posterior mean of rho from
         sparse observations and the observation masks (the learned prior of
         :func:`physdiff.reconstruct`; channels in :mod:`physdiff.models.conditioning`).
+    posterior_prior : {"default", "empirical-bayes"}
+        ``task: rho_posterior``: the Gaussian posterior the model is conditioned on (its
+        training set's ``posterior_prior``; :func:`physdiff.reconstruct` conditions on the
+        same one): the shipped default prior with its amplitude fitted, or the per-problem
+        empirical-Bayes prior of ``method="gaussian"``.
     unconditional : bool
         ``task: rho_posterior`` only: the network sees no observation -- its Gaussian-mean
         and mask channels are zero in training and in use -- so it is a prior on ``rho / s``
@@ -139,6 +144,7 @@ class ModelConfig:
     spectral_padding: float = 0.125
     spectral_extension: str = "pad"
     task: str = "solve"
+    posterior_prior: str = "default"
     unconditional: bool = False
 
     def __post_init__(self) -> None:
@@ -193,6 +199,9 @@ class ModelConfig:
         if self.spectral_extension not in ("pad", "reflect"):
             raise ValueError(f"model config: spectral_extension must be 'pad' or 'reflect', "
                              f"got {self.spectral_extension!r}")
+        if self.posterior_prior not in ("default", "empirical-bayes"):
+            raise ValueError(f"model config: posterior_prior must be 'default' or "
+                             f"'empirical-bayes', got {self.posterior_prior!r}")
         if self.unconditional and (self.task != "rho_posterior" or self.lift != "none" or (
                 self.formulation == "refiner" and self.p_regression != 0)):
             raise ValueError("model config: unconditional needs task 'rho_posterior', lift "

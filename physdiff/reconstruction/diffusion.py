@@ -115,6 +115,12 @@ class ModelDenoiser:
                      else cfg.sigma_max)
 
     @property
+    def posterior_prior(self) -> str:
+        """The Gaussian posterior a ``rho_posterior`` model is conditioned on:
+        ``"default"`` (the shipped prior) or ``"empirical-bayes"`` (the per-problem fit)."""
+        return str(getattr(self.model.config, "posterior_prior", "default"))
+
+    @property
     def space(self) -> str:
         """``"rho"`` for a learned prior on rho (``task: rho_posterior``), else ``"phi"``."""
         return "rho" if getattr(self.model.config, "task", "solve") == "rho_posterior" \
@@ -278,12 +284,14 @@ def _misfit(cond: Conditioner, rho: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(r, axis=1)) / max(np.linalg.norm(cond.target), 1e-300))
 
 
-def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: SpectralPrior,
-                  seed: int, settings: PnPSettings, progress: bool = False,
-                  means: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray,
+                  prior: SpectralPrior | list[SpectralPrior], seed: int, settings: PnPSettings,
+                  progress: bool = False, means: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
     """Samples ``(n, K, ny, nx)`` from the PnP chain started at ``init`` (same shape).
 
-    ``prior`` is the Gaussian prior whose metric the data step uses (the start's prior);
+    ``prior`` is the Gaussian prior whose metric the data step uses (the start's prior; one
+    per problem where each problem's was fitted);
     ``means`` ``(n, ny, nx)`` the Gaussian posterior means, which a prior on rho
     (``denoiser.space == "rho"``) takes as its conditioning.
     """
@@ -318,8 +326,9 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray, prior: Spec
             fbc.alpha)
         cond, y = None, None
         if obs.count:
-            cond = Conditioner(problem.gmap, obs, prior, problem.noise,
-                               None if prior.normalized else 1.0)
+            used = prior[b] if isinstance(prior, list) else prior
+            cond = Conditioner(problem.gmap, obs, used, problem.noise,
+                               None if used.normalized else 1.0)
             y = cond.target + cond.noise_std * rng.standard_normal((k, obs.count))
         if space == "rho":
             chain: Any = _RhoChain(denoiser, problem, b, bc_k, settings, means[b])

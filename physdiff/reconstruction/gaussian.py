@@ -43,14 +43,16 @@ def _prior_only(prior: SpectralPrior, problem: Problem, rng: np.random.Generator
 
 
 def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int = 8,
-                       seed: int = 0, exact_std: bool = True, fit: bool = False
+                       seed: int = 0, exact_std: bool = True, fit: bool = False,
+                       used_priors: list[SpectralPrior] | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
                                   np.ndarray | None, dict[str, Any]]:
     """Posterior samples ``(n, K, ny, nx)``, means ``(n, ny, nx)``, variances and info.
 
     With ``fit`` each problem's prior is chosen by empirical Bayes
     (:func:`~.empirical_bayes.fit_prior`, ``prior`` the fallback) and ``info["prior_fit"]``
-    lists, per problem, what was chosen, the fitted parameters and the amplitude.
+    lists, per problem, what was chosen, the fitted parameters and the amplitude. A list
+    passed as ``used_priors`` receives the prior used for each problem.
     """
     prior.check_grid(problem.grid.shape, problem.kinds)
     n = problem.size
@@ -68,11 +70,15 @@ def gaussian_posterior(problem: Problem, prior: SpectralPrior, *, n_samples: int
             if exact_std:
                 rho_var[b], phi_var[b] = var, np.nan
             fits.append({"prior": "default", "reason": "no observations", "n_fit": 0})
+            if used_priors is not None:
+                used_priors.append(prior)
             continue
         used = prior
         if fit:
             used, report = fit_prior(problem.gmap, obs, problem.noise, prior)
             fits.append(report)
+        if used_priors is not None:
+            used_priors.append(used)
         cond = Conditioner(problem.gmap, obs, used, problem.noise,
                            None if used.normalized else 1.0)
         amplitudes[b] = cond.amplitude2

@@ -160,13 +160,17 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         zeros = np.zeros_like(means)
         out = dict(rho_mean=means, rho_var=zeros, phi_var=zeros)
     else:
+        # empirical Bayes where no prior is given: the gaussian method, and a learned prior
+        # conditioned on the empirical-Bayes posterior (its posterior_prior)
+        eb = getattr(denoiser, "posterior_prior", "default") == "empirical-bayes"
+        used: list[SpectralPrior] = []
         g_samples, g_means, rho_var, phi_var, info = gaussian_posterior(
             problem, gprior, n_samples=n_samples, seed=seed,
             exact_std=exact_std and method == "gaussian",
-            fit=prior is None and method == "gaussian")  # empirical Bayes: no prior given
+            fit=prior is None and (method == "gaussian" or eb), used_priors=used)
         samples, out = g_samples, dict(rho_mean=g_means, rho_var=rho_var, phi_var=phi_var)
         if method == "diffusion":
-            samples, dinfo = pnp_posterior(problem, denoiser, g_samples, gprior, seed,
+            samples, dinfo = pnp_posterior(problem, denoiser, g_samples, used, seed,
                                            settings, progress, means=g_means)
             learned = dinfo.pop("learned_mean")
             info.update(dinfo, mean="samples" if learned is None else "regression")

@@ -41,7 +41,15 @@ MAX_RMS_OVER_SCALE = 10.0
 """Samples with ``rms(rho) / s`` above this are left out (see :func:`drop_unscaled`)."""
 
 
-def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
+POSTERIOR_PRIORS = ("default", "empirical-bayes")
+"""The Gaussian priors a posterior training set can condition on: the shipped default prior
+(amplitude fitted), or the per-problem empirical-Bayes choice of ``method="gaussian"``
+(:mod:`~.empirical_bayes`). A model trained on the set is conditioned on the same one at
+inference (its ``posterior_prior``)."""
+
+
+def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator,
+                      prior: str = "default"
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str]:
     from ..solvers import make_compatible, solve_fd
     from .defaults import default_prior
@@ -52,17 +60,19 @@ def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator
     rho64 = make_compatible(rho.astype(np.float64), bc)
     phi64 = solve_fd(rho64, bc)
     rho_obs, phi_obs = observe(rng, pattern, rho64, phi64)
-    # the shipped default prior, passed: the learned model is conditioned on its posterior
-    # at inference too (method="diffusion"), not on reconstruct's empirical-Bayes choice
+    # the prior the learned model is conditioned on at inference too (method="diffusion"
+    # with the model's posterior_prior): the shipped default prior, passed, or none passed
+    # (reconstruct's empirical-Bayes choice)
+    given = default_prior(rho.shape[-2:], bc.kinds) if prior == "default" else None
     post = reconstruct(bc, rho=rho_obs, phi=phi_obs, method="gaussian", n_samples=1,
-                       exact_std=False, prior=default_prior(rho.shape[-2:], bc.kinds))
+                       exact_std=False, prior=given)
     amp = float(np.asarray(post.info["amplitude"]).ravel()[0])
     return (np.asarray(post.rho), np.isfinite(rho_obs), np.isfinite(phi_obs), amp,
             pattern.name)
 
 
 def _make_shard(source: str, indices: np.ndarray, seed: int, path: str,
-                tick: Any = None) -> str:
+                prior: str = "default", tick: Any = None) -> str:
     """Write the shard of samples ``indices`` to ``path``; ``tick()`` after each sample."""
     from ..datasets.loading import PoissonDataset
     from .gaussian import problem_rng
@@ -76,7 +86,7 @@ def _make_shard(source: str, indices: np.ndarray, seed: int, path: str,
     for j, i in enumerate(indices):
         rho = data.field("rho", i)
         g, mr, mp, amp, name = _posterior_inputs(rho, data.bc_of(int(i)),
-                                                 problem_rng(seed, int(i), stream=7))
+                                                 problem_rng(seed, int(i), stream=7), prior)
         out["rho_gauss"][j], out["mask_rho"][j], out["mask_phi"][j] = g, mr, mp
         out["amplitude"][j], out["pattern"][j] = amp, name
         if tick is not None:
@@ -89,7 +99,8 @@ def _make_shard(source: str, indices: np.ndarray, seed: int, path: str,
 
 def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
                         count: int | None = None, seed: int = 0, workers: int = 1,
-                        overwrite: bool = False, progress: bool = True) -> Path:
+                        overwrite: bool = False, progress: bool = True,
+                        prior: str = "default") -> Path:
     """Build the posterior training set of samples ``start .. start + count`` of ``source``.
 
     Parameters
@@ -104,6 +115,9 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
         Patterns and noise of sample ``i`` depend only on ``(seed, i)``.
     workers : int
         Processes.
+    prior : {"default", "empirical-bayes"}
+        The Gaussian prior conditioned on (:data:`POSTERIOR_PRIORS`); recorded in the file's
+        ``posterior_prior`` attribute, from which a model trained on it takes its own.
 
     Returns
     -------
@@ -114,6 +128,8 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
 
     from ..datasets.loading import open_dataset
 
+    if prior not in POSTERIOR_PRIORS:
+        raise ValueError(f"prior must be one of {POSTERIOR_PRIORS}, got {prior!r}")
     source, out = Path(source), Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
@@ -127,15 +143,15 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
     parts.mkdir(parents=True, exist_ok=True)
     jobs = []
     for k, lo in enumerate(range(start, start + count, SHARD)):
-        path = parts / f"shard-{k:05d}-{seed}.npz"
+        path = parts / f"shard-{k:05d}-{seed}-{prior}.npz"
         if not path.exists():
             jobs.append((str(source), np.arange(lo, min(lo + SHARD, start + count)), seed,
-                         str(path)))
+                         str(path), prior))
     todo = sum(len(job[1]) for job in jobs)
     with tqdm(total=count, initial=count - todo, unit="sample", desc="posterior set",
               disable=not progress_enabled(quiet=not progress)) as bar:
         _run_shards(jobs, workers, bar)
-    _assemble(source, parts, out, start, count, seed)
+    _assemble(source, parts, out, start, count, seed, prior)
     remove_path(parts)
     return out
 
@@ -163,10 +179,11 @@ def _run_shards(jobs: list[tuple], workers: int, bar: Any) -> None:
             raise
 
 
-def _assemble(source: Path, parts: Path, out: Path, start: int, count: int, seed: int) -> None:
+def _assemble(source: Path, parts: Path, out: Path, start: int, count: int, seed: int,
+              prior: str = "default") -> None:
     from ..datasets.loading import open_dataset
 
-    shards = [np.load(p) for p in sorted(parts.glob(f"shard-*-{seed}.npz"))]
+    shards = [np.load(p) for p in sorted(parts.glob(f"shard-*-{seed}-{prior}.npz"))]
     cat = {k: np.concatenate([s[k] for s in shards]) for k in shards[0].files}
     if not np.array_equal(cat["index"], np.arange(start, start + count)):
         raise RuntimeError(f"the shards in {parts} do not cover samples {start}.."
@@ -183,7 +200,8 @@ def _assemble(source: Path, parts: Path, out: Path, start: int, count: int, seed
     ds["mask_phi"] = (fields, cat["mask_phi"], {"long_name": "1 where phi is observed"})
     ds["pattern"] = ("sample", cat["pattern"].astype(str), {"long_name": "observation pattern"})
     ds.attrs.update(title=f"{ds.attrs.get('title', '')} + Gaussian posteriors",
-                    posterior_seed=int(seed), posterior_source=str(source))
+                    posterior_seed=int(seed), posterior_source=str(source),
+                    posterior_prior=prior)
     ds = drop_unscaled(ds)
     with atomic_file(out) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")

@@ -91,8 +91,12 @@ def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
         "bc_kinds": sorted([str(k) for k in sig] for sig in dataset.kinds_present),
         "sigma_data": float(dataset.stats["sigma_data"]),
     }
-    for key in ("grid_shape", "extent", "bc_kinds"):
+    if "posterior_prior" in getattr(dataset, "attrs", {}):  # a posterior training set
+        derived["posterior_prior"] = str(dataset.attrs["posterior_prior"])
+    for key in ("grid_shape", "extent", "bc_kinds", "posterior_prior"):
         if key in arch and arch[key] is not None:
+            if key not in derived:
+                continue
             given = ModelConfig.from_dict({key: arch[key]}).to_dict()[key]
             if key == "bc_kinds":
                 given = sorted(given)

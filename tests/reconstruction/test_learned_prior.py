@@ -385,3 +385,43 @@ def test_a_spectral_prior_on_rho_extends_evenly_or_tiles(periodic):
     cond = torch.zeros(2, cfg.n_cond_channels, 16, 16)
     assert PoissonDiffusionModel(cfg)(torch.zeros(2, 1, 16, 16), torch.ones(2), cond).shape \
         == (2, 1, 16, 16)
+
+
+def test_a_prior_conditioned_on_the_empirical_bayes_posterior(tiny_pairs, tmp_path):
+    """posterior-set --prior empirical-bayes: the set holds reconstruct's empirical-Bayes
+    posterior mean, a model trained on it records posterior_prior, and reconstruct conditions
+    it on the same fit (info["prior_fit"]); the default set's model does not fit."""
+    from physdiff.training.setup import model_config_for
+
+    out = build_posterior_set(tiny_pairs, tmp_path / "eb.nc", count=4, seed=3, progress=False,
+                              prior="empirical-bayes")
+    raw = xr.open_dataset(out)
+    assert raw.attrs["posterior_prior"] == "empirical-bayes"
+    data = PoissonDataset(out)
+    i = int(raw["sample"].values[0])
+    pairs = PoissonDataset(tiny_pairs)
+    bc = pairs.bc_of(i)
+    rho_obs = np.where(raw.mask_rho.values[0] > 0, pairs.field("rho", i), np.nan)
+    phi_obs = np.where(raw.mask_phi.values[0] > 0, pairs.field("phi", i), np.nan)
+    want = reconstruct(bc, rho=None if np.all(np.isnan(rho_obs)) else rho_obs,
+                       phi=None if np.all(np.isnan(phi_obs)) else phi_obs, method="gaussian",
+                       n_samples=1, exact_std=False)
+    np.testing.assert_allclose(raw.rho_gauss.values[0], want.rho, rtol=1e-4,
+                               atol=1e-5 * np.abs(want.rho).max())
+    cfg = model_config_for({**TINY, "lift": "gaussian", "formulation": "refiner",
+                            "refine_sigma_max": 5.0}, data)
+    assert cfg.posterior_prior == "empirical-bayes"
+    with pytest.raises(ValueError, match="posterior_prior"):
+        model_config_for({**TINY, "posterior_prior": "default"}, data)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        build_posterior_set(tiny_pairs, tmp_path / "x.nc", count=2, progress=False, prior="eb")
+    obs = np.full((16, 16), np.nan)
+    obs[2:14:2, 2:14:2] = np.sin(np.arange(36.0)).reshape(6, 6)
+    for posterior_prior, fitted in (("empirical-bayes", True), ("default", False)):
+        model = PoissonDiffusionModel(ModelConfig.from_dict({**cfg.to_dict(),
+                                                             "posterior_prior": posterior_prior}))
+        post = reconstruct(BoundaryConditions.dirichlet(0.0), phi=obs, n_samples=2,
+                           model=ModelDenoiser(model.eval(), torch.device("cpu")),
+                           pnp={"steps": 2})
+        assert ("prior_fit" in post.info) == fitted
+        assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
