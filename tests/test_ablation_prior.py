@@ -1,21 +1,17 @@
 """The rule of benchmarks/ablation_prior.py (issue 23's prior ablation) on hand-made rows."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation_prior.py"
+from tests._scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def ablation_prior():
-    spec = importlib.util.spec_from_file_location("ablation_prior", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("ablation_prior")
 
 
 def _write(path: Path, method_errors: dict[str, float], grf: float = 1.0) -> Path:
