@@ -333,10 +333,15 @@ class MaternFamily:
     def prior(self, tau: float, alpha: float, *, mean_mode: bool = True,
               amplitude: float | None = None, meta: dict[str, Any] | None = None
               ) -> SpectralPrior:
-        """The :class:`SpectralPrior` of one member; ``amplitude=None``: normalised (unit
-        ``a``, the amplitude is fitted to each problem's data by ``reconstruct``)."""
+        """The :class:`SpectralPrior` of one member; ``amplitude=None``: normalised -- the
+        spectrum rescaled to unit-RMS fields, as :class:`SpectralPrior`'s ``normalized``
+        promises, so the amplitude ``reconstruct`` fits to each problem's data is the RMS of
+        rho (the scale the learned prior works in), not the Matérn ``a``."""
         vals = self.values(tau, alpha, mean_mode) * (1.0 if amplitude is None else amplitude**2)
         spec = np.tensordot(vals, self.weights, 1)
+        if amplitude is None:  # mean node variance = trace / N in the orthonormal bases
+            unit = float(spec.sum()) / spec.size
+            vals, spec = vals / unit, spec / unit
         info = {"kind": "matern", "tau": float(tau), "alpha": float(alpha),
                 "mean_mode": bool(mean_mode), "extent": list(self.extent),
                 "grid": list(self.shape), **(meta or {})}
