@@ -197,3 +197,20 @@ def test_matrix_free_path_gets_the_same_fit(monkeypatch):
     assert (fd["tau"], fd["alpha"]) == (ff["tau"], ff["alpha"])
     np.testing.assert_allclose(free.rho, dense.rho, atol=1e-3 * np.abs(dense.rho).max())
     assert free.misfit.max() < 1e-6 and free.residual.max() < 1e-6
+
+
+@pytest.mark.parametrize("bases", [("cosine", "cosine"), ("sine", "sine"),
+                                   ("fourier", "fourier"), ("cosine", "fourier")])
+def test_a_normalised_member_has_unit_rms_fields(bases):
+    """normalized promises unit-RMS fields, so the fitted amplitude is the RMS of rho (the
+    scale the learned prior works in); the spectrum's shape is the member's."""
+    from physdiff.reconstruction.prior import MaternFamily
+
+    fam = MaternFamily(bases, (16, 16))
+    for tau, alpha in ((2.0, 1.0), (8.0, 4.0)):
+        unit = fam.prior(tau, alpha)
+        assert unit.normalized
+        np.testing.assert_allclose(unit.cov_diagonal().mean(), 1.0, rtol=1e-12)
+        raw = fam.prior(tau, alpha, amplitude=1.0).spectrum
+        np.testing.assert_allclose(unit.spectrum / unit.spectrum.max(), raw / raw.max(),
+                                   rtol=1e-12)
