@@ -41,7 +41,8 @@ import torch
 from ..solvers.boundary import BOUNDARY_FIELDS, VALUE_FIELDS
 from ..solvers.scale import problem_scale
 
-__all__ = ["FIELD_CHANNELS", "VALUE_FIELDS", "POSTERIOR_CHANNELS", "TASKS", "n_cond_channels",
+__all__ = ["FIELD_CHANNELS", "VALUE_FIELDS", "POSTERIOR_CHANNELS", "POSTERIOR_PRIORS", "TASKS",
+           "n_cond_channels",
            "cond_from_batch", "cond_from_problem", "cond_from_posterior", "coordinate_channels"]
 
 FIELD_CHANNELS: tuple[str, ...] = BOUNDARY_FIELDS
@@ -52,6 +53,11 @@ FIELD_CHANNELS: tuple[str, ...] = BOUNDARY_FIELDS
 POSTERIOR_CHANNELS: tuple[str, ...] = ("rho_gauss", "mask_rho", "mask_phi", "periodic_x",
                                        "periodic_y")
 """The channels of a ``rho_posterior`` model, in order (then the coordinates)."""
+
+POSTERIOR_PRIORS: tuple[str, ...] = ("default", "empirical-bayes")
+"""The Gaussian posteriors a ``rho_posterior`` model can be conditioned on (its training set's
+``posterior_prior``): the shipped default prior with its amplitude fitted, or the per-problem
+empirical-Bayes choice of ``method="gaussian"``."""
 
 TASKS: tuple[str, ...] = ("solve", "rho_posterior")
 """What a model denoises: phi given rho and the bc (``solve``), or rho given the Gaussian

@@ -199,9 +199,11 @@ class ModelConfig:
         if self.spectral_extension not in ("pad", "reflect"):
             raise ValueError(f"model config: spectral_extension must be 'pad' or 'reflect', "
                              f"got {self.spectral_extension!r}")
-        if self.posterior_prior not in ("default", "empirical-bayes"):
-            raise ValueError(f"model config: posterior_prior must be 'default' or "
-                             f"'empirical-bayes', got {self.posterior_prior!r}")
+        from .conditioning import POSTERIOR_PRIORS
+
+        if self.posterior_prior not in POSTERIOR_PRIORS:
+            raise ValueError(f"model config: posterior_prior must be one of "
+                             f"{POSTERIOR_PRIORS}, got {self.posterior_prior!r}")
         if self.unconditional and (self.task != "rho_posterior" or self.lift != "none" or (
                 self.formulation == "refiner" and self.p_regression != 0)):
             raise ValueError("model config: unconditional needs task 'rho_posterior', lift "

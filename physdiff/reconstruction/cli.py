@@ -23,9 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, default=None, help="number of samples (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the patterns (default 0)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--prior", choices=("default", "empirical-bayes"), default="default",
-                   help="the Gaussian prior conditioned on: the shipped default prior "
-                        "(default), or the per-problem empirical-Bayes fit of "
+    # checked by build_posterior_set (models.conditioning.POSTERIOR_PRIORS; not imported
+    # here: building the parser must not import torch)
+    p.add_argument("--prior", default="default",
+                   help="the Gaussian prior conditioned on: 'default' (the shipped "
+                        "default prior; the default) or 'empirical-bayes' (the per-problem fit of "
                         "method='gaussian' (about 3x slower); a model trained on the set is "
                         "conditioned on the same one in reconstruct")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")

@@ -41,13 +41,6 @@ MAX_RMS_OVER_SCALE = 10.0
 """Samples with ``rms(rho) / s`` above this are left out (see :func:`drop_unscaled`)."""
 
 
-POSTERIOR_PRIORS = ("default", "empirical-bayes")
-"""The Gaussian priors a posterior training set can condition on: the shipped default prior
-(amplitude fitted), or the per-problem empirical-Bayes choice of ``method="gaussian"``
-(:mod:`~.empirical_bayes`). A model trained on the set is conditioned on the same one at
-inference (its ``posterior_prior``)."""
-
-
 def _posterior_inputs(rho: np.ndarray, bc: Any, rng: np.random.Generator,
                       prior: str = "default"
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str]:
@@ -116,7 +109,8 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
     workers : int
         Processes.
     prior : {"default", "empirical-bayes"}
-        The Gaussian prior conditioned on (:data:`POSTERIOR_PRIORS`); recorded in the file's
+        The Gaussian prior conditioned on
+        (:data:`physdiff.models.conditioning.POSTERIOR_PRIORS`); recorded in the file's
         ``posterior_prior`` attribute, from which a model trained on it takes its own.
 
     Returns
@@ -127,6 +121,7 @@ def build_posterior_set(source: str | Path, out: str | Path, *, start: int = 0,
     from tqdm.auto import tqdm
 
     from ..datasets.loading import open_dataset
+    from ..models.conditioning import POSTERIOR_PRIORS
 
     if prior not in POSTERIOR_PRIORS:
         raise ValueError(f"prior must be one of {POSTERIOR_PRIORS}, got {prior!r}")
