@@ -330,8 +330,6 @@ def load_state(arm: Arm, out: Path) -> None:
 def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     """Write one arm's EMA weights (and raw weights) as a physdiff model folder."""
     from physdiff.datasets import PoissonDataset
-    from physdiff.models import PoissonDiffusionModel
-    from physdiff.models.io import save_model
 
     if len(args.arms) != 1:
         raise SystemExit("--export takes exactly one arm")
@@ -350,11 +348,65 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
         save_baseline(net, dest, training=info)
         print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
         return
+    save_arm_model(arm, dataset, dest, {**info, "options": arm.options})
+
+
+def save_arm_model(arm: Arm, dataset: Any, dest: Path, info: dict[str, Any],
+                   overwrite: bool = False) -> None:
+    """Write a denoiser arm's EMA weights (and raw weights) as a physdiff model folder."""
+    from physdiff.models import PoissonDiffusionModel
+    from physdiff.models.io import save_model
+
     model = PoissonDiffusionModel(arm.model.config).eval()
     arm.ema.copy_to(model.parameters())
-    extras = {"normalization": dataset.stats, "training": {**info, "options": arm.options}}
-    save_model(model, dest, raw_state=arm.model.state_dict(), extras=extras, overwrite=False)
+    extras = {"normalization": dataset.stats, "training": info}
+    save_model(model, dest, raw_state=arm.model.state_dict(), extras=extras,
+               overwrite=overwrite)
     print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
+
+
+def run_arms(arms: list[Arm], batch_of: Any, validate: Any, out: Path, *, minutes: float,
+             val_every: float, batch_size: int, seed: int, lr: float, warmup: int,
+             clock: Any = time.process_time, unit: str = "cpu-min",
+             desc: str = "ablation") -> None:
+    """Train ``arms`` in turns, one step each, until each has spent ``minutes`` of
+    ``clock`` on its own steps (``batch_of(arm)``: its next batch); ``validate(arm)`` (a dict
+    of metrics) every ``val_every`` minutes and at the end, a row in ``out/curves.jsonl``
+    and the arm's state saved (the states ``load_state`` resumes from)."""
+    from tqdm.auto import tqdm
+
+    for arm in arms:
+        load_state(arm, out)
+    budget = 60 * minutes
+    bar = tqdm(total=len(arms) * minutes, unit=unit, desc=desc,
+               initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
+               mininterval=30)
+    with open(out / "curves.jsonl", "a") as f:
+        while any(a.cpu < budget for a in arms):
+            for arm in arms:
+                if arm.cpu >= budget:
+                    continue
+                t0 = clock()
+                batch = batch_of(arm)
+                arm.losses.append(train_step(arm, batch, seed, lr, budget, warmup))
+                del arm.losses[:-50]
+                used = clock() - t0
+                arm.cpu += used
+                bar.update(used / 60)
+                if arm.cpu >= arm.next_val or arm.cpu >= budget:
+                    row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
+                           "samples": arm.step * batch_size,
+                           "samples_per_cpu_s": arm.step * batch_size / arm.cpu,
+                           "loss": float(torch.stack(arm.losses).float().mean()),
+                           "wall": time.time(),
+                           **validate(arm)}
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in row.items() if k != "wall"))
+                    arm.next_val = arm.cpu + 60 * val_every
+                    save_state(arm, out)
+    bar.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -387,8 +439,6 @@ def main(argv: list[str] | None = None) -> None:
         export(args, Path(args.out), Path(args.export))
         return
 
-    from tqdm.auto import tqdm
-
     from physdiff.datasets import PoissonDataset
 
     out = Path(args.out)
@@ -410,43 +460,13 @@ def main(argv: list[str] | None = None) -> None:
             return time.perf_counter()
         return time.process_time()
 
-    for arm in arms:
-        load_state(arm, out)
-    budget = 60 * args.minutes
-    log_path = out / "curves.jsonl"
-    bar = tqdm(total=len(arms) * args.minutes, unit="gpu-min" if cuda else "cpu-min",
-               desc="ablation",
-               initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
-               mininterval=30)
-    with open(log_path, "a") as f:
-        while any(a.cpu < budget for a in arms):
-            for arm in arms:
-                if arm.cpu >= budget:
-                    continue
-                data = sources["harmonic" if arm.model.config.lift == "harmonic" else "plain"]
-                t0 = clock()
-                batch = batch_at(data, order, arm.step, args.batch_size)
-                arm.losses.append(train_step(arm, batch, args.seed, args.lr, budget,
-                                             args.warmup))
-                del arm.losses[:-50]
-                used = clock() - t0
-                arm.cpu += used
-                bar.update(used / 60)
-                if arm.cpu >= arm.next_val or arm.cpu >= budget:
-                    metrics = validator(arm)
-                    row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
-                           "samples": arm.step * args.batch_size,
-                           "samples_per_cpu_s": arm.step * args.batch_size / arm.cpu,
-                           "loss": float(torch.stack(arm.losses).float().mean()),
-                           "wall": time.time(),
-                           **metrics}
-                    f.write(json.dumps(row) + "\n")
-                    f.flush()
-                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                       for k, v in row.items() if k != "wall"))
-                    arm.next_val = arm.cpu + 60 * args.val_every
-                    save_state(arm, out)
-    bar.close()
+    def batch_of(arm: Arm) -> dict[str, Any]:
+        data = sources["harmonic" if arm.model.config.lift == "harmonic" else "plain"]
+        return batch_at(data, order, arm.step, args.batch_size)
+
+    run_arms(arms, batch_of, validator, out, minutes=args.minutes, val_every=args.val_every,
+             batch_size=args.batch_size, seed=args.seed, lr=args.lr, warmup=args.warmup,
+             clock=clock, unit="gpu-min" if cuda else "cpu-min")
 
 
 if __name__ == "__main__":

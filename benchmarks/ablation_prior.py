@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +107,9 @@ class Validator:
 
     @staticmethod
     def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-        err = (a - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1).clamp_min(1e-12)
-        return float(err.median())
+        from physdiff.evaluation.metrics import relative_l2
+
+        return float(np.median(relative_l2(a.double().numpy(), b.double().numpy())))
 
     @torch.no_grad()
     def __call__(self, arm: ablation.Arm) -> dict[str, float]:
@@ -135,22 +135,15 @@ class Validator:
 def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     """Write one arm's EMA weights (and raw weights) as a physdiff model folder."""
     from physdiff.datasets import PoissonDataset
-    from physdiff.models import PoissonDiffusionModel
-    from physdiff.models.io import save_model
 
     if len(args.arms) != 1:
         raise SystemExit("--export takes exactly one arm")
     dataset = PoissonDataset(args.data)
     arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
     ablation.load_state(arm, out)
-    model = PoissonDiffusionModel(arm.model.config).eval()
-    arm.ema.copy_to(model.parameters())
     info = {"recipe": f"benchmarks/ablation_prior.py arm {arm.name}", "steps": arm.step,
             "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size, "data": args.data}
-    save_model(model, dest, raw_state=arm.model.state_dict(),
-               extras={"normalization": dataset.stats, "training": info},
-               overwrite=args.overwrite)
-    print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")
+    ablation.save_arm_model(arm, dataset, dest, info, overwrite=args.overwrite)
 
 
 #: the cells of the rule: (family, task); a cell's metric is the protocol's (forward: phi,
@@ -229,8 +222,6 @@ def main(argv: list[str] | None = None) -> None:
         export(args, out, Path(args.export))
         return
 
-    from tqdm.auto import tqdm
-
     from physdiff.datasets import PoissonDataset
 
     out.mkdir(parents=True, exist_ok=True)
@@ -241,37 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     order = np.random.default_rng(args.seed).permutation(len(dataset) - args.n_val)
     validator = Validator(dataset, args.n_val, args.seed)
     arms = [build_arm(a, dataset, args.seed, args.lr) for a in args.arms]
-    for arm in arms:
-        ablation.load_state(arm, out)
-    budget = 60 * args.minutes
-    bar = tqdm(total=len(arms) * args.minutes, unit="cpu-min", desc="prior ablation",
-               initial=sum(min(a.cpu, budget) for a in arms) / 60, dynamic_ncols=True,
-               mininterval=30)
-    with open(out / "curves.jsonl", "a") as f:
-        while any(a.cpu < budget for a in arms):
-            for arm in arms:
-                if arm.cpu >= budget:
-                    continue
-                t0 = time.process_time()
-                batch = ablation.batch_at(dataset, order, arm.step, args.batch_size)
-                arm.losses.append(ablation.train_step(arm, batch, args.seed, args.lr, budget,
-                                                      args.warmup))
-                del arm.losses[:-50]
-                used = time.process_time() - t0
-                arm.cpu += used
-                bar.update(used / 60)
-                if arm.cpu >= arm.next_val or arm.cpu >= budget:
-                    row = {"arm": arm.name, "step": arm.step, "cpu_min": arm.cpu / 60,
-                           "samples": arm.step * args.batch_size,
-                           "loss": float(torch.stack(arm.losses).float().mean()),
-                           "wall": time.time(), **validator(arm)}
-                    f.write(json.dumps(row) + "\n")
-                    f.flush()
-                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                       for k, v in row.items() if k != "wall"))
-                    arm.next_val = arm.cpu + 60 * args.val_every
-                    ablation.save_state(arm, out)
-    bar.close()
+    ablation.run_arms(arms, lambda arm: ablation.batch_at(dataset, order, arm.step,
+                                                          args.batch_size),
+                      validator, out, minutes=args.minutes, val_every=args.val_every,
+                      batch_size=args.batch_size, seed=args.seed, lr=args.lr,
+                      warmup=args.warmup, desc="prior ablation")
 
 
 if __name__ == "__main__":
