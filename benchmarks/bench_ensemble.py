@@ -1,8 +1,12 @@
-"""Ensemble calibration: does the spread of ``n_samples`` samples track the error of their mean?
+"""Ensemble calibration: does the ``std`` of ``n_samples`` samples track the error of their mean?
 
 For a model and a test set, runs :func:`physdiff.sampling.solve_diffusion` with
 ``n_samples=K`` (default steps: :data:`physdiff.sampling.solve.ENSEMBLE_STEPS`), network
-alone and guided, and reports on the answer the user gets (the mean ``phi`` and ``std``):
+alone and guided, and reports on the answer the user gets (the mean ``phi`` and ``std``; the
+std is the model's calibrated error of the mean where its folder holds a calibration for the
+plan, ``physdiff calibrate``, else the samples' spread: column ``calibrated``; the coverage
+of the plain spread is reported beside it as ``coverage_2sigma_spread``), with the metrics of
+:func:`physdiff.sampling.calibration.ensemble_metrics`:
 
 * the **ρ-driven error** of the mean, ``||phi - phi*|| / ||phi* - phi_h*||``
   (:func:`physdiff.evaluation.metrics.relative_l2_driven`, ``phi_h`` the harmonic lift,
@@ -33,39 +37,6 @@ import numpy as np
 import torch
 
 
-def calibration(phi: np.ndarray, std: np.ndarray, true: np.ndarray, lift: np.ndarray,
-                free: np.ndarray) -> dict[str, Any]:
-    """Error, spread, coverage and rank correlation of an ensemble's mean and std.
-
-    ``free`` marks the nodes that count for coverage (the unknowns: not Dirichlet nodes).
-    """
-    from scipy.stats import spearmanr
-
-    from physdiff.evaluation.metrics import relative_l2, relative_l2_driven
-
-    err = relative_l2_driven(phi, true, lift)
-    driven = np.linalg.norm((true - lift).reshape(len(true), -1), axis=1)
-    spread = np.linalg.norm(std.reshape(len(true), -1), axis=1) / np.where(driven > 0, driven,
-                                                                          1.0)
-    inside = np.abs(phi - true) <= 2 * std
-    inside1 = np.abs(phi - true) <= std
-    per_problem = np.array([inside[i][free[i]].mean() for i in range(len(true))])
-    rank = spearmanr(spread, err)
-    return {
-        "err_driven_median": float(np.median(err)),
-        "err_driven_p95": float(np.quantile(err, 0.95)),
-        "rel_l2_median": float(np.median(relative_l2(phi, true))),
-        "spread_median": float(np.median(spread)),
-        "spread_over_err_median": float(np.median(spread / np.maximum(err, 1e-300))),
-        "coverage_2sigma": float(inside[free].mean()),
-        "coverage_1sigma": float(inside1[free].mean()),
-        "coverage_2sigma_problem_median": float(np.median(per_problem)),
-        "coverage_2sigma_problem_p10": float(np.quantile(per_problem, 0.1)),
-        "spearman": float(rank.statistic),
-        "spearman_p": float(rank.pvalue),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="physdiff/default_model")
@@ -88,28 +59,20 @@ def main(argv: list[str] | None = None) -> None:
     from physdiff.evaluation.metrics import relative_l2_driven
     from physdiff.evaluation.testset import load_test_set
     from physdiff.models import load_model
+    from physdiff.sampling.calibration import coverage, ensemble_metrics, exact_answers
     from physdiff.sampling.solve import ENSEMBLE_STEPS, solve_diffusion
-    from physdiff.solvers import harmonic_lift, solve_fd
-    from physdiff.solvers.system import resolve_for, unknown_slices
 
     ts = load_test_set(args.data, args.limit)
     model = load_model(args.model)
-    n, shape = len(ts.phi), ts.phi.shape[1:]
-    # the truth in float64 (the stored phi is float32: ~1e-7 of |phi|, which a refined
-    # answer beats)
-    true = np.empty(ts.phi.shape)
-    lift, free = np.empty_like(true), np.zeros(true.shape, dtype=bool)
-    for group in ts.batches(args.batch_size):
-        bc = ts.bc(group)
-        true[group] = solve_fd(ts.rho[group], bc, extent=ts.extent)
-        lift[group] = harmonic_lift(bc, true[group].shape, ts.extent)
-        sy, sx = unknown_slices(resolve_for(bc, true[group].shape, ts.extent).kinds)
-        free[np.ix_(group, np.arange(shape[0])[sy], np.arange(shape[1])[sx])] = True
+    n = len(ts)
+    # the truth in float64 (load_test_set re-solves a float32-stored phi), its harmonic
+    # lift and the unknown nodes (Dirichlet nodes are exact in every sample)
+    true, lift, free = exact_answers(ts)
 
     def run(guided: bool, k: int, steps: int | None, tol: float | None = None
-            ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, float]:
+            ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
         phi, std = np.empty_like(true), np.empty_like(true)
-        first = np.empty_like(true)
+        first, spread = np.empty_like(true), np.empty_like(true)
         t0 = time.perf_counter()
         for group in ts.batches(args.batch_size):
             res = solve_diffusion(ts.rho[group], ts.bc(group), model=model, steps=steps,
@@ -118,20 +81,23 @@ def main(argv: list[str] | None = None) -> None:
                                   extent=ts.extent, batch_size=args.batch_size,
                                   return_info=True)
             phi[group], std[group], first[group] = res.phi, res.std, res.samples[:, 0]
-        return res, phi, std, first, 1e3 * (time.perf_counter() - t0) / n
+            spread[group] = res.spread
+        return res, phi, std, first, spread, 1e3 * (time.perf_counter() - t0) / n
 
     runs = {"off": [False], "on": [True], "both": [False, True]}[args.guidance]
     rows = []
     for guided in runs:
-        res, phi, _, _, ms = run(guided, 1, None)
+        res, phi, _, _, _, ms = run(guided, 1, None)
         rows.append({"guided": guided, "n_samples": 1, "nfe": res.nfe, "tol": None,
                      "err_driven_median": float(np.median(relative_l2_driven(phi, true, lift))),
                      "ms_per_problem": ms})
         print(json.dumps(rows[-1]), flush=True)
         for tol in [None] + ([args.tol] if guided and args.tol else []):
-            res, phi, std, first, ms = run(guided, args.n_samples, args.steps, tol)
+            res, phi, std, first, spread, ms = run(guided, args.n_samples, args.steps, tol)
             row = {"guided": guided, "n_samples": args.n_samples, "nfe": res.nfe, "tol": tol,
-                   **calibration(phi, std, true, lift, free),
+                   "calibrated": bool(res.calibrated),
+                   **ensemble_metrics(phi, std, true, lift, free),
+                   "coverage_2sigma_spread": coverage(phi, spread, true, free),
                    "err_driven_one_sample_median":
                        float(np.median(relative_l2_driven(first, true, lift))),
                    "ms_per_problem": ms}

@@ -19,8 +19,10 @@ def export_model(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str =
                  overwrite: bool = False) -> Path:
     """Copy the model folder ``src`` to ``dst`` with its inference weights cast to ``dtype``.
 
-    The raw training weights are left out; config and the normalisation, training and
-    dataset records are kept. :func:`load_model` reads the result back into a float32 model
+    The raw training weights are left out; config and the normalisation, training,
+    dataset and ensemble-calibration records are kept (a calibration fitted on other weights
+    than ``dtype`` gives holds to their rounding; refit with ``physdiff calibrate`` to be
+    exact). :func:`load_model` reads the result back into a float32 model
     (the weights are upcast on load), so only the storage shrinks.
 
     Parameters

@@ -80,6 +80,17 @@ def _training_lines(training: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _calibration_lines(cal: dict[str, Any]) -> list[str]:
+    if not cal:
+        return ["  (none: an ensemble's std is the samples' spread; `physdiff calibrate`)"]
+    lines = [f"  on {shown_path(cal.get('data'))} ({cal.get('n_problems')} problems, "
+             f"K={cal.get('n_samples')}, {cal.get('date')})"]
+    for mode, e in cal.get("modes", {}).items():
+        lines.append(f"  {mode}: shared share {e['shared_share']:.3f} ({e['sampler']}, "
+                     f"{e['steps']} steps), 2-std coverage {e['coverage_fit']:.3f}")
+    return lines
+
+
 def model_summary(model: Any, path: Any = None) -> str:
     """A few lines on what ``model`` covers, its size, its training data and its training.
 
@@ -113,4 +124,7 @@ def model_summary(model: Any, path: Any = None) -> str:
     lines += _data_lines(model.extras.get("dataset", {}))
     lines.append("trained with:")
     lines += _training_lines(model.extras.get("training", {}))
+    if c.task == "solve":
+        lines.append("ensemble calibration (n_samples > 1):")
+        lines += _calibration_lines(model.extras.get("calibration", {}))
     return "\n".join(lines)

@@ -9,8 +9,9 @@ A model folder holds
     the weights used for inference (the EMA weights when saved by training)
 ``model_raw.safetensors``
     optionally, the raw (non-averaged) training weights
-``normalization.json``, ``training.json``, ``dataset.json``
-    optionally, the data statistics, the training config and the dataset config
+``normalization.json``, ``training.json``, ``dataset.json``, ``calibration.json``
+    optionally, the data statistics, the training config, the dataset config and the
+    ensemble calibration (:mod:`physdiff.sampling.calibration`, ``physdiff calibrate``)
 
 The folder is written to a temporary sibling and renamed into place
 (:func:`physdiff.atomic.atomic_dir`; permissions follow the umask), so an interrupted save
@@ -43,7 +44,7 @@ from .model import PoissonDiffusionModel
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_state_file", "model_folder",
            "read_model_config", "read_folder_config", "load_weights"]
 
-_EXTRA_FILES = ("normalization", "training", "dataset")
+_EXTRA_FILES = ("normalization", "training", "dataset", "calibration")
 
 
 def _state_for_file(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -32,6 +32,7 @@ from ..solvers import BoundaryConditions, ResolvedBC, relative_residual
 from ..solvers.fd import check_compatibility, check_periodic_rho
 from ..solvers.lift import split_problem
 from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
+from .calibration import calibration_for, ensemble_mode, mean_error_std
 from .guidance import GuidanceConfig, GuidedDenoiser
 from .model_cache import resolve_device, resolve_model
 from .noise import derive_seeds, randn_per_sample
@@ -55,8 +56,13 @@ class DiffusionResult:
     samples : ndarray, ``batch + (K, ny, nx)``
         The K independent samples (CG-refined when refinement ran).
     std : ndarray, ``batch + (ny, nx)``
-        Per-node standard deviation over the samples (``ddof=1``; zeros when K = 1): the
-        ensemble's estimate of the error of ``phi`` at each node.
+        The ensemble's per-node estimate of the error of ``phi`` (zeros when K = 1): where
+        the model folder holds a calibration for this sampling plan (``calibrated``), the
+        std of the error of the samples' *mean*, ``spread * sqrt(r / (1 - r) + 1 / K)``
+        with the share ``r`` of the sample errors they share, fitted on a calibration set
+        (:mod:`physdiff.sampling.calibration`, ``physdiff calibrate``); otherwise the
+        plain ``spread``, which over-states the error of the mean where the samples'
+        errors are independent.
     nfe : int
         Denoiser evaluations per sample.
     refine_iterations : ndarray or None
@@ -81,6 +87,10 @@ class DiffusionResult:
         ``laplacian_h e = residual`` and is found by one FD solve (which costs what the exact
         answer costs, well under the network's time; it is there so no learned answer is read
         without its error; for the answer itself use ``method="fd"``).
+    spread : ndarray or None
+        Per-node standard deviation over the samples (``ddof=1``), ``batch + (ny, nx)``.
+    calibrated : bool
+        Whether ``std`` is the calibrated error of the mean (else it is ``spread``).
     """
 
     phi: np.ndarray
@@ -92,11 +102,15 @@ class DiffusionResult:
     guidance_cg: np.ndarray | None = None
     rel_residual: np.ndarray | None = None
     rel_l2_driven: np.ndarray | None = None
+    spread: np.ndarray | None = None
+    calibrated: bool = False
 
     def map_arrays(self, fn: Callable[[np.ndarray, str], Any]) -> DiffusionResult:
-        """A copy with ``fn(array, name)`` applied to ``phi``, ``samples`` and ``std``."""
+        """A copy with ``fn(array, name)`` applied to ``phi``, ``samples``, ``std`` and
+        ``spread``."""
         return replace(self, phi=fn(self.phi, "phi"), samples=fn(self.samples, "samples"),
-                       std=fn(self.std, "std"))
+                       std=fn(self.std, "std"),
+                       spread=None if self.spread is None else fn(self.spread, "spread"))
 
 
 def _check_rho(rho: Any) -> np.ndarray:
@@ -305,7 +319,7 @@ def _empty(batch: tuple[int, ...], shape: tuple[int, int], n_samples: int, sampl
         return phi
     return DiffusionResult(phi, np.zeros(batch + (n_samples,) + shape), phi.copy(),
                            sampler_nfe(sampler, steps), rel_residual=np.zeros(batch),
-                           rel_l2_driven=np.zeros(batch))
+                           rel_l2_driven=np.zeros(batch), spread=phi.copy())
 
 
 def driven_error(phi: np.ndarray, rho: np.ndarray, bc: ResolvedBC) -> np.ndarray:
@@ -383,8 +397,10 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
         :data:`ENSEMBLE_STEPS` here, and ``steps=1``, its deterministic regression step
         alone, is refused, as is a model trained for regression only). Guidance pulls
         every sample toward the discrete solution, which shrinks spread and error
-        together; ``std`` is the spread of the final samples, so it describes the answer
-        returned (measured coverage and rank correlation: BENCHMARKS.md, "Ensemble").
+        together. ``std`` estimates the error of the returned mean: the samples' spread
+        scaled by the model's calibration for this plan where it has one
+        (:mod:`physdiff.sampling.calibration`), else the spread itself (measured coverage
+        and rank correlation: BENCHMARKS.md, "Ensemble").
     refine, tol : bool, float
         Warm-start conjugate gradients until the relative residual
         (:func:`physdiff.solvers.relative_residual`) is at most ``tol``
@@ -475,17 +491,22 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
             samples = np.stack([p.phi for p in parts], axis=-3)
             iterations = np.stack([p.iterations for p in parts], axis=-1)
     phi = samples.mean(axis=-3)
-    std = samples.std(axis=-3, ddof=1) if n_samples > 1 else np.zeros_like(phi)
+    guided = plan["guidance"] is not None
+    spread = samples.std(axis=-3, ddof=1) if n_samples > 1 else np.zeros_like(phi)
+    shared = None
     if n_samples > 1:
-        _warn_zero_spread(std, resolved)
+        _warn_zero_spread(spread, resolved)
+        mode = ensemble_mode(guided, iterations is not None)
+        shared = calibration_for(getattr(net, "extras", {}), mode, sampler, steps, tol)
     if n_samples == 1 and not return_info:
         return phi
-    guided = plan["guidance"] is not None
-    return DiffusionResult(phi, samples, std, sampler_nfe(sampler, steps), iterations,
+    return DiffusionResult(phi, samples,
+                           spread if shared is None else mean_error_std(samples, shared),
+                           sampler_nfe(sampler, steps), iterations,
                            sweeps[..., 0].reshape(batch + (n_samples,)) if guided else None,
                            sweeps[..., 1].reshape(batch + (n_samples,)) if guided else None,
                            relative_residual(phi, rho, resolved, resolved.grid.extent),
-                           driven_error(phi, rho, resolved))
+                           driven_error(phi, rho, resolved), spread, shared is not None)
 
 
 def _warn_zero_spread(std: np.ndarray, bc: ResolvedBC) -> None:

@@ -1,0 +1,270 @@
+"""Calibrating an ensemble's ``std`` as the error of its mean (``physdiff calibrate``).
+
+:func:`~physdiff.sampling.solve_diffusion` with ``n_samples=K`` returns the mean of K samples
+as ``phi``. The spread of the samples measures how much they differ from each other, which is
+the error of *one* sample only where their errors share nothing. Model each sample's error as
+``e_k = b + eta_k`` (a part ``b`` shared by the samples, with a share ``r`` of the error
+variance, and independent parts ``eta_k``): the spread estimates ``(1 - r) sigma^2``, the
+error of the mean has variance ``r sigma^2 + (1 - r) sigma^2 / K``, so
+
+    std of the mean's error = spread * sqrt(r / (1 - r) + 1 / K).
+
+``r`` is not observable from the samples of one problem (a shared error looks like no error).
+It is fitted once per model and sampling mode on a *calibration set* (problems with known
+exact answers, kept apart from the test sets): the ``r`` at which ``|phi - phi*| <= 2 std``
+holds on 95 % of the unknown nodes (pooled), by bisection (coverage grows with ``r``).
+Where the guidance's CG corrections leave nearly independent sample errors, ``r`` is near 0
+and the std is ~ spread / sqrt(K); where the network's shared bias dominates (network alone),
+``r`` is larger. The fit is written to the model folder as ``calibration.json`` and used by
+:func:`~physdiff.sampling.solve_diffusion` when the sampling plan (mode, sampler, steps,
+refinement tolerance) matches the one calibrated; otherwise ``std`` is the plain spread
+(which over-states the mean's error) and ``DiffusionResult.calibrated`` is False.
+
+The measured coverage of the calibrated std on held-out test sets: BENCHMARKS.md, "Ensemble".
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MODES", "COVERAGE_TARGET", "ensemble_mode", "mean_error_std", "coverage",
+           "fit_shared_share", "calibrate_ensemble", "write_calibration", "calibration_for",
+           "ensemble_metrics", "exact_answers"]
+
+#: the sampling modes calibrated separately: the network alone, guided, guided + CG to ``tol``
+MODES = ("alone", "guided", "refined")
+#: the share of unknown nodes that ``|phi - phi*| <= 2 std`` should hold on
+COVERAGE_TARGET = 0.95
+#: the largest shared share fitted (std = spread * ~10 there)
+_R_MAX = 0.99
+FILE_NAME = "calibration.json"
+
+
+def ensemble_mode(guided: bool, refined: bool) -> str:
+    """The calibration mode of a sampling plan: ``"refined"`` (CG to a tolerance after the
+    samples), ``"guided"`` or ``"alone"``."""
+    return "refined" if refined else ("guided" if guided else "alone")
+
+
+def mean_error_std(samples: np.ndarray, shared: float | None) -> np.ndarray:
+    """Per-node std of the error of the samples' mean, from the samples (axis -3) and the
+    shared error share ``shared`` (None: the plain spread, ``ddof=1``).
+
+    Examples
+    --------
+    >>> s = np.stack([np.full((2, 2), v) for v in (0.0, 2.0)])  # spread sqrt(2)
+    >>> float(mean_error_std(s, None)[0, 0]) == float(np.sqrt(2.0))
+    True
+    >>> round(float(mean_error_std(s, 0.0)[0, 0]), 12)  # independent errors: spread / sqrt(K)
+    1.0
+    """
+    spread = samples.std(axis=-3, ddof=1)
+    if shared is None:
+        return spread
+    k = samples.shape[-3]
+    return spread * np.sqrt(shared / (1.0 - shared) + 1.0 / k)
+
+
+def coverage(phi: np.ndarray, std: np.ndarray, true: np.ndarray, free: np.ndarray,
+             width: float = 2.0) -> float:
+    """Share of the ``free`` nodes with ``|phi - true| <= width * std``, pooled."""
+    return float((np.abs(phi - true) <= width * std)[free].mean())
+
+
+def fit_shared_share(samples: np.ndarray, true: np.ndarray, free: np.ndarray,
+                     target: float = COVERAGE_TARGET) -> tuple[float, float]:
+    """The shared error share ``r`` at which the mean's 2-std band covers ``target`` of the
+    ``free`` nodes of ``true`` (samples on axis -3), and the coverage reached there.
+
+    Coverage grows with ``r``; bisection on ``r`` in ``[0, 0.99]``, clipped at the ends
+    (``r = 0`` when even ``spread / sqrt(K)`` over-covers).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> true = np.zeros((4, 32, 32))
+    >>> bias = rng.normal(size=(4, 1, 32, 32))  # a shared error as large as the rest
+    >>> samples = bias + rng.normal(size=(4, 8, 32, 32))
+    >>> r, cov = fit_shared_share(samples, true, np.ones(true.shape, bool))
+    >>> 0.35 < r < 0.65 and abs(cov - 0.95) < 0.01
+    True
+    """
+    phi = samples.mean(axis=-3)
+
+    def cov(r: float) -> float:
+        return coverage(phi, mean_error_std(samples, r), true, free)
+
+    lo, hi = 0.0, _R_MAX
+    if cov(lo) >= target:
+        return lo, cov(lo)
+    if cov(hi) <= target:
+        return hi, cov(hi)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if cov(mid) < target else (lo, mid)
+    return hi, cov(hi)
+
+
+def ensemble_metrics(phi: np.ndarray, std: np.ndarray, true: np.ndarray, lift: np.ndarray,
+                     free: np.ndarray) -> dict[str, Any]:
+    """Error, spread, coverage and rank correlation of an ensemble's mean ``phi`` and ``std``
+    over problems (axis 0) against the exact ``true`` and its harmonic ``lift``.
+
+    ``free`` marks the nodes that count for coverage (the unknowns: not Dirichlet nodes).
+    Keys: ``err_driven_median``/``_p95`` (the ρ-driven error), ``rel_l2_median``,
+    ``spread_median`` (``||std|| / ||phi* - phi_h||``), ``spread_over_err_median``,
+    ``coverage_2sigma``, ``coverage_1sigma`` (pooled), ``coverage_2sigma_problem_median``
+    and ``_p10``, ``spearman`` (spread against error across problems) and ``spearman_p``.
+    """
+    from scipy.stats import spearmanr
+
+    from ..evaluation.metrics import relative_l2, relative_l2_driven
+
+    n = len(true)
+    err = relative_l2_driven(phi, true, lift)
+    driven = np.linalg.norm((true - lift).reshape(n, -1), axis=1)
+    spread = np.linalg.norm(std.reshape(n, -1), axis=1) / np.where(driven > 0, driven, 1.0)
+    inside = np.abs(phi - true) <= 2 * std
+    per_problem = np.array([inside[i][free[i]].mean() for i in range(n)])
+    rank = spearmanr(spread, err)
+    return {
+        "err_driven_median": float(np.median(err)),
+        "err_driven_p95": float(np.quantile(err, 0.95)),
+        "rel_l2_median": float(np.median(relative_l2(phi, true))),
+        "spread_median": float(np.median(spread)),
+        "spread_over_err_median": float(np.median(spread / np.maximum(err, 1e-300))),
+        "coverage_2sigma": coverage(phi, std, true, free),
+        "coverage_1sigma": coverage(phi, std, true, free, width=1.0),
+        "coverage_2sigma_problem_median": float(np.median(per_problem)),
+        "coverage_2sigma_problem_p10": float(np.quantile(per_problem, 0.1)),
+        "spearman": float(rank.statistic),
+        "spearman_p": float(rank.pvalue),
+    }
+
+
+def exact_answers(ts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact answers (float64), harmonic lifts and unknown-node masks of a
+    :class:`~physdiff.evaluation.testset.TestSet`."""
+    from ..solvers.system import resolve_for, unknown_slices
+
+    free = np.zeros(ts.phi.shape, dtype=bool)
+    ny, nx = ts.phi.shape[1:]
+    for group in ts.batches(1024):
+        sy, sx = unknown_slices(resolve_for(ts.bc(group), (ny, nx), ts.extent).kinds)
+        free[np.ix_(group, np.arange(ny)[sy], np.arange(nx)[sx])] = True
+    return ts.phi, ts.lift, free
+
+
+def calibrate_ensemble(model: Any, data: str | os.PathLike, *, limit: int | None = 64,
+                       n_samples: int = 8, steps: int | None = None, tol: float = 1e-8,
+                       modes: Sequence[str] = MODES, seed: int = 0, batch_size: int = 64,
+                       progress: bool = True) -> dict[str, Any]:
+    """Fit the shared error share of each sampling mode on a calibration set.
+
+    Parameters
+    ----------
+    model : str, PathLike or PoissonDiffusionModel
+        The model (a folder, ``"default"`` or a loaded model).
+    data : str or PathLike
+        A dataset file (``physdiff generate``) of problems the model can solve, kept apart
+        from the test sets on which coverage is reported.
+    limit : int or None
+        Its first ``limit`` problems.
+    n_samples, steps : int
+        The ensemble size fitted on (the formula carries the fit to other sizes) and the
+        sampler steps (default: the model's ensemble default); a plan with other steps is
+        not calibrated.
+    tol : float
+        The CG tolerance of the ``"refined"`` mode.
+    modes : sequence of str
+        Some of :data:`MODES`.
+    seed : int
+        Seeds of the samples (per problem: ``seed + its index in the file``).
+
+    Returns
+    -------
+    dict
+        ``{"modes": {mode: {"shared_share", "coverage_fit", "sampler", "steps", "tol",
+        "err_driven_median", ...}}, "data", "n_problems", "n_samples", "date", ...}``,
+        ready for :func:`write_calibration`.
+    """
+    from tqdm.auto import tqdm
+
+    from .._arrays import check_count
+    from ..evaluation.testset import load_test_set
+    from ..models.io import load_model
+    from .solve import DEFAULT_SAMPLER, ENSEMBLE_STEPS, solve_diffusion
+
+    n_samples = check_count(n_samples, "n_samples")
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be >= 2 to calibrate an ensemble; got {n_samples}")
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"modes must be some of {MODES}; got {list(modes)}")
+    if not 0.0 < float(tol) < 1.0:
+        raise ValueError(f"tol must be in (0, 1), e.g. 1e-8; got {tol}")
+    net = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+    cfg = net.config
+    steps = ENSEMBLE_STEPS[cfg.formulation] if steps is None else check_count(steps, "steps")
+    ts = load_test_set(data, limit)
+    true, lift, free = exact_answers(ts)
+    out: dict[str, Any] = {"modes": {}}
+    for mode in tqdm(list(modes), desc="calibrate", unit="mode", disable=not progress):
+        samples = np.empty((len(ts), n_samples) + true.shape[1:])
+        for group in ts.batches(batch_size):
+            res = solve_diffusion(ts.rho[group], ts.bc(group), model=net, steps=steps,
+                                  guidance=mode != "alone", n_samples=n_samples,
+                                  tol=tol if mode == "refined" else None,
+                                  seed=[seed + int(ts.sample[i]) for i in group],
+                                  extent=ts.extent, batch_size=batch_size)
+            samples[group] = res.samples
+        shared, cov = fit_shared_share(samples, true, free)
+        phi = samples.mean(axis=1)
+        metrics = ensemble_metrics(phi, mean_error_std(samples, shared), true, lift, free)
+        out["modes"][mode] = {
+            "shared_share": shared, "coverage_fit": cov,
+            "coverage_spread": coverage(phi, mean_error_std(samples, None), true, free),
+            "sampler": DEFAULT_SAMPLER[cfg.formulation], "steps": steps,
+            "tol": float(tol) if mode == "refined" else None,
+            **{k: metrics[k] for k in ("err_driven_median", "spread_median", "spearman")}}
+    from .. import __version__
+
+    out.update({"format": "physdiff-calibration", "data": os.fspath(data),
+                "n_problems": len(ts), "n_samples": n_samples, "seed": seed,
+                "coverage_target": COVERAGE_TARGET, "physdiff_version": __version__,
+                "date": datetime.date.today().isoformat()})
+    return out
+
+
+def write_calibration(folder: str | os.PathLike, calibration: dict[str, Any], *,
+                      overwrite: bool = False) -> Path:
+    """Write ``calibration`` (from :func:`calibrate_ensemble`) into a model folder as
+    ``calibration.json`` (atomically); an existing one is replaced only with ``overwrite``."""
+    from ..atomic import write_text
+    from ..models.folder import model_folder, read_folder_config
+
+    path = model_folder(folder)
+    read_folder_config(path)  # a model folder, or a clear error
+    dest = path / FILE_NAME
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it")
+    return write_text(dest, json.dumps(calibration, indent=2, sort_keys=True) + "\n")
+
+
+def calibration_for(extras: dict[str, Any], mode: str, sampler: str, steps: int,
+                    tol: float | None) -> float | None:
+    """The fitted shared share for a sampling plan, from a loaded model's ``extras``
+    (``calibration.json``); None where the plan was not calibrated."""
+    entry = extras.get("calibration", {}).get("modes", {}).get(mode)
+    if not entry or entry.get("sampler") != sampler or entry.get("steps") != steps:
+        return None
+    if mode == "refined" and (tol is None or not np.isclose(entry.get("tol") or 0.0, tol)):
+        return None
+    return float(entry["shared_share"])
