@@ -83,7 +83,11 @@ def open_training_data(data: DataSettings, path: str | None = None) -> Any:
 def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
     """The model config: architecture from ``arch``, grid/kinds/sigma_data from the data.
 
-    A grid, extent or kind list given in ``arch`` must agree with the dataset.
+    A grid, extent or kind list given in ``arch`` must agree with the dataset. A prior on rho
+    takes the Gaussian posterior it is conditioned on (``posterior_prior``) from its
+    posterior training set, except an ``unconditional`` one: it never sees that posterior,
+    which only starts its sampling chains in ``reconstruct``, so its own config chooses
+    (``"default"`` unless set).
     """
     derived = {
         "grid_shape": [int(n) for n in dataset.grid.shape],
@@ -91,7 +95,7 @@ def model_config_for(arch: Mapping[str, Any], dataset: Any) -> ModelConfig:
         "bc_kinds": sorted([str(k) for k in sig] for sig in dataset.kinds_present),
         "sigma_data": float(dataset.stats["sigma_data"]),
     }
-    if "posterior_prior" in getattr(dataset, "attrs", {}):  # a posterior training set
+    if "posterior_prior" in getattr(dataset, "attrs", {}) and not arch.get("unconditional"):
         derived["posterior_prior"] = str(dataset.attrs["posterior_prior"])
     for key in ("grid_shape", "extent", "bc_kinds", "posterior_prior"):
         if key in arch and arch[key] is not None:

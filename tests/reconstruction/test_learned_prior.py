@@ -419,9 +419,20 @@ def test_a_prior_conditioned_on_the_empirical_bayes_posterior(tiny_pairs, tmp_pa
         build_posterior_set(tiny_pairs, tmp_path / "x.nc", count=2, progress=False, prior="eb")
     obs = np.full((16, 16), np.nan)
     obs[2:14:2, 2:14:2] = np.sin(np.arange(36.0)).reshape(6, 6)
-    for posterior_prior, fitted in (("empirical-bayes", True), ("default", False)):
-        model = PoissonDiffusionModel(ModelConfig.from_dict({**cfg.to_dict(),
-                                                             "posterior_prior": posterior_prior}))
+    # an unconditional prior never sees the posterior: its config chooses the Gaussian that
+    # starts its chains, whatever the set's
+    uncond = {**TINY, "formulation": "refiner", "refine_sigma_max": 5.0, "unconditional": True,
+              "p_regression": 0.0}
+    default_set = PoissonDataset(build_posterior_set(tiny_pairs, tmp_path / "d.nc", count=4,
+                                                     seed=3, progress=False))
+    assert model_config_for(uncond, default_set).posterior_prior == "default"
+    assert model_config_for({**uncond, "posterior_prior": "default"}, data).posterior_prior \
+        == "default"
+    eb_uncond = model_config_for({**uncond, "posterior_prior": "empirical-bayes"}, default_set)
+    for config, fitted in ((cfg.to_dict(), True), ({**cfg.to_dict(),
+                                                     "posterior_prior": "default"}, False),
+                           (eb_uncond.to_dict(), True)):
+        model = PoissonDiffusionModel(ModelConfig.from_dict(config))
         post = reconstruct(BoundaryConditions.dirichlet(0.0), phi=obs, n_samples=2,
                            model=ModelDenoiser(model.eval(), torch.device("cpu")),
                            pnp={"steps": 2})
