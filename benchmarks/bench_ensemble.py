@@ -12,11 +12,11 @@ of the plain spread is reported beside it as ``coverage_2sigma_spread``), with t
   (:func:`physdiff.evaluation.metrics.relative_l2_driven`, ``phi_h`` the harmonic lift,
   ``phi*`` the float64 FD solution of the stored rho), and of a single sample, and plain
   relative L2;
-* the **relative spread** ``||std|| / ||phi* - phi_h*||`` (same denominator);
+* the **relative std** ``||std|| / ||phi* - phi_h*||`` (same denominator);
 * **2σ coverage**: the share of nodes with ``|phi - phi*| <= 2 std``, pooled over the
   unknown nodes of every problem (Dirichlet nodes are exact in every sample and left out;
   target 0.5-0.99), and its median over problems;
-* **Spearman(spread, error)** across problems (target >= 0.5);
+* **Spearman(std, error)** across problems (target >= 0.5);
 * ms per problem (all K samples), and for reference the default single answer
   (``n_samples=1``, the formulation's default steps).
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         cells = [f"{r.get(key, float('nan')):>{w}{f}}" for key, w, f in (
             ("err_driven_median", 10, ".3g"), ("err_driven_one_sample_median", 10, ".3g"),
-            ("spread_median", 10, ".3g"), ("spread_over_err_median", 7, ".2f"),
+            ("std_median", 10, ".3g"), ("std_over_err_median", 7, ".2f"),
             ("coverage_2sigma", 7, ".3f"), ("coverage_1sigma", 7, ".3f"),
             ("spearman", 7, ".3f"), ("ms_per_problem", 8, ".0f"))]
         tol = "-" if r["tol"] is None else f"{r['tol']:.0e}"

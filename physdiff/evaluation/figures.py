@@ -180,8 +180,8 @@ def plot_calibration(ds: xr.Dataset, path: str | os.PathLike) -> Path | None:
                       label=f"{label} (K={int(row.n_samples.values)})")
             lo, hi = min(lo, x[ok].min(), y[ok].min()), max(hi, x[ok].max(), y[ok].max())
     if hi > 0:
-        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="error = spread")
-    ax.set_xlabel("ensemble spread ‖std‖ / ‖φ* − φ_h‖")
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="error = std")
+    ax.set_xlabel("ensemble std ‖std‖ / ‖φ* − φ_h‖")
     ax.set_ylabel("ρ-driven relative error of the ensemble mean")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

@@ -151,10 +151,10 @@ def render_report(summaries: dict[str, dict[str, Any]], title: str = "physdiff e
         for k, e in summary["configs"].items():
             if e["n_samples"] > 1:
                 c = e["calibration"]
-                out += ["", f"Calibration of {k}: median spread ||std||/||φ* − φ_h|| "
-                        f"{_fmt(e['ens_std']['median'])}, median error/spread "
+                out += ["", f"Calibration of {k}: median ||std||/||φ* − φ_h|| "
+                        f"{_fmt(e['ens_std']['median'])}, median error/std "
                         f"{_fmt(c['median_ratio'])} (1 = calibrated), Spearman rank "
-                        f"correlation of spread and error {_fmt(c['spearman'])}."]
+                        f"correlation of std and error {_fmt(c['spearman'])}."]
         for fig in (figures or {}).get(name, []):
             out += ["", f"![{Path(fig).stem}]({fig})"]
         out.append("")

@@ -35,7 +35,7 @@ _LONG_NAMES = {
     "rel_residual": "relative residual ||lap_h phi - rho|| / ||rho|| on equation nodes",
     "bc_error": "maximum boundary-condition violation",
     "time_per_solve": "wall-clock time per solve (batch time / batch size)",
-    "ens_std": "relative ensemble spread ||std|| / ||phi* - phi_h|| over n_samples draws",
+    "ens_std": "relative ensemble std ||std|| / ||phi* - phi_h|| (solve's std of n_samples draws)",
 }
 
 

@@ -37,7 +37,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if not os.path.exists(args.data):
         raise FileNotFoundError(f"no calibration set at {args.data}; make one with "
                                 f"`physdiff generate` (not a test set you report on)")
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1; got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)

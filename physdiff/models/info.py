@@ -86,8 +86,10 @@ def _calibration_lines(cal: dict[str, Any]) -> list[str]:
     lines = [f"  on {shown_path(cal.get('data'))} ({cal.get('n_problems')} problems, "
              f"K={cal.get('n_samples')}, {cal.get('date')})"]
     for mode, e in cal.get("modes", {}).items():
-        lines.append(f"  {mode}: shared share {e['shared_share']:.3f} ({e['sampler']}, "
-                     f"{e['steps']} steps), 2-std coverage {e['coverage_fit']:.3f}")
+        tol = f", CG to tol {e['tol']:g}" if e.get("tol") is not None else ""
+        lines.append(f"  {mode}: shared share {e.get('shared_share', float('nan')):.3f} "
+                     f"({e.get('sampler')}, {e.get('steps')} steps{tol}), 2-std coverage "
+                     f"{e.get('coverage_fit', float('nan')):.3f}")
     return lines
 
 

@@ -25,9 +25,11 @@ The measured coverage of the calibrated std on held-out test sets: BENCHMARKS.md
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ import numpy as np
 
 __all__ = ["MODES", "COVERAGE_TARGET", "ensemble_mode", "mean_error_std", "coverage",
            "fit_shared_share", "calibrate_ensemble", "write_calibration", "calibration_for",
-           "ensemble_metrics", "exact_answers"]
+           "guidance_record", "ensemble_metrics", "exact_answers"]
 
 #: the sampling modes calibrated separately: the network alone, guided, guided + CG to ``tol``
 MODES = ("alone", "guided", "refined")
@@ -51,6 +53,14 @@ def ensemble_mode(guided: bool, refined: bool) -> str:
     """The calibration mode of a sampling plan: ``"refined"`` (CG to a tolerance after the
     samples), ``"guided"`` or ``"alone"``."""
     return "refined" if refined else ("guided" if guided else "alone")
+
+
+def guidance_record(guidance: Any) -> dict[str, Any] | None:
+    """A sampling plan's guidance settings as JSON data (None: unguided), the form in which
+    a calibration records and matches them."""
+    if guidance is None:
+        return None
+    return json.loads(json.dumps(dataclasses.asdict(guidance)))
 
 
 def mean_error_std(samples: np.ndarray, shared: float | None) -> np.ndarray:
@@ -119,9 +129,9 @@ def ensemble_metrics(phi: np.ndarray, std: np.ndarray, true: np.ndarray, lift: n
 
     ``free`` marks the nodes that count for coverage (the unknowns: not Dirichlet nodes).
     Keys: ``err_driven_median``/``_p95`` (the ρ-driven error), ``rel_l2_median``,
-    ``spread_median`` (``||std|| / ||phi* - phi_h||``), ``spread_over_err_median``,
+    ``std_median`` (``||std|| / ||phi* - phi_h||``), ``std_over_err_median``,
     ``coverage_2sigma``, ``coverage_1sigma`` (pooled), ``coverage_2sigma_problem_median``
-    and ``_p10``, ``spearman`` (spread against error across problems) and ``spearman_p``.
+    and ``_p10``, ``spearman`` (std against error across problems) and ``spearman_p``.
     """
     from scipy.stats import spearmanr
 
@@ -130,16 +140,16 @@ def ensemble_metrics(phi: np.ndarray, std: np.ndarray, true: np.ndarray, lift: n
     n = len(true)
     err = relative_l2_driven(phi, true, lift)
     driven = np.linalg.norm((true - lift).reshape(n, -1), axis=1)
-    spread = np.linalg.norm(std.reshape(n, -1), axis=1) / np.where(driven > 0, driven, 1.0)
+    size = np.linalg.norm(std.reshape(n, -1), axis=1) / np.where(driven > 0, driven, 1.0)
     inside = np.abs(phi - true) <= 2 * std
     per_problem = np.array([inside[i][free[i]].mean() for i in range(n)])
-    rank = spearmanr(spread, err)
+    rank = spearmanr(size, err)
     return {
         "err_driven_median": float(np.median(err)),
         "err_driven_p95": float(np.quantile(err, 0.95)),
         "rel_l2_median": float(np.median(relative_l2(phi, true))),
-        "spread_median": float(np.median(spread)),
-        "spread_over_err_median": float(np.median(spread / np.maximum(err, 1e-300))),
+        "std_median": float(np.median(size)),
+        "std_over_err_median": float(np.median(size / np.maximum(err, 1e-300))),
         "coverage_2sigma": coverage(phi, std, true, free),
         "coverage_1sigma": coverage(phi, std, true, free, width=1.0),
         "coverage_2sigma_problem_median": float(np.median(per_problem)),
@@ -176,15 +186,17 @@ def calibrate_ensemble(model: Any, data: str | os.PathLike, *, limit: int | None
         A dataset file (``physdiff generate``) of problems the model can solve, kept apart
         from the test sets on which coverage is reported.
     limit : int or None
-        Its first ``limit`` problems.
+        Its first ``limit`` problems (>= 1; None: all).
     n_samples, steps : int
         The ensemble size fitted on (the formula carries the fit to other sizes) and the
         sampler steps (default: the model's ensemble default); a plan with other steps is
         not calibrated.
     tol : float
         The CG tolerance of the ``"refined"`` mode.
-    modes : sequence of str
-        Some of :data:`MODES`.
+    modes : str or sequence of str
+        Some of :data:`MODES`; each is fitted with the model's default guidance
+        (:func:`~physdiff.sampling.solve.guidance_config` of True) where it is guided, and
+        matches only plans with those guidance settings.
     seed : int
         Seeds of the samples (per problem: ``seed + its index in the file``).
 
@@ -200,9 +212,12 @@ def calibrate_ensemble(model: Any, data: str | os.PathLike, *, limit: int | None
     from .._arrays import check_count
     from ..evaluation.testset import load_test_set
     from ..models.io import load_model
-    from .solve import DEFAULT_SAMPLER, ENSEMBLE_STEPS, solve_diffusion
+    from .solve import DEFAULT_SAMPLER, ENSEMBLE_STEPS, guidance_config, solve_diffusion
 
     n_samples = check_count(n_samples, "n_samples")
+    if limit is not None:
+        limit = check_count(limit, "limit")
+    modes = [modes] if isinstance(modes, str) else list(modes)
     if n_samples < 2:
         raise ValueError(f"n_samples must be >= 2 to calibrate an ensemble; got {n_samples}")
     bad = [m for m in modes if m not in MODES]
@@ -226,6 +241,11 @@ def calibrate_ensemble(model: Any, data: str | os.PathLike, *, limit: int | None
                                   extent=ts.extent, batch_size=batch_size)
             samples[group] = res.samples
         shared, cov = fit_shared_share(samples, true, free)
+        if cov < COVERAGE_TARGET:
+            warnings.warn(f"calibration of {mode!r}: even the largest shared share "
+                          f"({_R_MAX}) covers only {cov:.3f} of the nodes within 2 std "
+                          f"(target {COVERAGE_TARGET}); its std under-states the error",
+                          RuntimeWarning, stacklevel=2)
         phi = samples.mean(axis=1)
         metrics = ensemble_metrics(phi, mean_error_std(samples, shared), true, lift, free)
         out["modes"][mode] = {
@@ -233,7 +253,8 @@ def calibrate_ensemble(model: Any, data: str | os.PathLike, *, limit: int | None
             "coverage_spread": coverage(phi, mean_error_std(samples, None), true, free),
             "sampler": DEFAULT_SAMPLER[cfg.formulation], "steps": steps,
             "tol": float(tol) if mode == "refined" else None,
-            **{k: metrics[k] for k in ("err_driven_median", "spread_median", "spearman")}}
+            "guidance": guidance_record(guidance_config(mode != "alone", cfg.formulation)),
+            **{k: metrics[k] for k in ("err_driven_median", "std_median", "spearman")}}
     from .. import __version__
 
     out.update({"format": "physdiff-calibration", "data": os.fspath(data),
@@ -259,12 +280,26 @@ def write_calibration(folder: str | os.PathLike, calibration: dict[str, Any], *,
 
 
 def calibration_for(extras: dict[str, Any], mode: str, sampler: str, steps: int,
-                    tol: float | None) -> float | None:
+                    tol: float | None, guidance: dict[str, Any] | None) -> float | None:
     """The fitted shared share for a sampling plan, from a loaded model's ``extras``
-    (``calibration.json``); None where the plan was not calibrated."""
+    (``calibration.json``); None where the plan was not calibrated: another mode, sampler,
+    step count, guidance settings (:func:`guidance_record`) or refinement ``tol``.
+
+    Raises
+    ------
+    ValueError
+        The recorded share is not in ``[0, 1)`` (a corrupt or hand-edited file).
+    """
     entry = extras.get("calibration", {}).get("modes", {}).get(mode)
-    if not entry or entry.get("sampler") != sampler or entry.get("steps") != steps:
+    if not entry or entry.get("sampler") != sampler or entry.get("steps") != steps or \
+            entry.get("guidance") != guidance:
         return None
-    if mode == "refined" and (tol is None or not np.isclose(entry.get("tol") or 0.0, tol)):
+    if mode == "refined" and (tol is None or entry.get("tol") is None or
+                              not np.isclose(entry["tol"], tol, rtol=1e-6, atol=0.0)):
         return None
-    return float(entry["shared_share"])
+    shared = float(entry.get("shared_share", np.nan))
+    if not 0.0 <= shared < 1.0:
+        raise ValueError(f"the model's calibration.json has shared_share {shared} for "
+                         f"{mode!r} (must be in [0, 1)); refit it with `physdiff calibrate "
+                         f"--overwrite`")
+    return shared

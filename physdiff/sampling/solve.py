@@ -32,7 +32,7 @@ from ..solvers import BoundaryConditions, ResolvedBC, relative_residual
 from ..solvers.fd import check_compatibility, check_periodic_rho
 from ..solvers.lift import split_problem
 from ..solvers.system import build_rhs, null_mode_mean, null_weights, resolve_for, unknown_slices
-from .calibration import calibration_for, ensemble_mode, mean_error_std
+from .calibration import calibration_for, ensemble_mode, guidance_record, mean_error_std
 from .guidance import GuidanceConfig, GuidedDenoiser
 from .model_cache import resolve_device, resolve_model
 from .noise import derive_seeds, randn_per_sample
@@ -497,7 +497,8 @@ def solve_diffusion(rho: np.ndarray, bc: Any, *, extent: tuple[float, float] = (
     if n_samples > 1:
         _warn_zero_spread(spread, resolved)
         mode = ensemble_mode(guided, iterations is not None)
-        shared = calibration_for(getattr(net, "extras", {}), mode, sampler, steps, tol)
+        shared = calibration_for(getattr(net, "extras", {}), mode, sampler, steps, tol,
+                                 guidance_record(plan["guidance"]))
     if n_samples == 1 and not return_info:
         return phi
     return DiffusionResult(phi, samples,
