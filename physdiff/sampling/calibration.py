@@ -78,8 +78,12 @@ def mean_error_std(samples: np.ndarray, shared: float | None) -> np.ndarray:
     spread = samples.std(axis=-3, ddof=1)
     if shared is None:
         return spread
-    k = samples.shape[-3]
-    return spread * np.sqrt(shared / (1.0 - shared) + 1.0 / k)
+    return spread * _factor(shared, samples.shape[-3])
+
+
+def _factor(shared: float, k: int) -> float:
+    """std of the mean's error over the spread, for a shared share and K samples."""
+    return float(np.sqrt(shared / (1.0 - shared) + 1.0 / k))
 
 
 def coverage(phi: np.ndarray, std: np.ndarray, true: np.ndarray, free: np.ndarray,
@@ -106,10 +110,14 @@ def fit_shared_share(samples: np.ndarray, true: np.ndarray, free: np.ndarray,
     >>> 0.35 < r < 0.65 and abs(cov - 0.95) < 0.01
     True
     """
-    phi = samples.mean(axis=-3)
+    # the spread and the error are fixed: only the factor moves with r (computed once, not
+    # per bisection step)
+    k = samples.shape[-3]
+    spread = samples.std(axis=-3, ddof=1)[free]
+    error = np.abs(samples.mean(axis=-3) - true)[free]
 
     def cov(r: float) -> float:
-        return coverage(phi, mean_error_std(samples, r), true, free)
+        return float((error <= 2.0 * (spread * _factor(r, k))).mean())
 
     lo, hi = 0.0, _R_MAX
     if cov(lo) >= target:
