@@ -41,3 +41,23 @@ def test_rule_picks_the_best_geomean_among_arms_level_on_grf(ablation_prior, tmp
     c = _write(tmp_path / "c.json", {"diffusion": 0.5}, grf=1.3)
     result = ablation_prior.score(eb, {"b": b, "c": c})
     assert result["winner"] == "b" and not result["grf_condition_met"]
+
+
+def test_ebstart_arm_trains_on_a_default_set_and_starts_from_eb(ablation_prior, tmp_path):
+    """unconditional-unet-ebstart: the unconditional arm's training (a default-prior set is
+    accepted: it never sees the posterior), its config starting the chains from the EB fit."""
+    from physdiff.datasets import PoissonDataset, generate, load_config
+    from physdiff.reconstruction.training_set import build_posterior_set
+
+    pairs = generate(load_config("tiny", n=6), tmp_path / "pairs.nc", progress=False)
+    post = build_posterior_set(pairs, tmp_path / "post.nc", seed=3, progress=False)
+    data = PoissonDataset(post)
+    arm = ablation_prior.build_arm("unconditional-unet-ebstart", data, 0, 1e-3)
+    cfg = arm.model.config
+    assert cfg.unconditional and cfg.posterior_prior == "empirical-bayes"
+    plain = ablation_prior.build_arm("unconditional-unet", data, 0, 1e-3).model.config
+    assert plain.posterior_prior == "default"
+    assert {k: v for k, v in cfg.to_dict().items() if k != "posterior_prior"} == {
+        k: v for k, v in plain.to_dict().items() if k != "posterior_prior"}
+    with pytest.raises(SystemExit, match="empirical-bayes prior"):
+        ablation_prior.build_arm("amortised-unet-eb", data, 0, 1e-3)

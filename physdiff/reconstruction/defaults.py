@@ -5,9 +5,12 @@ The default data config (``configs/data/default.yaml``) draws rho from a mixture
 random fields, charges and multipoles with RMS log-uniform in [0.1, 10]; its *shape* spectrum
 (unit-RMS fields; the amplitude is estimated per problem) is estimated from fields of that
 source family in the basis of the boundary kinds (:func:`~.prior.basis_for_kinds`). For the
-default 64x64 grid the spectra ship in ``physdiff/reconstruction/default_prior/``
-(rebuild with :func:`write_default_priors`); other grids estimate them on first use (about a
-second) and cache them. A model folder may ship its own ``rho_prior-<by>-<bx>.npz``.
+default 64x64 grid (``rho_prior-<by>-<bx>.npz``) and the DiffusionPDE protocol's 128x128 grid
+(``rho_prior-<by>-<bx>-128x128.npz``) the spectra ship in
+``physdiff/reconstruction/default_prior/`` (rebuild with :func:`write_default_priors`); other
+grids estimate them on first use and keep them for the process (4,000 fields: about 14 CPU-s
+at 96x96 and 27 CPU-s at 128x128 per basis pair). A model folder may ship its own
+``rho_prior-<by>-<bx>.npz`` (its grid) or ``rho_prior-<by>-<bx>-<ny>x<nx>.npz``.
 """
 
 from __future__ import annotations
@@ -51,8 +54,13 @@ N_FIELDS = 4000
 """Fields drawn per basis pair when estimating the default spectrum."""
 
 
-def _file_name(bases: tuple[str, str]) -> str:
-    return f"rho_prior-{bases[0]}-{bases[1]}.npz"
+#: the grid of the unsuffixed spectrum files
+BASE_SHAPE = (64, 64)
+
+
+def _file_name(bases: tuple[str, str], shape: tuple[int, int] = BASE_SHAPE) -> str:
+    grid = "" if tuple(shape) == BASE_SHAPE else f"-{shape[0]}x{shape[1]}"
+    return f"rho_prior-{bases[0]}-{bases[1]}{grid}.npz"
 
 
 @lru_cache(maxsize=8)
@@ -77,19 +85,25 @@ def default_prior(shape: tuple[int, int], kinds: tuple[str, str, str, str],
                   ) -> SpectralPrior:
     """The default-distribution prior for a grid and boundary kinds.
 
-    Looks in ``model_dir`` (a model folder), then in the shipped files (64x64 unit square),
-    else estimates it (:func:`estimate_default_prior`).
+    Looks in ``model_dir`` (a model folder), then in the shipped files (64x64 and 128x128,
+    unit square), else estimates it (:func:`estimate_default_prior`).
+
+    Examples
+    --------
+    >>> default_prior((128, 128), ("dirichlet",) * 4).shape  # shipped: no estimate
+    (128, 128)
     """
     bases = basis_for_kinds(tuple(kinds))
     for folder in (model_dir, DEFAULT_PRIOR_DIR):
         if folder is None:
             continue
-        path = Path(folder) / _file_name(bases)
-        if path.is_file():
-            prior = _load_cached(str(path))
-            meta_ext = tuple(prior.meta.get("extent", (1.0, 1.0)))
-            if prior.shape == tuple(shape) and np.allclose(meta_ext, extent):
-                return prior
+        for name in dict.fromkeys((_file_name(bases, shape), _file_name(bases))):
+            path = Path(folder) / name
+            if path.is_file():
+                prior = _load_cached(str(path))
+                meta_ext = tuple(prior.meta.get("extent", (1.0, 1.0)))
+                if prior.shape == tuple(shape) and np.allclose(meta_ext, extent):
+                    return prior
     return estimate_default_prior(tuple(shape), tuple(float(e) for e in extent), bases)
 
 
@@ -98,13 +112,14 @@ def _load_cached(path: str) -> SpectralPrior:
     return load_prior(path)
 
 
-def write_default_priors(folder: Path = DEFAULT_PRIOR_DIR, shape: tuple[int, int] = (64, 64)
+def write_default_priors(folder: Path = DEFAULT_PRIOR_DIR, shape: tuple[int, int] = BASE_SHAPE
                          ) -> list[Path]:
-    """Estimate and write the shipped spectra (every basis pair) for ``shape``."""
+    """Estimate and write the shipped spectra (every basis pair) for ``shape`` (files of
+    grids other than 64x64 carry the grid in their name)."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for bases in (("cosine", "cosine"), ("cosine", "fourier"), ("fourier", "cosine"),
                   ("fourier", "fourier")):
         prior = estimate_default_prior(tuple(shape), (1.0, 1.0), bases)
-        out.append(save_prior(prior, folder / _file_name(bases)))
+        out.append(save_prior(prior, folder / _file_name(bases, shape)))
     return out

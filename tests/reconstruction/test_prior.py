@@ -57,6 +57,43 @@ def test_shipped_default_prior_is_found():
     assert prior.meta["n_fields"] >= 1000
 
 
+@pytest.mark.parametrize("kinds", [("dirichlet",) * 4, ("periodic",) * 4,
+                                   ("dirichlet", "neumann", "periodic", "periodic")])
+def test_shipped_default_prior_at_the_protocols_grid(kinds, monkeypatch):
+    """128x128 (the DiffusionPDE protocol) ships too: loaded, never estimated."""
+    from physdiff.reconstruction import defaults
+
+    def boom(*a, **k):
+        raise AssertionError("estimated instead of loaded")
+
+    monkeypatch.setattr(defaults, "estimate_default_prior", boom)
+    prior = default_prior((128, 128), kinds)
+    assert prior.normalized and prior.shape == (128, 128)
+    assert prior.meta["grid"] == [128, 128] and prior.meta["n_fields"] >= 1000
+
+
+def test_default_prior_files_per_grid_in_a_model_folder(tmp_path, monkeypatch):
+    """A folder may hold spectra of several grids; each grid finds its own file and an
+    unknown grid is estimated, not served a file of another grid."""
+    from physdiff.reconstruction import defaults
+
+    calls = []
+    monkeypatch.setattr(defaults, "DEFAULT_PRIOR_DIR", tmp_path / "none")
+    monkeypatch.setattr(defaults, "estimate_default_prior",
+                        lambda shape, extent, bases: calls.append(shape)
+                        or diffusionpde_grf_prior(shape))
+    for shape in [(9, 9), (64, 64)]:
+        prior = diffusionpde_grf_prior(shape)
+        save_prior(prior, tmp_path / defaults._file_name(("cosine", "cosine"), shape))
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [
+        "rho_prior-cosine-cosine-9x9.npz", "rho_prior-cosine-cosine.npz"]
+    for shape in [(9, 9), (64, 64)]:
+        assert default_prior(shape, ("dirichlet",) * 4, model_dir=tmp_path).shape == shape
+    assert calls == []
+    assert default_prior((10, 10), ("dirichlet",) * 4, model_dir=tmp_path).shape == (10, 10)
+    assert calls == [(10, 10)]
+
+
 def test_prior_grid_check():
     prior = diffusionpde_grf_prior((9, 9))
     with pytest.raises(ValueError, match="grid"):
