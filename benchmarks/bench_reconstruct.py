@@ -89,6 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", default=None,
                    help="learned prior of the diffusion rows (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu",
+                   help="device of the diffusion rows (cpu, cuda or auto); the Gaussian "
+                        "rows always run on the CPU")
     p.add_argument("--out", type=Path, default=None, help="JSON results")
     return p.parse_args(argv)
 
@@ -127,7 +130,7 @@ def score(post: Any, rho: np.ndarray, phi: np.ndarray, mask: np.ndarray, task: s
 
 
 def method_kwargs(method: str, family: str, size: int, train: int, seed: int, steps: int,
-                  model: str | None = None) -> dict[str, Any] | None:
+                  model: str | None = None, device: str = "cpu") -> dict[str, Any] | None:
     """``reconstruct`` keywords of a benchmark method, or None where it does not apply."""
     if method == "gaussian-exact":
         return None if family != "grf" else {"method": "gaussian",
@@ -146,7 +149,7 @@ def method_kwargs(method: str, family: str, size: int, train: int, seed: int, st
         # the shipped conditional phi|rho solver as a prior on phi, started from the family
         # prior's Gaussian posterior (the row of the first reconstruction benchmark)
         sampler = "red" if method.endswith("-red") else "pnp"
-        return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": "cpu",
+        return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": device,
                 "model": "default", "pnp": {"sampler": sampler}}
     if method.startswith("diffusion"):
         # the learned prior on rho (default: the shipped one), conditioned on the Gaussian
@@ -155,7 +158,7 @@ def method_kwargs(method: str, family: str, size: int, train: int, seed: int, st
         pnp = {"sampler": sampler}
         if sampler == "fixed":  # PnP on the whole schedule: no residual-adaptive skipping
             pnp = {"sampler": "pnp", "adaptive": False}
-        return {"method": "diffusion", "steps": steps, "device": "cpu", "model": model,
+        return {"method": "diffusion", "steps": steps, "device": device, "model": model,
                 "pnp": pnp}
     raise ValueError(f"unknown method {method!r}")
 
@@ -167,7 +170,7 @@ def run_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                              args.n_obs)
         for method in args.methods:
             kwargs = method_kwargs(method, family, args.size, args.train, args.seed,
-                                   args.steps, args.model)
+                                   args.steps, args.model, args.device)
             if kwargs is None:
                 continue
             slow = method.startswith("diffusion")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,8 +47,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def small_pages() -> bool:
+    """Turn numpy's transparent huge pages off for this process and the workers it starts,
+    unless ``NUMPY_MADVISE_HUGEPAGE`` is set (the user's choice wins); True if turned off.
+
+    numpy asks the kernel for huge pages for every array of 4 MiB or more; where memory is
+    fragmented, each first touch of such an array can stall in compaction. The Gaussian
+    posteriors at 128² allocate many of them: on the 2-core VM a first 128² ``reconstruct``
+    spent 38 CPU-s in the kernel with huge pages against 7.5 without, and ``posterior-set``
+    at 128² 18 of 27 CPU-s against 5 of 14 (BENCHMARKS.md, "128² (item 3)"). Only the
+    command-line process does this: a library must not change numpy for its caller (docs/
+    reconstruction.md says how to do the same in your own process).
+    """
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return False
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"  # spawned workers read it at import
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # a numpy without the switch: nothing to turn off
+        return False
+    _set_madvise_hugepage(False)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``physdiff`` console script."""
+    small_pages()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
