@@ -149,6 +149,43 @@ def test_info_reports_the_fit_and_a_given_prior_is_not_refitted():
     assert "prior_fit" not in given.info
 
 
+def test_a_fitted_member_passes_the_amplitude_check():
+    """Data of the family: the variance the fitted member implies at the observations is
+    about their mean square (the check that rejects degenerate members)."""
+    post = reconstruct(BC0, rho=observe(draws(4, seed=3), 150, 0), method="gaussian",
+                       n_samples=2)
+    for f in post.info["prior_fit"]:
+        assert f["prior"] == "matern" and 0.2 < f["variance_ratio"] < 5.0
+
+
+def test_a_degenerate_fit_falls_back_to_the_default_prior():
+    """A real case: sample 491 of the default training set, observed as the posterior training
+    set observes it (phi at 0.88 % of the nodes, 36 values, Dirichlet/Neumann sides). The
+    best Matérn member keeps nearly one mode (tau at its lower bound, alpha ~12) and wins the
+    evidence by explaining the rest through the jitter, with an amplitude 2,600x the RMS of
+    rho; the amplitude check rejects it and the default prior's amplitude is sane."""
+    from physdiff.datasets.config import load_config
+    from physdiff.datasets.pairs import sample_problem
+    from physdiff.reconstruction.gaussian import problem_rng
+    from physdiff.reconstruction.patterns import draw_training_pattern
+    from physdiff.reconstruction.patterns import observe as observe_pattern
+    from physdiff.solvers import make_compatible
+
+    rho, bc = sample_problem(load_config("default"), 491)[:2]
+    rng = problem_rng(0, 491, stream=7)
+    pattern = draw_training_pattern(rng)
+    rho = make_compatible(np.asarray(rho, np.float64), bc)
+    rho_obs, phi_obs = observe_pattern(rng, pattern, rho, solve_fd(rho, bc))
+    assert pattern.name == "phi-random-0.879%"
+    post = reconstruct(bc, rho=rho_obs, phi=phi_obs, method="gaussian", n_samples=2)
+    fit = post.info["prior_fit"][0]
+    assert fit["prior"] == "default" and "degenerate" in fit["reason"]
+    assert fit["variance_ratio"] > eb.FIT_MAX_VARIANCE_RATIO
+    rms = float(np.sqrt(np.mean(rho**2)))
+    assert rms / 10 < fit["amplitude"] < 10 * rms  # the Matérn member's was 6,029 (rms 2.3)
+    assert np.all(np.isfinite(post.rho)) and post.misfit.max() < 1e-6
+
+
 def test_fit_uses_a_bounded_subset_of_many_observations(monkeypatch):
     monkeypatch.setattr(eb, "FIT_MAX_OBS", 60)
     rho = draws(1, seed=4)
