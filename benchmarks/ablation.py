@@ -336,8 +336,8 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     dataset = PoissonDataset(args.data)
     arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
     load_state(arm, out)
-    info = {"recipe": f"benchmarks/ablation.py arm {arm.name}", "steps": arm.step,
-            "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size}
+    info = training_record("benchmarks/ablation.py", arm, args.data,
+                           batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if arm.options.get("baseline"):
         import copy
 
@@ -351,6 +351,15 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     save_arm_model(arm, dataset, dest, {**info, "options": arm.options})
 
 
+def training_record(script: str, arm: Arm, data: Any, *, batch_size: int, lr: float,
+                    seed: int) -> dict[str, Any]:
+    """An exported arm's training record, in the shape of the trainer's ``training.json``
+    (what ``physdiff info`` prints): the recipe, its data and the steps and CPU it took."""
+    return {"source": f"{script} arm {arm.name}", "data": {"path": str(data)},
+            "train": {"max_steps": arm.step, "cpu_minutes": round(arm.cpu / 60, 2),
+                      "batch_size": batch_size, "lr": lr, "ema_decay": 0.999, "seed": seed}}
+
+
 def save_arm_model(arm: Arm, dataset: Any, dest: Path, info: dict[str, Any],
                    overwrite: bool = False) -> None:
     """Write a denoiser arm's EMA weights (and raw weights) as a physdiff model folder."""
@@ -359,7 +368,12 @@ def save_arm_model(arm: Arm, dataset: Any, dest: Path, info: dict[str, Any],
 
     model = PoissonDiffusionModel(arm.model.config).eval()
     arm.ema.copy_to(model.parameters())
-    extras = {"normalization": dataset.stats, "training": info}
+    from physdiff.training.trainable import json_safe
+
+    # the records the trainer writes (physdiff/training/trainable.py), so `physdiff info` and
+    # export_model treat an exported arm like a trained model
+    extras = {"normalization": json_safe(dataset.stats), "training": info,
+              "dataset": json_safe(getattr(dataset, "attrs", {}))}
     save_model(model, dest, raw_state=arm.model.state_dict(), extras=extras,
                overwrite=overwrite)
     print(f"{arm.name}: step {arm.step}, {arm.cpu / 60:.1f} CPU-min -> {dest}")

@@ -145,8 +145,8 @@ def export(args: argparse.Namespace, out: Path, dest: Path) -> None:
     dataset = PoissonDataset(args.data)
     arm = build_arm(args.arms[0], dataset, args.seed, args.lr)
     ablation.load_state(arm, out)
-    info = {"recipe": f"benchmarks/ablation_prior.py arm {arm.name}", "steps": arm.step,
-            "cpu_minutes": arm.cpu / 60, "batch_size": args.batch_size, "data": args.data}
+    info = ablation.training_record("benchmarks/ablation_prior.py", arm, args.data,
+                                    batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     ablation.save_arm_model(arm, dataset, dest, info, overwrite=args.overwrite)
 
 

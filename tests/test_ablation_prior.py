@@ -61,3 +61,28 @@ def test_ebstart_arm_trains_on_a_default_set_and_starts_from_eb(ablation_prior, 
         k: v for k, v in plain.to_dict().items() if k != "posterior_prior"}
     with pytest.raises(SystemExit, match="empirical-bayes prior"):
         ablation_prior.build_arm("amortised-unet-eb", data, 0, 1e-3)
+
+
+def test_an_exported_arm_is_a_model_folder_physdiff_info_reads(ablation_prior, tmp_path):
+    """--export writes the trainer's records (training.json in its shape, dataset.json), so
+    `physdiff info` and export_model treat an arm like a trained model (the shipped prior is
+    one)."""
+    from physdiff.datasets import PoissonDataset, generate, load_config
+    from physdiff.models import load_model
+    from physdiff.models.export import export_model
+    from physdiff.models.info import model_summary
+    from physdiff.reconstruction.training_set import build_posterior_set
+
+    ablation = load_benchmark("ablation")
+    pairs = generate(load_config("tiny", n=6), tmp_path / "pairs.nc", progress=False)
+    post = build_posterior_set(pairs, tmp_path / "post.nc", seed=3, progress=False)
+    data = PoissonDataset(post)
+    arm = ablation_prior.build_arm("amortised-unet", data, 0, 1e-3)
+    record = ablation.training_record("benchmarks/ablation_prior.py", arm, post,
+                                      batch_size=16, lr=1e-3, seed=0)
+    ablation.save_arm_model(arm, data, tmp_path / "arm", record)
+    half = export_model(tmp_path / "arm", tmp_path / "half")
+    text = model_summary(load_model(half), half)
+    assert "benchmarks/ablation_prior.py arm amortised-unet" in text
+    assert "max_steps=0, cpu_minutes=0.0, batch_size=16" in text
+    assert "(not recorded)" not in text and "n: 6" in text

@@ -73,9 +73,10 @@ def _training_lines(training: dict[str, Any]) -> list[str]:
     if not training:
         return ["  (not recorded)"]
     t = training.get("train", {})
-    lines = [f"  config: {shown_path(training.get('source'))}",
-             f"  data: {shown_path(training.get('data', {}).get('path'))}"]
-    keys = ("max_steps", "max_minutes", "batch_size", "lr", "ema_decay", "seed")
+    data = training.get("data", {})
+    data = data.get("path") if isinstance(data, dict) else data
+    lines = [f"  config: {shown_path(training.get('source'))}", f"  data: {shown_path(data)}"]
+    keys = ("max_steps", "max_minutes", "cpu_minutes", "batch_size", "lr", "ema_decay", "seed")
     lines.append("  " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))
     return lines
 

@@ -54,3 +54,12 @@ def test_recorded_absolute_paths_of_another_machine_show_their_name_only(tmp_pat
     assert main(["info", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert "/home/someone" not in out and "x.yaml (recorded on the training machine)" in out
+
+
+def test_a_training_record_with_a_bare_data_path_is_shown():
+    """Records written by other tools (a data path as a string, no ``train``) print, not
+    crash: ``physdiff info`` on any folder with a training.json."""
+    from physdiff.models.info import _training_lines
+
+    lines = _training_lines({"source": "my_script.py", "data": "datasets/x.nc"})
+    assert lines[:2] == ["  config: my_script.py", "  data: datasets/x.nc"]
