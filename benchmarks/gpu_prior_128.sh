@@ -4,8 +4,10 @@
 # The plan and its CPU scaling curve: BENCHMARKS.md, "128² (item 3)"; the CPU curve puts the
 # GRF forward target (within 1.1x of the bound) at ~110 CPU-hours, ~25 H200-minutes.
 #   1. the training pairs: `physdiff generate --config prior-128` (N pairs, W workers);
-#   2. the posterior training set: `physdiff posterior-set` (default prior, random patterns;
-#      ~1.15 CPU-s a sample: the CPU-bound phase, W workers);
+#   2. the posterior training set: `physdiff posterior-set --prior PRIOR` (random patterns;
+#      PRIOR=empirical-bayes by default: at 64² the prior conditioned on the EB posterior was
+#      the first level with the EB Gaussian on GRF; ~3.7 CPU-s a sample at 128², ~1.6 s with
+#      PRIOR=default: the CPU-bound phase, W workers; resumable, so a second call finishes it);
 #   3. `physdiff train --config posterior-cpu` on it, TRAIN_MIN minutes of wall budget (bf16
 #      on the GPU through `mixed_precision: auto`), batch BATCH;
 #   4. `benchmarks/bench_reconstruct.py` on the protocol (128², 500 random nodes, GRF, charges,
@@ -23,11 +25,12 @@ if [ "${SMOKE:-0}" = 1 ]; then  # every phase on a toy scale, so the script cann
     FAMILIES=${FAMILIES:-grf}; DATA_DIR=${DATA_DIR:-$RUN-data}
     METHODS=${METHODS:-"gaussian-eb diffusion"}; SCORE_TIMEOUT=${SCORE_TIMEOUT:-400}
 else
-    N=${N:-4000}; COUNT=${COUNT:-2600}; TRAIN_MIN=${TRAIN_MIN:-4}; BATCH=${BATCH:-64}
+    N=${N:-4000}; COUNT=${COUNT:-1400}; TRAIN_MIN=${TRAIN_MIN:-3}; BATCH=${BATCH:-64}
     VAL=${VAL:-64}; PROBLEMS=${PROBLEMS:-12}; DPROBLEMS=${DPROBLEMS:-12}; STEPS=${STEPS:-10}
     FAMILIES=${FAMILIES:-"grf charges multipoles"}; DATA_DIR=${DATA_DIR:-datasets}
     METHODS=${METHODS:-"gaussian-exact gaussian-eb diffusion"}
 fi
+PRIOR=${PRIOR:-empirical-bayes}
 WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 mkdir -p "$OUT" "$DATA_DIR"
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
@@ -41,15 +44,15 @@ DEVICE=$(python -c "import torch; print('cuda' if torch.cuda.is_available() else
   python -c "import torch, platform; print(torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda', platform.processor())"
   nproc; } > "$OUT/gpu.txt"
 PAIRS="$DATA_DIR/prior-128.nc"
-POST="$DATA_DIR/posterior-128.nc"
+POST="$DATA_DIR/posterior-128-$PRIOR.nc"
 log "device $DEVICE; generate $N pairs, $WORKERS workers"
 [ -f "$PAIRS" ] || timeout "${GEN_TIMEOUT:-120}" python -m physdiff.cli generate \
     --config prior-128 --n "$N" --workers "$WORKERS" --out "$PAIRS" >> "$OUT/log.txt" 2>&1 \
     || log "generate failed or timed out"
-log "posterior-set, $COUNT samples"
+log "posterior-set, $COUNT samples, $PRIOR prior"
 # resumable: a timed-out set is finished by the same command in the next call
-[ -f "$POST" ] || timeout "${POST_TIMEOUT:-240}" python -m physdiff.cli posterior-set --source "$PAIRS" \
-    --out "$POST" --count "$COUNT" --workers "$WORKERS" >> "$OUT/log.txt" 2>&1 \
+[ -f "$POST" ] || timeout "${POST_TIMEOUT:-360}" python -m physdiff.cli posterior-set --source "$PAIRS" \
+    --out "$POST" --count "$COUNT" --workers "$WORKERS" --prior "$PRIOR" >> "$OUT/log.txt" 2>&1 \
     || log "posterior-set failed or timed out"
 log "train $TRAIN_MIN min, batch $BATCH"
 timeout "${TRAIN_TIMEOUT:-$(python -c "print(int(60 * $TRAIN_MIN + 90))")}" python -m physdiff.cli \
