@@ -74,6 +74,7 @@ class _Evidence:
         self.ks, self.y, self.eta2 = ks, y, eta**2
         self.noisy = bool(np.any(eta > 0))
         self.n = y.size
+        self.last_a2 = np.nan  # amplitude² of the last finite evaluation (profiled: no noise)
 
     def _factor(self, k: np.ndarray):
         try:
@@ -97,7 +98,7 @@ class _Evidence:
         logdet = 2.0 * float(np.sum(np.log(np.diag(fac[0]))))
         if not (np.isfinite(q) and q > 0 and np.isfinite(logdet)):
             return np.inf, None, None
-        self.last_a2 = a2 if self.noisy else q / n  # the (profiled) amplitude² at v
+        self.last_a2 = a2 if self.noisy else q / n
         if self.noisy:
             val = 0.5 * (logdet + q + n * _LOG2PI)
         else:
