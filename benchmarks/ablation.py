@@ -357,7 +357,8 @@ def training_record(script: str, arm: Arm, data: Any, *, batch_size: int, lr: fl
     (what ``physdiff info`` prints): the recipe, its data and the steps and CPU it took."""
     return {"source": f"{script} arm {arm.name}", "data": {"path": str(data)},
             "train": {"max_steps": arm.step, "cpu_minutes": round(arm.cpu / 60, 2),
-                      "batch_size": batch_size, "lr": lr, "ema_decay": 0.999, "seed": seed}}
+                      "batch_size": batch_size, "lr": lr,
+                      "ema_decay": float(arm.ema.decay), "seed": seed}}
 
 
 def save_arm_model(arm: Arm, dataset: Any, dest: Path, info: dict[str, Any],
@@ -365,11 +366,10 @@ def save_arm_model(arm: Arm, dataset: Any, dest: Path, info: dict[str, Any],
     """Write a denoiser arm's EMA weights (and raw weights) as a physdiff model folder."""
     from physdiff.models import PoissonDiffusionModel
     from physdiff.models.io import save_model
+    from physdiff.training.trainable import json_safe
 
     model = PoissonDiffusionModel(arm.model.config).eval()
     arm.ema.copy_to(model.parameters())
-    from physdiff.training.trainable import json_safe
-
     # the records the trainer writes (physdiff/training/trainable.py), so `physdiff info` and
     # export_model treat an exported arm like a trained model
     extras = {"normalization": json_safe(dataset.stats), "training": info,

@@ -4,6 +4,7 @@ at toy scale (SMOKE=1), so that the one call a GPU session makes cannot rot."""
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_gpu_prior_script_smoke(tmp_path):
     out, run = tmp_path / "out", tmp_path / "run"
-    env = {**os.environ, "SMOKE": "1", "OUT": str(out), "RUN": str(run),
+    # the script calls `python`: this interpreter's, whether or not its venv is activated
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "SMOKE": "1", "OUT": str(out), "RUN": str(run), "PATH": path,
            "OMP_NUM_THREADS": "1", "N": "12", "COUNT": "10"}
     subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_prior_128.sh")], cwd=ROOT,
                    env=env, check=True, timeout=900)

@@ -74,13 +74,20 @@ class _Evidence:
         self.ks, self.y, self.eta2 = ks, y, eta**2
         self.noisy = bool(np.any(eta > 0))
         self.n = y.size
-        self.last_a2 = np.nan  # amplitude² of the last finite evaluation (profiled: no noise)
 
     def _factor(self, k: np.ndarray):
         try:
             return sla.cho_factor(k, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, ValueError):
             return None
+
+    def amplitude2(self, k: np.ndarray, log_a2: float = 0.0) -> float:
+        """The prior amplitude² at ``K = k``: ``exp(log_a2)`` with noise, else the profiled
+        ``y^T K^-1 y / n``; NaN where ``K`` does not factorise."""
+        if self.noisy:
+            return float(np.exp(log_a2))
+        fac = self._factor(k)
+        return np.nan if fac is None else float(self.y @ sla.cho_solve(fac, self.y)) / self.n
 
     def nll(self, v: np.ndarray, log_a2: float = 0.0, grad: bool = False
             ) -> tuple[float, np.ndarray | None, float | None]:
@@ -98,7 +105,6 @@ class _Evidence:
         logdet = 2.0 * float(np.sum(np.log(np.diag(fac[0]))))
         if not (np.isfinite(q) and q > 0 and np.isfinite(logdet)):
             return np.inf, None, None
-        self.last_a2 = a2 if self.noisy else q / n
         if self.noisy:
             val = 0.5 * (logdet + q + n * _LOG2PI)
         else:
@@ -275,9 +281,8 @@ def fit_prior(gmap: PoissonMap, obs: Observations, noise: float, fallback: Spect
     # a predictive check of the fitted amplitude: the observations' variance the member
     # implies, against their mean square (about 1 for a member that fits)
     v_best, la_best = unpack(best["x"], best["mean_mode"])
-    ev.nll(v_best, la_best)
-    var_ratio = float(ev.last_a2 * np.mean(np.diag(np.tensordot(v_best, ev.ks, 1)))
-                      / y_scale)
+    k_best = np.tensordot(v_best, ev.ks, 1)
+    var_ratio = ev.amplitude2(k_best, la_best) * float(np.mean(np.diag(k_best))) / y_scale
     report = {"tau": tau, "alpha": alpha, "mean_mode": best["mean_mode"],
               "variance_ratio": var_ratio,
               "log_evidence": -best["nll"], "converged": True,
