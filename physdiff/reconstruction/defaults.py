@@ -23,20 +23,36 @@ import numpy as np
 from ..solvers import Grid
 from .prior import SpectralPrior, basis_for_kinds, estimate_prior, load_prior, save_prior
 
-__all__ = ["DEFAULT_PRIOR_DIR", "PRIOR_MODEL_DIR", "default_prior", "default_prior_model_path",
-           "estimate_default_prior", "write_default_priors", "N_FIELDS"]
+__all__ = ["DEFAULT_PRIOR_DIR", "PRIOR_MODEL_DIR", "PRIOR_MODEL_DIRS", "default_prior",
+           "default_prior_model_path", "estimate_default_prior", "write_default_priors",
+           "N_FIELDS"]
 
 DEFAULT_PRIOR_DIR = Path(__file__).resolve().parent / "default_prior"
 PRIOR_MODEL_DIR = Path(__file__).resolve().parent / "prior_model"
-"""The shipped learned prior of ``method="diffusion"`` (a ``task: rho_posterior`` model
-folder, trained with ``configs/train/posterior-cpu.yaml``; see its model card)."""
+"""The shipped learned prior of ``method="diffusion"`` on 64x64 grids (a ``task:
+rho_posterior`` model folder, trained with ``configs/train/posterior-cpu.yaml``; see its model
+card)."""
+
+PRIOR_MODEL_DIRS: dict[tuple[int, int], Path] = {
+    (64, 64): PRIOR_MODEL_DIR,
+    (128, 128): Path(__file__).resolve().parent / "prior_model_128",
+}
+"""The shipped learned priors by grid shape: the default data config's 64x64 grid, and the
+DiffusionPDE protocol's 128x128 grid (zero Dirichlet data; see its model card)."""
 
 
-def default_prior_model_path() -> Path:
-    """The folder of the shipped learned reconstruction prior.
+def default_prior_model_path(shape: tuple[int, int] | None = None) -> Path:
+    """The folder of the shipped learned reconstruction prior for a grid.
+
+    Parameters
+    ----------
+    shape : (ny, nx), optional
+        The problem's grid; ``None`` gives the 64x64 prior (the default data config's grid).
 
     Raises
     ------
+    ValueError
+        No shipped prior covers ``shape`` (the message names the grids that ship).
     FileNotFoundError
         The installation has none (a build without package data).
 
@@ -44,12 +60,21 @@ def default_prior_model_path() -> Path:
     --------
     >>> default_prior_model_path().name
     'prior_model'
+    >>> default_prior_model_path((128, 128)).name
+    'prior_model_128'
     """
     from ..models.default import shipped_folder
 
-    return shipped_folder(PRIOR_MODEL_DIR, "reconstruction prior", "pass model=PATH (a model "
-                          "trained with configs/train/posterior-cpu.yaml) or use "
-                          "method='gaussian'")
+    key = BASE_SHAPE if shape is None else tuple(int(n) for n in shape)
+    hint = ("pass model=PATH (a model trained with configs/train/posterior-cpu.yaml) or use "
+            "method='gaussian'")
+    if key not in PRIOR_MODEL_DIRS:
+        grids = " and ".join(f"{a}x{b}" for a, b in PRIOR_MODEL_DIRS)
+        raise ValueError(f"the shipped learned priors cover {grids} grids but got "
+                         f"{key[0]}x{key[1]}; {hint}")
+    return shipped_folder(PRIOR_MODEL_DIRS[key], "reconstruction prior", hint)
+
+
 N_FIELDS = 4000
 """Fields drawn per basis pair when estimating the default spectrum."""
 

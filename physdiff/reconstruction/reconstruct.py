@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import check_count
-from .defaults import default_prior
+from .defaults import default_prior, default_prior_model_path
 from .diffusion import EXACT_ALTERNATIVE, PnPSettings, as_denoiser, pnp_posterior
 from .gaussian import gaussian_posterior, tikhonov_fit
 from .prior import SpectralPrior, load_prior
@@ -62,6 +64,22 @@ def _pnp_settings(pnp: Any, steps: Any) -> PnPSettings:
     return PnPSettings(**{"steps": check_count(steps, "steps"), **dict(pnp or {})})
 
 
+def _model_name(model: Any, shape: tuple[int, int]) -> str:
+    """What ``.info["model"]`` says of the prior used: the shipped folder's name
+    (``prior_model`` at 64x64, ``prior_model_128`` at 128x128), a folder path as given, or
+    the type of an object."""
+    if model is None:
+        return default_prior_model_path(shape).name
+    return str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
+
+
+def _shipped_validation(shape: tuple[int, int]) -> dict[str, Any]:
+    """``{"model_validation": ...}``: the shipped prior's ``validation.json`` (its measured
+    coverage and known limits, from its model card), or nothing where it ships none."""
+    path = default_prior_model_path(shape) / "validation.json"
+    return {"model_validation": json.loads(path.read_text())} if path.is_file() else {}
+
+
 def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "diffusion",
                 n_samples: int = 8, seed: int = 0, noise: float = 0.0, model: Any = None,
                 prior: Any = None, extent: Any = None, steps: int = 10,
@@ -92,7 +110,9 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
         Observation noise std (0: exact observations, met to relative 1e-6 or better).
     model : str, PathLike, model or denoiser, optional
         For ``"diffusion"``: a model folder, a loaded model, or any object with the interface
-        of :class:`~physdiff.reconstruction.diffusion.ModelDenoiser`; default the shipped one.
+        of :class:`~physdiff.reconstruction.diffusion.ModelDenoiser`; default the shipped prior
+        of the grid (64x64, or the DiffusionPDE protocol's 128x128; ``.info["model"]`` names
+        it).
     prior : SpectralPrior or path, optional
         Gaussian prior on rho (its spectrum); default: estimated from the default training
         distribution (shipped for 64x64), normalised, amplitude fitted to the data.
@@ -151,7 +171,7 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
                 f"method='diffusion': the learned prior takes no Robin side (got kinds "
                 f"{problem.kinds}, left/right/bottom/top); use {EXACT_ALTERNATIVE} or "
                 f"method='tikhonov', which take Robin sides")
-        denoiser = as_denoiser(model, device)
+        denoiser = as_denoiser(model, device, problem.grid.shape)
         denoiser.check(problem.grid, problem.kinds)  # before any work
     gprior = _resolve_prior(prior, problem, model)
     start = time.perf_counter()
@@ -173,7 +193,10 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
             samples, dinfo = pnp_posterior(problem, denoiser, g_samples, used, seed,
                                            settings, progress, means=g_means)
             learned = dinfo.pop("learned_mean")
-            info.update(dinfo, mean="samples" if learned is None else "regression")
+            info.update(dinfo, mean="samples" if learned is None else "regression",
+                        model=_model_name(model, problem.grid.shape))
+            if model is None:  # what the shipped prior's validation measured, if it says
+                info.update(_shipped_validation(problem.grid.shape))
             # a regression-first prior reports its own posterior mean (its regression, on the
             # data), as the Gaussian method reports its exact mean; else the samples' average
             out = {} if learned is None else {"rho_mean": learned}

@@ -12,7 +12,8 @@ import physdiff
 from physdiff.cli import main
 
 PACKAGE = Path(physdiff.__file__).parent
-SHIPPED = [PACKAGE / "default_model", PACKAGE / "reconstruction" / "prior_model"]
+SHIPPED = [PACKAGE / "default_model", PACKAGE / "reconstruction" / "prior_model",
+           PACKAGE / "reconstruction" / "prior_model_128"]
 
 
 def _strings(x):
