@@ -26,8 +26,9 @@ without ``prior=`` before the empirical-Bayes fit), with no prior (``gaussian-eb
 ``reconstruct(bc, phi=obs, method="gaussian")`` does now — a Matérn-like spectrum fitted per
 problem by marginal likelihood, or the default prior where the data cannot tell; the fitted
 parameters are printed after its rows), ``tikhonov`` (H^1 penalty),
-and the learned prior (``--model``, default the shipped ``task: rho_posterior`` model,
-conditioned on the ``gaussian-default`` posterior it was trained with) in each sampler at
+and the learned prior (``--model``, default the shipped ``task: rho_posterior`` model of the
+grid, 64^2 or 128^2, conditioned on the Gaussian posterior it was trained with: its
+``posterior_prior``, empirical Bayes for both shipped priors) in each sampler at
 most ``--steps`` NFE: ``diffusion`` (PnP with the residual-adaptive schedule),
 ``diffusion-fixed`` (PnP on the whole schedule), ``diffusion-red`` (RED), ``diffusion-dps``
 (DPS); and ``diffusion-solver`` / ``diffusion-solver-red``: the shipped conditional phi|rho

@@ -61,3 +61,29 @@ def test_in_short_compares_the_learned_prior_with_method_gaussian():
     geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
     claimed = re.search(r"non-Gaussian cells is (\d\.\d+)×", text).group(1)
     assert _close(claimed, geomean)
+
+
+def test_the_128_paragraph_is_the_shipped_128_priors_test_run():
+    """The 128² figures are ``benchmarks/results/abl23-128/eb2.json`` (the shipped 128² prior
+    on the protocol's test problems, seed 0)."""
+    path = ROOT / "benchmarks" / "results" / "abl23-128" / "eb2.json"
+    if not path.is_file():
+        pytest.skip("benchmark results not in this checkout")
+    rows = {(r["family"], r["task"], r["method"]): r
+            for r in json.loads(path.read_text())["rows"]}
+    text = (ROOT / "README.md").read_text()
+    start = text.index("At 128² (the protocol's own grid")
+    para = " ".join(text[start:text.index("(BENCHMARKS.md", start)].split())
+    fwd = re.search(r"forward φ (\d+\.\d+) % vs the bound's (\d+\.\d+) %", para)
+    inv = re.search(r"inverse ρ (\d+\.\d+) % vs (\d+\.\d+) %", para)
+    for m, task in ((fwd, "forward"), (inv, "inverse")):
+        assert _close(m.group(1), _metric(rows[("grf", task, "diffusion")], task))
+        assert _close(m.group(2), _metric(rows[("grf", task, "gaussian-exact")], task))
+    ratios = [_metric(rows[(f, t, "gaussian-eb")], t) / _metric(rows[(f, t, "diffusion")], t)
+              for f in ("charges", "multipoles") for t in ("forward", "inverse")]
+    lo, hi = re.search(r"(\d\.\d+)–(\d\.\d+)× better", para).groups()
+    assert _close(lo, min(ratios)) and _close(hi, max(ratios))
+    cover = [rows[("grf", t, "diffusion")][k]["median"] for t in ("forward", "inverse")
+             for k in ("cover_rho", "cover_phi")]
+    lo, hi = re.search(r"2σ coverage (\d\.\d+)–(\d\.\d+)", para).groups()
+    assert _close(lo, min(cover)) and _close(hi, max(cover))
