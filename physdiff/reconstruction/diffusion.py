@@ -77,16 +77,13 @@ class ModelDenoiser:
     device: Any
 
     @classmethod
-    def load(cls, model: Any = None, device: Any = "auto",
-             shape: tuple[int, int] | None = None) -> ModelDenoiser:
-        """Wrap a model, a model folder or, with ``model=None``, the shipped learned prior
-        of the grid ``shape`` (64x64 when ``shape`` is None)."""
+    def load(cls, model: Any = None, device: Any = "auto") -> ModelDenoiser:
         from ..sampling.model_cache import resolve_device, resolve_model
         from .defaults import default_prior_model_path
 
         dev = resolve_device(device)
         if model is None:  # the shipped learned prior ("default" is the shipped solver)
-            model = default_prior_model_path(shape)
+            model = default_prior_model_path()
         return cls(resolve_model(model, dev), dev)
 
     @property
@@ -192,14 +189,13 @@ class ModelDenoiser:
         return out[:, 0].double().cpu().numpy() * s[:, None, None]
 
 
-def as_denoiser(model: Any, device: Any = "auto", shape: tuple[int, int] | None = None) -> Any:
+def as_denoiser(model: Any, device: Any = "auto") -> Any:
     """A denoiser for :func:`pnp_posterior`: an object already following the interface of
-    :class:`ModelDenoiser` is used as is; a model, folder or ``None`` (the shipped prior of
-    the grid ``shape``) is wrapped."""
+    :class:`ModelDenoiser` is used as is; a model, folder or ``None`` (shipped) is wrapped."""
     follows = callable(model) or hasattr(model, "denoise_rho")  # a prior on phi or on rho
     if follows and all(hasattr(model, a) for a in ("sigma_min", "sigma_data", "check")):
         return model
-    return ModelDenoiser.load(model, device, shape)
+    return ModelDenoiser.load(model, device)
 
 
 SAMPLERS: tuple[str, ...] = ("pnp", "red", "dps")

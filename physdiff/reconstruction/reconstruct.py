@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,19 +66,21 @@ def _pnp_settings(pnp: Any, steps: Any) -> PnPSettings:
     return PnPSettings(**{"steps": check_count(steps, "steps"), **dict(pnp or {})})
 
 
-def _model_name(model: Any, shape: tuple[int, int]) -> str:
+def _model_name(model: Any, source: Any) -> str:
     """What ``.info["model"]`` says of the prior used: the shipped folder's name
     (``prior_model`` at 64x64, ``prior_model_128`` at 128x128), a folder path as given, or
     the type of an object."""
     if model is None:
-        return default_prior_model_path(shape).name
+        return Path(source).name
     return str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
 
 
-def _shipped_validation(shape: tuple[int, int]) -> dict[str, Any]:
-    """``{"model_validation": ...}``: the shipped prior's ``validation.json`` (its measured
-    coverage and known limits, from its model card), or nothing where it ships none."""
-    path = default_prior_model_path(shape) / "validation.json"
+@lru_cache(maxsize=8)
+def _shipped_validation(folder: Path) -> dict[str, Any]:
+    """``{"model_validation": ...}``: a shipped prior's ``validation.json`` (its measured
+    coverage and known limits, from its model card), read once, or nothing where it ships
+    none."""
+    path = folder / "validation.json"
     return {"model_validation": json.loads(path.read_text())} if path.is_file() else {}
 
 
@@ -171,7 +175,9 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
                 f"method='diffusion': the learned prior takes no Robin side (got kinds "
                 f"{problem.kinds}, left/right/bottom/top); use {EXACT_ALTERNATIVE} or "
                 f"method='tikhonov', which take Robin sides")
-        denoiser = as_denoiser(model, device, problem.grid.shape)
+        # the shipped prior of the grid where none is given (one lookup for the call)
+        source = default_prior_model_path(problem.grid.shape) if model is None else model
+        denoiser = as_denoiser(source, device)
         denoiser.check(problem.grid, problem.kinds)  # before any work
     gprior = _resolve_prior(prior, problem, model)
     start = time.perf_counter()
@@ -194,9 +200,9 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
                                            settings, progress, means=g_means)
             learned = dinfo.pop("learned_mean")
             info.update(dinfo, mean="samples" if learned is None else "regression",
-                        model=_model_name(model, problem.grid.shape))
+                        model=_model_name(model, source))
             if model is None:  # what the shipped prior's validation measured, if it says
-                info.update(_shipped_validation(problem.grid.shape))
+                info.update(copy.deepcopy(_shipped_validation(source)))
             # a regression-first prior reports its own posterior mean (its regression, on the
             # data), as the Gaussian method reports its exact mean; else the samples' average
             out = {} if learned is None else {"rho_mean": learned}
