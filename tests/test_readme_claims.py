@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "abl23" / "test-eb-shipped.json"
 
 
-def _rows() -> dict[tuple[str, str, str], dict]:
-    if not RESULT.is_file():
+def _rows(path: Path = RESULT) -> dict[tuple[str, str, str], dict]:
+    if not path.is_file():
         pytest.skip("benchmark results not in this checkout")
     return {(r["family"], r["task"], r["method"]): r
-            for r in json.loads(RESULT.read_text())["rows"]}
+            for r in json.loads(path.read_text())["rows"]}
 
 
 def _metric(row: dict, task: str) -> float:
@@ -66,11 +66,7 @@ def test_in_short_compares_the_learned_prior_with_method_gaussian():
 def test_the_128_paragraph_is_the_shipped_128_priors_test_run():
     """The 128² figures are ``benchmarks/results/abl23-128/eb2.json`` (the shipped 128² prior
     on the protocol's test problems, seed 0)."""
-    path = ROOT / "benchmarks" / "results" / "abl23-128" / "eb2.json"
-    if not path.is_file():
-        pytest.skip("benchmark results not in this checkout")
-    rows = {(r["family"], r["task"], r["method"]): r
-            for r in json.loads(path.read_text())["rows"]}
+    rows = _rows(ROOT / "benchmarks" / "results" / "abl23-128" / "eb2.json")
     text = (ROOT / "README.md").read_text()
     start = text.index("At 128² (the protocol's own grid")
     para = " ".join(text[start:text.index("(BENCHMARKS.md", start)].split())

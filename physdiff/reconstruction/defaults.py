@@ -33,8 +33,11 @@ PRIOR_MODEL_DIR = Path(__file__).resolve().parent / "prior_model"
 rho_posterior`` model folder, trained with ``configs/train/posterior-cpu.yaml``; see its model
 card)."""
 
+#: the grid of the unsuffixed spectrum files and of the shipped 64x64 learned prior
+BASE_SHAPE = (64, 64)
+
 PRIOR_MODEL_DIRS: dict[tuple[int, int], Path] = {
-    (64, 64): PRIOR_MODEL_DIR,
+    BASE_SHAPE: PRIOR_MODEL_DIR,
     (128, 128): Path(__file__).resolve().parent / "prior_model_128",
 }
 """The shipped learned priors by grid shape: the default data config's 64x64 grid, and the
@@ -77,10 +80,6 @@ def default_prior_model_path(shape: tuple[int, int] | None = None) -> Path:
 
 N_FIELDS = 4000
 """Fields drawn per basis pair when estimating the default spectrum."""
-
-
-#: the grid of the unsuffixed spectrum files
-BASE_SHAPE = (64, 64)
 
 
 def _file_name(bases: tuple[str, str], shape: tuple[int, int] = BASE_SHAPE) -> str:
