@@ -198,7 +198,7 @@ def as_denoiser(model: Any, device: Any = "auto") -> Any:
     return ModelDenoiser.load(model, device)
 
 
-SAMPLERS: tuple[str, ...] = ("pnp", "red", "dps")
+SAMPLERS: tuple[str, ...] = ("pnp", "red", "dps", "regression")
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,11 @@ class PnPSettings:
     followed by a step along the gradient of the data misfit ``||y - A D(x)||`` of the
     denoised estimate, back-propagated through the network, sized to remove the fraction
     ``dps_step`` of the misfit if the map were linear and capped at the noise level; a
-    learned prior on rho only, ``task: rho_posterior``).
+    learned prior on rho only, ``task: rho_posterior``) or ``"regression"`` (no chain: each
+    sample is the learned posterior mean plus that sample's exact Gaussian posterior
+    fluctuation, projected onto the data; one network call per problem; a regression-first
+    learned prior on rho only — it keeps the Gaussian posterior's spread, which a short PnP
+    chain shrinks where the posterior variance is below the chain's noise level).
 
     With a prior on rho, ``tau`` and ``max_sweeps`` are unused (phi is the exact solve of
     every rho), the levels are capped at the largest one the model was trained to denoise
@@ -303,9 +307,15 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray,
     space = getattr(denoiser, "space", "phi")
     if space == "rho" and means is None:
         raise ValueError("a prior on rho needs the Gaussian posterior means (means=...)")
-    if space != "rho" and settings.sampler == "dps":
-        raise ValueError("sampler 'dps' needs a learned prior on rho (a model with task "
-                         "'rho_posterior'); this model denoises phi: use 'pnp' or 'red'")
+    if space != "rho" and settings.sampler in ("dps", "regression"):
+        raise ValueError(f"sampler {settings.sampler!r} needs a learned prior on rho (a model "
+                         "with task 'rho_posterior'); this model denoises phi: use 'pnp' or "
+                         "'red'")
+    if settings.sampler == "regression" and \
+            getattr(denoiser, "regression_sigma", None) is None:
+        raise ValueError("sampler 'regression' needs a regression-first prior (formulation "
+                         "'refiner' with p_regression > 0); this model has no regression: use "
+                         "'pnp', 'red' or 'dps'")
     n, k = init.shape[:2]
     out = np.empty_like(init)
     learned_means: np.ndarray | None = None
@@ -443,6 +453,8 @@ class _RhoChain:
             rho = mean + (rho - self.mean)
             self.regression_mean = mean
             calls += 1
+        if st.sampler == "regression":  # no chain: the learned mean + Gaussian fluctuation
+            return rho, calls
         if st.sampler == "dps":
             rho, n = self._dps(rho, cond, y, rng, levels * scale, kw)
             return rho, n + calls

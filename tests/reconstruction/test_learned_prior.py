@@ -294,6 +294,48 @@ def test_a_regression_first_prior_starts_from_its_regression():
     assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
 
 
+def test_the_regression_sampler_is_the_regression_plus_the_gaussian_fluctuation():
+    rng = np.random.default_rng(4)
+    bc = BoundaryConditions.dirichlet(0.0)
+    X, Y = Grid((16, 16)).meshgrid()
+    rho = np.sin(3 * Y) * np.exp(-((X - 0.5) ** 2) / 0.04)
+    phi = solve_fd(rho, bc)
+    obs = np.full_like(phi, np.nan)
+    idx = rng.choice(np.arange(17, 16 * 15), 15, replace=False)
+    obs.flat[idx] = phi.flat[idx]
+    oracle = RegressionOracle(rho)
+    oracle.levels = []
+    post = reconstruct(bc, phi=obs, model=oracle, n_samples=8, seed=5,
+                       pnp={"sampler": "regression"})
+    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=8, seed=5,
+                        prior=default_prior(obs.shape, bc.kinds))
+    # one network call (the regression), no chain levels, whatever `steps` says
+    assert oracle.calls == 1 and oracle.levels == [] and post.info["nfe"] == 1
+    assert post.info["sampler"] == "regression" and post.info["mean"] == "regression"
+    # each sample is the truth (the regression) + that draw's exact Gaussian fluctuation:
+    # the Gaussian posterior's spread, kept whole
+    want = rho + (gauss.rho_samples - gauss.rho)
+    np.testing.assert_allclose(post.rho_samples, want, atol=1e-8 * np.abs(want).max())
+    spread = gauss.rho_samples.std(axis=0, ddof=1)  # the samples' spread (gauss's .rho_std
+    np.testing.assert_allclose(post.rho_std, spread, rtol=1e-6,  # is the exact one)
+                               atol=1e-9 * spread.max())
+    assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+
+
+def test_the_regression_sampler_needs_a_regression_first_prior_on_rho():
+    obs = np.full((16, 16), np.nan)
+    obs[5, 5] = 1.0
+    bc = BoundaryConditions.dirichlet(0.0)
+    with pytest.raises(ValueError, match="regression-first"):
+        reconstruct(bc, phi=obs, model=RhoOracle(np.zeros((16, 16))),
+                    pnp={"sampler": "regression"})
+    solver = PoissonDiffusionModel(ModelConfig(grid_shape=[16, 16], block_out_channels=[8, 16],
+                                               attention_levels=[False, False])).eval()
+    with pytest.raises(ValueError, match="prior on rho"):
+        reconstruct(bc, phi=obs, model=ModelDenoiser(solver, torch.device("cpu")),
+                    pnp={"sampler": "regression"})
+
+
 def _every_sampler(den):
     """Reconstructions of one sparse phi pattern with ``den`` in PnP, RED and DPS, each
     checked to meet the PDE and the data."""
