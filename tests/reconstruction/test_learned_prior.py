@@ -281,8 +281,8 @@ def test_a_regression_first_prior_starts_from_its_regression():
     assert max(oracle.levels) <= 0.02 + 1e-12
     capped = RegressionOracle(rho)
     capped.levels = []
-    reconstruct(bc, phi=obs, model=capped, n_samples=2, pnp={"steps": 4, "adaptive": False,
-                                                             "sigma_start": 100.0})
+    reconstruct(bc, phi=obs, model=capped, n_samples=2,
+                pnp={"sampler": "pnp", "steps": 4, "adaptive": False, "sigma_start": 100.0})
     assert len(capped.levels) == 4 and max(capped.levels) <= 5.0 + 1e-12  # capped, 4 steps
     # each sample = the regression (the truth) + its Gaussian fluctuation (same seed, same
     # draws), re-noised and "denoised" at levels <= 0.02: centred on the regression
@@ -320,6 +320,20 @@ def test_the_regression_sampler_is_the_regression_plus_the_gaussian_fluctuation(
     np.testing.assert_allclose(post.rho_std, spread, rtol=1e-6,  # is the exact one)
                                atol=1e-9 * spread.max())
     assert post.residual.max() < 1e-6 and post.misfit.max() < 1e-6
+
+
+def test_the_default_sampler_is_regression_for_a_regression_first_prior_else_pnp():
+    obs = np.full((16, 16), np.nan)
+    obs[4:12:3, 4:12:3] = 0.1
+    bc = BoundaryConditions.dirichlet(0.0)
+    reg = RegressionOracle(np.zeros((16, 16)))
+    reg.levels = []
+    post = reconstruct(bc, phi=obs, model=reg, n_samples=2, steps=4)
+    assert post.info["sampler"] == "regression" and post.info["nfe"] == 1 and reg.levels == []
+    plain = RhoOracle(np.zeros((16, 16)))
+    post = reconstruct(bc, phi=obs, model=plain, n_samples=2, steps=4,
+                       pnp={"adaptive": False})
+    assert post.info["sampler"] == "pnp" and plain.calls == 4
 
 
 def test_the_regression_sampler_needs_a_regression_first_prior_on_rho():
