@@ -64,22 +64,23 @@ def test_in_short_compares_the_learned_prior_with_method_gaussian():
 
 
 def test_the_128_paragraph_is_the_shipped_128_priors_test_run():
-    """The 128² figures are ``benchmarks/results/abl23-128/eb2.json`` (the shipped 128² prior
-    on the protocol's test problems, seed 0)."""
-    rows = _rows(ROOT / "benchmarks" / "results" / "abl23-128" / "eb2.json")
+    """The 128² figures are ``benchmarks/results/sampler-23/test-128.json`` (the shipped 128²
+    prior with reconstruct's default sampler on the protocol's test problems, seed 0)."""
+    rows = _rows(ROOT / "benchmarks" / "results" / "sampler-23" / "test-128.json")
     text = (ROOT / "README.md").read_text()
     start = text.index("At 128² (the protocol's own grid")
     para = " ".join(text[start:text.index("(BENCHMARKS.md", start)].split())
     fwd = re.search(r"forward φ (\d+\.\d+) % vs the bound's (\d+\.\d+) %", para)
     inv = re.search(r"inverse ρ (\d+\.\d+) % vs (\d+\.\d+) %", para)
     for m, task in ((fwd, "forward"), (inv, "inverse")):
-        assert _close(m.group(1), _metric(rows[("grf", task, "diffusion")], task))
+        assert _close(m.group(1), _metric(rows[("grf", task, "diffusion-auto")], task))
         assert _close(m.group(2), _metric(rows[("grf", task, "gaussian-exact")], task))
-    ratios = [_metric(rows[(f, t, "gaussian-eb")], t) / _metric(rows[(f, t, "diffusion")], t)
+    ratios = [_metric(rows[(f, t, "gaussian-eb")], t) /
+              _metric(rows[(f, t, "diffusion-auto")], t)
               for f in ("charges", "multipoles") for t in ("forward", "inverse")]
     lo, hi = re.search(r"(\d\.\d+)–(\d\.\d+)× better", para).groups()
     assert _close(lo, min(ratios)) and _close(hi, max(ratios))
-    cover = [rows[("grf", t, "diffusion")][k]["median"] for t in ("forward", "inverse")
+    cover = [rows[("grf", t, "diffusion-auto")][k]["median"] for t in ("forward", "inverse")
              for k in ("cover_rho", "cover_phi")]
     lo, hi = re.search(r"2σ coverage (\d\.\d+)–(\d\.\d+)", para).groups()
     assert _close(lo, min(cover)) and _close(hi, max(cover))

@@ -19,7 +19,10 @@ The sampler alternates, from a noise level ``sigma_start`` down to ``sigma_min``
 This is the PnP / DiffPIR pattern (Kamilov et al. 2023 review; Zhu et al. 2023 "DiffPIR"), with
 the denoiser-as-prior strength tied to the residual as in the residual-adaptive schemes the
 project's background describes. ``PnPSettings(sampler="red")`` swaps step 1 for a RED step
-(Romano et al. 2017). DPS (Chung et al. 2023) needs gradients through the network and is not
+(Romano et al. 2017). With a regression-first prior on rho (the shipped ones) the default,
+``sampler="auto"``, runs no chain at all (``"regression"``): each sample is the learned
+posterior mean plus its exact Gaussian posterior fluctuation, which keeps the posterior's
+spread that a short chain shrinks. DPS (Chung et al. 2023) needs gradients through the network and is not
 implemented here (see ``docs/reconstruction.md``). The chain starts from an exact
 Gaussian posterior draw (:mod:`~.gaussian`), so every sample is a posterior-like field even
 with a weak model, and ends with the exact projection onto the data.

@@ -123,7 +123,9 @@ def reconstruct(bc: Any, *, rho: Any = None, phi: Any = None, method: str = "dif
     extent : (Lx, Ly), optional
         Default ``(1, 1)`` or an xarray input's coordinates.
     steps : int
-        Most denoiser calls per sample for ``"diffusion"``.
+        Most denoiser calls per sample for ``"diffusion"`` (a chain's length; the default
+        sampler with a regression-first prior, such as the shipped ones, makes one call per
+        problem whatever ``steps`` says).
     exact_std : bool
         ``"gaussian"``: exact posterior std (else the std over the samples).
     progress : bool
