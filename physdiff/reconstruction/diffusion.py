@@ -22,10 +22,11 @@ project's background describes. ``PnPSettings(sampler="red")`` swaps step 1 for 
 (Romano et al. 2017). With a regression-first prior on rho (the shipped ones) the default,
 ``sampler="auto"``, runs no chain at all (``"regression"``): each sample is the learned
 posterior mean plus its exact Gaussian posterior fluctuation, which keeps the posterior's
-spread that a short chain shrinks. DPS (Chung et al. 2023) needs gradients through the network and is not
-implemented here (see ``docs/reconstruction.md``). The chain starts from an exact
-Gaussian posterior draw (:mod:`~.gaussian`), so every sample is a posterior-like field even
-with a weak model, and ends with the exact projection onto the data.
+spread that a short chain shrinks. ``"dps"`` (Chung et al. 2023) steps along the data
+misfit's gradient back-propagated through the network (a prior on rho only). The chain
+starts from an exact Gaussian posterior draw (:mod:`~.gaussian`), so every sample is a
+posterior-like field even with a weak model, and ends with the exact projection onto the
+data.
 
 The model sits behind :class:`ModelDenoiser` (its whole interface is one call); another
 model plugs in by passing any object with the same attributes and ``__call__`` as

@@ -161,6 +161,16 @@ def test_reconstruct_with_the_prior_meets_pde_and_data(prior_model, sampler):
     assert np.all(post.rho_std >= 0)
 
 
+def _sparse_phi(rho, seed, count):
+    """Zero-Dirichlet ``bc`` and phi of ``rho`` observed at ``count`` random interior nodes."""
+    bc = BoundaryConditions.dirichlet(0.0)
+    phi = solve_fd(rho, bc)
+    obs = np.full_like(phi, np.nan)
+    idx = np.random.default_rng(seed).choice(np.arange(17, 16 * 15), count, replace=False)
+    obs.flat[idx] = phi.flat[idx]
+    return bc, obs
+
+
 class RhoOracle:
     """A prior on rho that always answers the truth (to see the chain use its output)."""
 
@@ -183,14 +193,9 @@ class RhoOracle:
 
 @pytest.mark.parametrize("sampler", ["pnp", "dps"])
 def test_the_chain_uses_the_priors_answer(sampler):
-    rng = np.random.default_rng(1)
-    bc = BoundaryConditions.dirichlet(0.0)
     X, Y = Grid((16, 16)).meshgrid()
     rho = np.sin(2 * np.pi * X) * np.exp(-((Y - 0.5) ** 2) / 0.05)
-    phi = solve_fd(rho, bc)
-    obs = np.full_like(phi, np.nan)
-    idx = rng.choice(np.arange(17, 16 * 15), 12, replace=False)
-    obs.flat[idx] = phi.flat[idx]
+    bc, obs = _sparse_phi(rho, 1, 12)
     oracle = RhoOracle(rho)
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=2,
                        pnp={"sampler": sampler, "steps": 3, "adaptive": False})
@@ -251,6 +256,10 @@ class RegressionOracle(RhoOracle):
 
     regression_sigma, denoise_sigma_max = 80.0, 5.0
 
+    def __init__(self, rho):
+        super().__init__(rho)
+        self.levels = []
+
     def denoise_rho(self, rho_noisy, sigma, *, rho_gauss, mask_rho, mask_phi, fields, scale,
                     residual_grad=None):
         self.calls += 1
@@ -262,16 +271,10 @@ class RegressionOracle(RhoOracle):
 
 
 def test_a_regression_first_prior_starts_from_its_regression():
-    rng = np.random.default_rng(2)
-    bc = BoundaryConditions.dirichlet(0.0)
     X, Y = Grid((16, 16)).meshgrid()
     rho = np.cos(3 * X) * np.exp(-((Y - 0.4) ** 2) / 0.05)
-    phi = solve_fd(rho, bc)
-    obs = np.full_like(phi, np.nan)
-    idx = rng.choice(np.arange(17, 16 * 15), 15, replace=False)
-    obs.flat[idx] = phi.flat[idx]
+    bc, obs = _sparse_phi(rho, 2, 15)
     oracle = RegressionOracle(rho)
-    oracle.levels = []
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=16, seed=3,
                        pnp={"sampler": "pnp", "steps": 4, "adaptive": False,
                             "sigma_start": 0.02})
@@ -280,7 +283,6 @@ def test_a_regression_first_prior_starts_from_its_regression():
     assert oracle.calls == 1 + 4 and post.info["nfe"] == 5
     assert max(oracle.levels) <= 0.02 + 1e-12
     capped = RegressionOracle(rho)
-    capped.levels = []
     reconstruct(bc, phi=obs, model=capped, n_samples=2,
                 pnp={"sampler": "pnp", "steps": 4, "adaptive": False, "sigma_start": 100.0})
     assert len(capped.levels) == 4 and max(capped.levels) <= 5.0 + 1e-12  # capped, 4 steps
@@ -295,16 +297,10 @@ def test_a_regression_first_prior_starts_from_its_regression():
 
 
 def test_the_regression_sampler_is_the_regression_plus_the_gaussian_fluctuation():
-    rng = np.random.default_rng(4)
-    bc = BoundaryConditions.dirichlet(0.0)
     X, Y = Grid((16, 16)).meshgrid()
     rho = np.sin(3 * Y) * np.exp(-((X - 0.5) ** 2) / 0.04)
-    phi = solve_fd(rho, bc)
-    obs = np.full_like(phi, np.nan)
-    idx = rng.choice(np.arange(17, 16 * 15), 15, replace=False)
-    obs.flat[idx] = phi.flat[idx]
+    bc, obs = _sparse_phi(rho, 4, 15)
     oracle = RegressionOracle(rho)
-    oracle.levels = []
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=8, seed=5,
                        pnp={"sampler": "regression"})
     gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=8, seed=5,
@@ -327,7 +323,6 @@ def test_the_default_sampler_is_regression_for_a_regression_first_prior_else_pnp
     obs[4:12:3, 4:12:3] = 0.1
     bc = BoundaryConditions.dirichlet(0.0)
     reg = RegressionOracle(np.zeros((16, 16)))
-    reg.levels = []
     post = reconstruct(bc, phi=obs, model=reg, n_samples=2, steps=4)
     assert post.info["sampler"] == "regression" and post.info["nfe"] == 1 and reg.levels == []
     plain = RhoOracle(np.zeros((16, 16)))
