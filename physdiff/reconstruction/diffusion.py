@@ -112,6 +112,14 @@ class ModelDenoiser:
         return float(cfg.sigma_max) if regresses else None
 
     @property
+    def denoises(self) -> bool:
+        """Whether the model was trained to denoise at all (a regression-first model trained
+        on its regression alone, ``p_regression: 1``, was not: no chain can use it)."""
+        cfg = self.model.config
+        return not (getattr(cfg, "formulation", "edm") == "refiner" and
+                    getattr(cfg, "p_regression", 0.5) >= 1)
+
+    @property
     def denoise_sigma_max(self) -> float:
         """The largest level the model was trained to denoise at (normalised units)."""
         cfg = self.model.config
@@ -325,6 +333,10 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray,
                          "'refiner' with p_regression > 0); this model has no regression: use "
                          "'pnp', 'red' or 'dps'")
     settings = _resolve_sampler(settings, denoiser, space)
+    if settings.sampler != "regression" and not getattr(denoiser, "denoises", True):
+        raise ValueError(f"sampler {settings.sampler!r} runs a chain of denoising steps, but "
+                         "this model was trained on its regression alone (p_regression 1): "
+                         "use sampler='regression' (or 'auto')")
     n, k = init.shape[:2]
     out = np.empty_like(init)
     learned_means: np.ndarray | None = None

@@ -368,6 +368,22 @@ def test_an_untrained_regression_first_prior_runs_every_sampler():
         assert post.info["nfe"] >= 2
 
 
+def test_a_regression_only_prior_refuses_a_chain_and_serves_the_regression_sampler():
+    cfg = ModelConfig(grid_shape=[16, 16], bc_kinds=[["dirichlet"] * 4],
+                      **{**TINY, "formulation": "refiner", "sigma_max": 80.0,
+                         "p_regression": 1.0, "refine_sigma_max": 5.0})
+    den = ModelDenoiser(PoissonDiffusionModel(cfg).eval(), torch.device("cpu"))
+    assert not den.denoises
+    obs = np.full((16, 16), np.nan)
+    obs[4:12:3, 4:12:3] = 0.1
+    bc = BoundaryConditions.dirichlet(0.0)
+    for sampler in ("pnp", "red", "dps"):
+        with pytest.raises(ValueError, match="regression alone"):
+            reconstruct(bc, phi=obs, model=den, n_samples=2, pnp={"sampler": sampler})
+    post = reconstruct(bc, phi=obs, model=den, n_samples=2)  # auto: the regression
+    assert post.info["sampler"] == "regression" and post.misfit.max() < 1e-6
+
+
 def test_gaussian_lift_answers_the_gaussian_posterior_untrained(posterior_set):
     """lift: gaussian -- a zero network returns the Gaussian posterior mean (channel 0) at the
     regression level, and sigma_data is the spread of the correction."""
