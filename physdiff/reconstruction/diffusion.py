@@ -35,7 +35,7 @@ model plugs in by passing any object with the same attributes and ``__call__`` a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -327,12 +327,13 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray,
         raise ValueError(f"sampler {settings.sampler!r} needs a learned prior on rho (a model "
                          "with task 'rho_posterior'); this model denoises phi: use 'pnp' or "
                          "'red'")
-    if settings.sampler == "regression" and \
-            getattr(denoiser, "regression_sigma", None) is None:
+    regresses = space == "rho" and getattr(denoiser, "regression_sigma", None) is not None
+    if settings.sampler == "regression" and not regresses:
         raise ValueError("sampler 'regression' needs a regression-first prior (formulation "
                          "'refiner' with p_regression > 0); this model has no regression: use "
                          "'pnp', 'red' or 'dps'")
-    settings = _resolve_sampler(settings, denoiser, space)
+    if settings.sampler == "auto":  # the regression where the prior has one, else PnP
+        settings = replace(settings, sampler="regression" if regresses else "pnp")
     if settings.sampler != "regression" and not getattr(denoiser, "denoises", True):
         raise ValueError(f"sampler {settings.sampler!r} runs a chain of denoising steps, but "
                          "this model was trained on its regression alone (p_regression 1): "
@@ -379,17 +380,6 @@ def pnp_posterior(problem: Problem, denoiser: Any, init: np.ndarray,
     return out, {"nfe": int(nfe.max(initial=0)), "nfe_per_problem": nfe,
                  "sampler": settings.sampler, "steps": settings.steps,
                  "learned_mean": learned_means}
-
-
-def _resolve_sampler(settings: PnPSettings, denoiser: Any, space: str) -> PnPSettings:
-    """``sampler="auto"`` made concrete: ``"regression"`` for a regression-first prior on rho,
-    else ``"pnp"``."""
-    from dataclasses import replace
-
-    if settings.sampler != "auto":
-        return settings
-    regresses = space == "rho" and getattr(denoiser, "regression_sigma", None) is not None
-    return replace(settings, sampler="regression" if regresses else "pnp")
 
 
 @dataclass
