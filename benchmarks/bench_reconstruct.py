@@ -31,7 +31,9 @@ grid, 64^2 or 128^2, conditioned on the Gaussian posterior it was trained with: 
 ``posterior_prior``, empirical Bayes for both shipped priors) in each sampler at
 most ``--steps`` NFE: ``diffusion`` (PnP with the residual-adaptive schedule),
 ``diffusion-fixed`` (PnP on the whole schedule), ``diffusion-red`` (RED), ``diffusion-dps``
-(DPS); and ``diffusion-solver`` / ``diffusion-solver-red``: the shipped conditional phi|rho
+(DPS), ``diffusion-regression`` (no chain: the learned mean plus the Gaussian fluctuation),
+``diffusion-auto`` (``reconstruct``'s default sampler); and ``diffusion-solver`` /
+``diffusion-solver-red``: the shipped conditional phi|rho
 *solver* used as a prior on phi (started from the family prior's Gaussian posterior; no prior
 on rho). Problems are seeded by index; sampling by ``reconstruct``'s own seed. Metrics:
 :func:`physdiff.evaluation.reconstruction.score_reconstruction`.
@@ -153,8 +155,8 @@ def method_kwargs(method: str, family: str, size: int, train: int, seed: int, st
         return {"method": "diffusion", "prior": family_prior, "steps": steps, "device": device,
                 "model": "default", "pnp": {"sampler": sampler}}
     if method.startswith("diffusion"):
-        # the learned prior on rho (default: the shipped one), conditioned on the Gaussian
-        # posterior of the shipped default prior it was trained with
+        # the learned prior on rho (default: the grid's shipped one), conditioned on the
+        # Gaussian posterior it was trained with; "diffusion-X" runs sampler X
         sampler = method.split("-", 1)[1] if "-" in method else "pnp"
         pnp = {"sampler": sampler}
         if sampler == "fixed":  # PnP on the whole schedule: no residual-adaptive skipping
