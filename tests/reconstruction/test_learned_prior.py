@@ -250,6 +250,13 @@ def test_posterior_set_cli(tiny_pairs, tmp_path, capsys):
     assert "overwrite" in capsys.readouterr().err
 
 
+def _gaussian_start(bc, obs, n_samples, seed):
+    """The Gaussian posterior an oracle prior's chain starts from (the default prior: an
+    oracle names no ``posterior_prior``), with the same seed and so the same draws."""
+    return reconstruct(bc, phi=obs, method="gaussian", n_samples=n_samples, seed=seed,
+                       prior=default_prior(obs.shape, bc.kinds))
+
+
 class RegressionOracle(RhoOracle):
     """A regression-first prior: its regression call answers the truth, its denoising calls
     return their input (so the samples keep the Gaussian fluctuation around the truth)."""
@@ -278,8 +285,7 @@ def test_a_regression_first_prior_starts_from_its_regression():
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=16, seed=3,
                        pnp={"sampler": "pnp", "steps": 4, "adaptive": False,
                             "sigma_start": 0.02})
-    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=16, seed=3,
-                        prior=default_prior(obs.shape, bc.kinds))  # the one diffusion uses
+    gauss = _gaussian_start(bc, obs, 16, 3)
     assert oracle.calls == 1 + 4 and post.info["nfe"] == 5
     assert max(oracle.levels) <= 0.02 + 1e-12
     capped = RegressionOracle(rho)
@@ -303,8 +309,7 @@ def test_the_regression_sampler_is_the_regression_plus_the_gaussian_fluctuation(
     oracle = RegressionOracle(rho)
     post = reconstruct(bc, phi=obs, model=oracle, n_samples=8, seed=5,
                        pnp={"sampler": "regression"})
-    gauss = reconstruct(bc, phi=obs, method="gaussian", n_samples=8, seed=5,
-                        prior=default_prior(obs.shape, bc.kinds))
+    gauss = _gaussian_start(bc, obs, 8, 5)
     # one network call (the regression), no chain levels, whatever `steps` says
     assert oracle.calls == 1 and oracle.levels == [] and post.info["nfe"] == 1
     assert post.info["sampler"] == "regression" and post.info["mean"] == "regression"
